@@ -3,7 +3,7 @@
 from gradstep import Value
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
     # forward: f = (a * b + c).tanh()
     a = Value(2.0, label="a")
     b = Value(-3.0, label="b")
@@ -15,7 +15,8 @@ def main() -> None:
     f.backward()
     for v in (a, b, c):
         print(f"∂f/∂{v.label} = {v.grad:.4f}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())
