@@ -1,0 +1,527 @@
+"""Neural networks built from `Value`s: Module, Neuron, Layer, MLP, and saving/loading them.
+
+The API is micrograd's (``Neuron(nin, nonlin=True)``, ``Layer(nin, nout, **kwargs)``,
+``MLP(nin, nouts)``, ``parameters()``, ``zero_grad()``), so micrograd code runs unchanged;
+on top of it: a choice of activation, seedable Xavier/He initialisation, named parameters,
+and a human-readable JSON file format.  Losses live in `gradstep.losses`, optimizers in
+`gradstep.optim`.
+
+A neuron computes  out = act(b + Σᵢ wᵢ·xᵢ),  one ``*`` and one ``+`` node per weight, so a
+backward walk-through shows every product and every partial sum.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from numbers import Real
+from pathlib import Path
+from typing import Any, TypeAlias, TypeVar
+
+from gradstep.engine import Value
+
+__all__ = [
+    "Module",
+    "Neuron",
+    "Layer",
+    "MLP",
+    "ACTIVATIONS",
+    "INITS",
+    "FORMAT_VERSION",
+    "ModelFileError",
+]
+
+Input: TypeAlias = "Sequence[Value | float] | Value | float"
+Output: TypeAlias = "Value | list[Value]"
+PathLike: TypeAlias = "str | os.PathLike[str]"
+M = TypeVar("M", bound="Module")
+
+#: activation name → the `Value` method applying it (None: the identity)
+ACTIVATIONS: dict[str, Callable[[Value], Value] | None] = {
+    "relu": Value.relu,
+    "tanh": Value.tanh,
+    "sigmoid": Value.sigmoid,
+    "leaky_relu": Value.leaky_relu,
+    "linear": None,
+}
+_ACTIVATION_TITLES = {
+    "relu": "ReLU",
+    "tanh": "Tanh",
+    "sigmoid": "Sigmoid",
+    "leaky_relu": "LeakyReLU",
+    "linear": "Linear",
+}
+#: weight initialisations (biases always start at 0, as in micrograd)
+INITS = ("uniform", "xavier", "he")
+#: the version of the JSON model file written by `Module.save`
+FORMAT_VERSION = 1
+_FORMAT_NAME = "gradstep.model"
+
+
+class ModelFileError(ValueError):
+    """A model file or state that cannot be loaded: corrupt, wrong version, or mismatched."""
+
+
+# ---------------------------------------------------------------------------------------
+# modules
+
+
+class Module:
+    """Base class: something with parameters (`Value` leaves) that can be trained and saved."""
+
+    def parameters(self) -> list[Value]:
+        """All trainable parameters, in a fixed order."""
+        return [p for _, p in self.named_parameters()]
+
+    def named_parameters(self) -> list[tuple[str, Value]]:
+        """``(name, parameter)`` pairs, e.g. ``("layer0.neuron3.w1", Value(...))``."""
+        return []
+
+    def zero_grad(self) -> None:
+        """Set every parameter's grad to 0 (call before each backward pass)."""
+        for p in self.parameters():
+            p.grad = 0.0
+
+    def num_parameters(self) -> int:
+        """How many scalar parameters the module has."""
+        return len(self.named_parameters())
+
+    def config(self) -> dict[str, Any]:
+        """The constructor arguments that fix the architecture (saved with the weights)."""
+        return {}
+
+    # ---- state: parameter values by name -------------------------------------------
+
+    def state_dict(self) -> dict[str, float]:
+        """Parameter values by name: ``{"layer0.neuron0.w0": 0.12, ...}``."""
+        return {name: p.data for name, p in self.named_parameters()}
+
+    def load_state_dict(self, state: Mapping[str, object]) -> None:
+        """Copy parameter values from ``state`` (names as in `state_dict`).
+
+        Every name must be present, no other name may be, and every value must be a
+        finite real number; otherwise `ModelFileError` is raised and no parameter changes.
+        """
+        named = self.named_parameters()
+        _check_names(state, [name for name, _ in named])
+        values = [_check_number(name, state[name]) for name, _ in named]
+        for (_, p), value in zip(named, values, strict=True):
+            p.data = value
+
+    # ---- files ---------------------------------------------------------------------
+
+    def save(self, path: PathLike) -> Path:
+        """Write architecture and parameters to ``path`` as JSON, atomically; return the path.
+
+        The file is written to a temporary file in the same directory and moved into
+        place with `os.replace`, so a crash never leaves a half-written file behind.
+        """
+        for name, p in self.named_parameters():
+            if not math.isfinite(p.data):
+                raise ValueError(f"cannot save: parameter {name} is {p.data!r} (not finite)")
+        document = {
+            "format": _FORMAT_NAME,
+            "version": FORMAT_VERSION,
+            "model": {"type": type(self).__name__, "config": self.config()},
+            "parameters": self.state_dict(),
+        }
+        text = json.dumps(document, indent=1, allow_nan=False) + "\n"
+        path = Path(path)
+        _write_atomically(path, text)
+        return path
+
+    def load_weights(self, path: PathLike) -> None:
+        """Load parameters saved by `save` into this module (same type and architecture).
+
+        A missing, corrupt or mismatched file raises (`FileNotFoundError`,
+        `ModelFileError`) and leaves every parameter as it was.
+        """
+        document = _read_model_file(path)
+        model = document["model"]
+        if model["type"] != type(self).__name__ or model["config"] != self.config():
+            raise ModelFileError(
+                f"{path}: the file holds {_describe(model['type'], model['config'])}, "
+                f"but this model is {_describe(type(self).__name__, self.config())}"
+            )
+        try:
+            self.load_state_dict(document["parameters"])
+        except ModelFileError as error:
+            raise ModelFileError(f"{path}: {error}") from None
+
+    @classmethod
+    def load(cls: type[M], path: PathLike) -> M:
+        """Build a new module of the architecture saved in ``path`` and load its parameters."""
+        document = _read_model_file(path)
+        model = document["model"]
+        if model["type"] != cls.__name__:
+            raise ModelFileError(
+                f"{path}: the file holds a {model['type']}, not a {cls.__name__} "
+                f"(use {model['type']}.load)"
+            )
+        try:
+            module = cls(**model["config"])
+        except (TypeError, ValueError) as error:
+            raise ModelFileError(
+                f"{path}: cannot build a {cls.__name__} from config {model['config']!r}: {error}"
+            ) from None
+        module.load_weights(path)
+        return module
+
+
+class Neuron(Module):
+    """One neuron: act(b + Σᵢ wᵢ·xᵢ) with ``nin`` weights ``w`` and a bias ``b``.
+
+    ``Neuron(nin)`` is micrograd's ReLU neuron and ``Neuron(nin, nonlin=False)`` its linear
+    one; ``activation`` ("relu", "tanh", "sigmoid", "leaky_relu", "linear") overrides
+    ``nonlin``.  Weights start uniform in [-1, 1] (``init="uniform"``, micrograd), or
+    Xavier/Glorot uniform in ±√(6/(nin+fan_out)) (``"xavier"``), or He uniform in ±√(6/nin)
+    (``"he"``); the bias starts at 0.  Randomness comes from ``rng`` (a `random.Random`),
+    else from ``random.Random(seed)``, else from the `random` module (as micrograd).
+    ``name`` labels the nodes the neuron builds (``_scope``) so drawings can group them.
+    """
+
+    def __init__(
+        self,
+        nin: int,
+        nonlin: bool = True,
+        *,
+        activation: str | None = None,
+        init: str = "uniform",
+        rng: random.Random | None = None,
+        seed: int | None = None,
+        fan_out: int = 1,
+        name: str = "neuron",
+    ) -> None:
+        _check_size("nin", nin)
+        activation = _check_activation(activation, nonlin)
+        uniform = _uniform_source(rng, seed)
+        bound = _init_bound(init, nin, fan_out)
+        self.w = [Value(uniform(-bound, bound), label=f"w{i}") for i in range(nin)]
+        self.b = Value(0.0, label="b")
+        self.activation = activation
+        self.nonlin = activation != "linear"
+        self.name = name
+        for p in self.w:
+            p._scope = name
+        self.b._scope = name
+        self._act = ACTIVATIONS[activation]
+
+    def __call__(self, x: Input) -> Value:
+        """act(b + Σᵢ wᵢ·xᵢ) for inputs ``x`` (floats or Values; a bare scalar if nin = 1)."""
+        w = self.w
+        xs = x if type(x) is list else _as_inputs(x)
+        if len(xs) != len(w):
+            raise ValueError(f"{self.name}: expected {len(w)} inputs, got {len(xs)}")
+        scope = self.name
+        act = self.b
+        for wi, xi in zip(w, xs, strict=True):
+            prod = wi * xi
+            act = act + prod
+            prod._scope = act._scope = scope
+        f = self._act
+        if f is not None:
+            act = f(act)
+            act._scope = scope
+        return act
+
+    def named_parameters(self) -> list[tuple[str, Value]]:
+        """``("w0", w0), …, ("b", b)``."""
+        return [*((f"w{i}", w) for i, w in enumerate(self.w)), ("b", self.b)]
+
+    def parameters(self) -> list[Value]:
+        """The weights, then the bias (micrograd's order)."""
+        return [*self.w, self.b]
+
+    def config(self) -> dict[str, Any]:
+        """``{"nin": …, "activation": …}``."""
+        return {"nin": len(self.w), "activation": self.activation}
+
+    def __repr__(self) -> str:
+        return f"{_ACTIVATION_TITLES[self.activation]}Neuron({len(self.w)})"
+
+
+class Layer(Module):
+    """``nout`` neurons reading the same ``nin`` inputs; ``kwargs`` go to each `Neuron`.
+
+    Calling it returns a list of ``nout`` Values, or one Value if ``nout == 1`` (micrograd).
+    """
+
+    def __init__(
+        self,
+        nin: int,
+        nout: int,
+        *,
+        rng: random.Random | None = None,
+        seed: int | None = None,
+        name: str = "layer",
+        **kwargs: Any,
+    ) -> None:
+        _check_size("nin", nin)
+        _check_size("nout", nout)
+        rng = _shared_rng(rng, seed)
+        self.name = name
+        self.neurons = [
+            Neuron(nin, rng=rng, fan_out=nout, name=f"{name}.neuron{j}", **kwargs)
+            for j in range(nout)
+        ]
+
+    def __call__(self, x: Input) -> Output:
+        """Each neuron applied to ``x``; plain numbers become one shared leaf per input."""
+        xs = [xi if isinstance(xi, Value) else Value(xi) for xi in _as_inputs(x)]
+        out = [n(xs) for n in self.neurons]
+        return out[0] if len(out) == 1 else out
+
+    def named_parameters(self) -> list[tuple[str, Value]]:
+        """``("neuron{j}.w{i}", w), …`` for each neuron j."""
+        return [
+            (f"neuron{j}.{name}", p)
+            for j, n in enumerate(self.neurons)
+            for name, p in n.named_parameters()
+        ]
+
+    def parameters(self) -> list[Value]:
+        """Every neuron's parameters, neuron by neuron."""
+        return [p for n in self.neurons for p in n.parameters()]
+
+    def config(self) -> dict[str, Any]:
+        """``{"nin": …, "nout": …, "activation": …}``."""
+        first = self.neurons[0]
+        return {"nin": len(first.w), "nout": len(self.neurons), "activation": first.activation}
+
+    def __repr__(self) -> str:
+        names = [repr(n) for n in self.neurons]
+        if len(set(names)) == 1:
+            return f"Layer of {len(names)} × {names[0]}"
+        return f"Layer of [{', '.join(names)}]"
+
+
+class MLP(Module):
+    """A multi-layer perceptron: ``MLP(nin, [h1, h2, …, nout])``.
+
+    Hidden layers use ``activation`` (ReLU by default, as micrograd); the last layer uses
+    ``output_activation`` (linear by default, as micrograd).  ``init``, ``rng`` and ``seed``
+    as for `Neuron`; one random stream initialises every layer in order.
+    """
+
+    def __init__(
+        self,
+        nin: int,
+        nouts: Sequence[int],
+        *,
+        activation: str = "relu",
+        output_activation: str = "linear",
+        init: str = "uniform",
+        rng: random.Random | None = None,
+        seed: int | None = None,
+    ) -> None:
+        _check_size("nin", nin)
+        if isinstance(nouts, int) or not nouts:
+            raise ValueError(f"nouts must be a non-empty list of layer sizes, got {nouts!r}")
+        sizes = [nin, *nouts]
+        rng = _shared_rng(rng, seed)
+        self.activation = _check_activation(activation, True)
+        self.output_activation = _check_activation(output_activation, False)
+        last = len(nouts) - 1
+        self.layers = [
+            Layer(
+                sizes[i],
+                sizes[i + 1],
+                activation=output_activation if i == last else activation,
+                init=init,
+                rng=rng,
+                name=f"layer{i}",
+            )
+            for i in range(len(nouts))
+        ]
+
+    def __call__(self, x: Input) -> Output:
+        """The layers applied in turn: a list of outputs, or one Value if there is one."""
+        out: Input = x
+        for layer in self.layers:
+            out = layer(out)
+        return out  # type: ignore[return-value]
+
+    def named_parameters(self) -> list[tuple[str, Value]]:
+        """``("layer{k}.neuron{j}.w{i}", w), …``."""
+        return [
+            (f"layer{k}.{name}", p)
+            for k, layer in enumerate(self.layers)
+            for name, p in layer.named_parameters()
+        ]
+
+    def parameters(self) -> list[Value]:
+        """Every layer's parameters, layer by layer."""
+        return [p for layer in self.layers for p in layer.parameters()]
+
+    def config(self) -> dict[str, Any]:
+        """``{"nin": …, "nouts": […], "activation": …, "output_activation": …}``."""
+        return {
+            "nin": len(self.layers[0].neurons[0].w),
+            "nouts": [len(layer.neurons) for layer in self.layers],
+            "activation": self.activation,
+            "output_activation": self.output_activation,
+        }
+
+    def __repr__(self) -> str:
+        return f"MLP of [{', '.join(repr(layer) for layer in self.layers)}]"
+
+
+# ---------------------------------------------------------------------------------------
+# construction helpers
+
+
+def _as_inputs(x: Input) -> Sequence[Value | float]:
+    """A module's inputs as a sequence: a lone Value or number becomes a 1-element list."""
+    if isinstance(x, (Value, int, float)):
+        return [x]
+    if isinstance(x, Real):  # e.g. a Fraction
+        return [float(x)]
+    try:
+        len(x)
+    except TypeError:
+        raise TypeError(
+            f"inputs must be a list of numbers or Values, got {type(x).__name__}"
+        ) from None
+    return x
+
+
+def _check_size(what: str, n: object) -> None:
+    """A layer size must be a positive int."""
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"{what} must be a positive integer, got {n!r}")
+
+
+def _check_activation(activation: str | None, nonlin: bool) -> str:
+    """The activation's name: ``activation`` if given, else relu/linear from ``nonlin``."""
+    if activation is None:
+        return "relu" if nonlin else "linear"
+    if activation not in ACTIVATIONS:
+        raise ValueError(
+            f"unknown activation {activation!r}; choose one of {', '.join(ACTIVATIONS)}"
+        )
+    return activation
+
+
+def _init_bound(init: str, fan_in: int, fan_out: int) -> float:
+    """Half-width a of the uniform U(-a, a) the weights are drawn from."""
+    if init == "uniform":
+        return 1.0
+    if init == "xavier":
+        return math.sqrt(6.0 / (fan_in + fan_out))
+    if init == "he":
+        return math.sqrt(6.0 / fan_in)
+    raise ValueError(f"unknown init {init!r}; choose one of {', '.join(INITS)}")
+
+
+def _shared_rng(rng: random.Random | None, seed: int | None) -> random.Random | None:
+    """One stream for a whole layer or network: ``rng``, or a new one from ``seed``."""
+    if rng is not None and seed is not None:
+        raise ValueError("give either rng or seed, not both")
+    if rng is not None and not isinstance(rng, random.Random):
+        raise TypeError(f"rng must be a random.Random, got {type(rng).__name__}")
+    return random.Random(seed) if seed is not None else rng
+
+
+def _uniform_source(rng: random.Random | None, seed: int | None) -> Callable[[float, float], float]:
+    """The ``uniform(a, b)`` to draw weights with (the `random` module's if no rng/seed)."""
+    shared = _shared_rng(rng, seed)
+    return shared.uniform if shared is not None else random.uniform
+
+
+# ---------------------------------------------------------------------------------------
+# saving and loading
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` via a temporary file in the same directory + `os.replace`."""
+    directory = path.parent
+    if not directory.is_dir():
+        raise FileNotFoundError(f"cannot save to {path}: directory {directory} does not exist")
+    fd, tmp_name = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp_name, path)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+
+
+def _read_model_file(path: PathLike) -> dict[str, Any]:
+    """Read and validate a model file's envelope (format, version, model, parameters)."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise FileNotFoundError(f"model file not found: {path}") from None
+    except UnicodeDecodeError:
+        raise ModelFileError(f"{path}: not a gradstep model file (not UTF-8 text)") from None
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ModelFileError(
+            f"{path}: corrupt model file (invalid JSON at line {error.lineno}, "
+            f"column {error.colno}: {error.msg})"
+        ) from None
+    if not isinstance(document, dict) or document.get("format") != _FORMAT_NAME:
+        raise ModelFileError(
+            f"{path}: not a gradstep model file (no \"format\": \"{_FORMAT_NAME}\" field)"
+        )
+    version = document.get("version")
+    if version != FORMAT_VERSION:
+        raise ModelFileError(
+            f"{path}: model file format version {version!r} is not supported "
+            f"(this gradstep reads version {FORMAT_VERSION})"
+        )
+    model = document.get("model")
+    if (
+        not isinstance(model, dict)
+        or not isinstance(model.get("type"), str)
+        or not isinstance(model.get("config"), dict)
+    ):
+        raise ModelFileError(f"{path}: corrupt model file (\"model\" needs a type and a config)")
+    if not isinstance(document.get("parameters"), dict):
+        raise ModelFileError(f"{path}: corrupt model file (\"parameters\" must be an object)")
+    return document
+
+
+def _check_names(state: Mapping[str, object], expected: list[str]) -> None:
+    """Raise `ModelFileError` listing missing and unexpected parameter names."""
+    if not isinstance(state, Mapping):
+        raise ModelFileError(f"a state must be a mapping of names to numbers, got {state!r}")
+    missing = [name for name in expected if name not in state]
+    wanted = set(expected)
+    unexpected = [name for name in state if name not in wanted]
+    if missing or unexpected:
+        parts = []
+        if missing:
+            parts.append(f"missing {len(missing)} parameter(s): {_first(missing)}")
+        if unexpected:
+            parts.append(f"unexpected {len(unexpected)} parameter(s): {_first(unexpected)}")
+        raise ModelFileError(f"parameters do not match the model: {'; '.join(parts)}")
+
+
+def _check_number(name: str, value: object) -> float:
+    """A parameter value must be a finite real number (not a bool)."""
+    if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value):
+        raise ModelFileError(f"parameter {name} must be a finite number, got {value!r}")
+    return float(value)
+
+
+def _first(names: list[str], limit: int = 5) -> str:
+    """The first few names, comma-separated, with '…' if there are more."""
+    shown = ", ".join(names[:limit])
+    return shown + (", …" if len(names) > limit else "")
+
+
+def _describe(kind: object, config: object) -> str:
+    """``MLP(nin=2, nouts=[16, 16, 1], …)`` for error messages."""
+    if isinstance(config, dict):
+        args = ", ".join(f"{k}={v!r}" for k, v in config.items())
+        return f"{kind}({args})"
+    return f"{kind}({config!r})"
