@@ -1,0 +1,486 @@
+"""Step-by-step backprop: the forward and backward tables a student writes, from the engine.
+
+`walkthrough(root)` runs ``root.backward(record=...)`` once and keeps every number the
+engine itself used, edge by edge, in visit order::
+
+    product = local ∂node/∂child × upstream ∂L/∂node;   ∂L/∂child so far += product
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import graphviz  # type: ignore[import-untyped, unused-ignore]  # no py.typed in 0.21
+
+from gradstep.engine import Value
+from gradstep.viz import draw_dot, format_number, forward_order, render, to_svg
+
+__all__ = [
+    "walkthrough",
+    "Walkthrough",
+    "ForwardRecord",
+    "BackwardRecord",
+    "GradientTerm",
+    "GradientSum",
+]
+
+_INFIX = ("+", "-", "*", "/", "**")
+_FORWARD_HEADERS = ("step", "name", "op", "expression", "value")
+_BACKWARD_HEADERS = (
+    "step",
+    "node",
+    "op",
+    "child",
+    "local ∂node/∂child",
+    "upstream ∂L/∂node",
+    "product",
+    "∂L/∂child so far",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ForwardRecord:
+    """One node of the forward pass: ``name = expression = value``."""
+
+    step: int
+    name: str
+    op: str  # "" for an input (a leaf)
+    inputs: tuple[str, ...]
+    expression: str  # e.g. "a * b", "tanh(n3)"; "" for an input
+    value: float
+
+
+@dataclass(frozen=True, slots=True)
+class BackwardRecord:
+    """One edge of the backward pass: ∂L/∂child += local ∂node/∂child × upstream ∂L/∂node."""
+
+    step: int
+    node: str
+    op: str
+    child: str
+    child_index: int  # position of the child in the node's inputs (``_prev``)
+    local: float  # ∂node/∂child
+    upstream: float  # ∂L/∂node
+    product: float  # local × upstream, as the engine computed it
+    child_grad: float  # ∂L/∂child so far, right after adding the product
+
+
+@dataclass(frozen=True, slots=True)
+class GradientTerm:
+    """One parent's share of ∂L/∂v: ∂L/∂parent · ∂parent/∂v, from backward step ``step``."""
+
+    step: int
+    parent: str
+    upstream: float  # ∂L/∂parent
+    local: float  # ∂parent/∂v
+    product: float
+
+
+@dataclass(frozen=True, slots=True)
+class GradientSum:
+    """∂L/∂v = initial + Σ_parents ∂L/∂p · ∂p/∂v, every term with its numbers."""
+
+    name: str
+    initial: float  # the seed 1 for the root; a leaf's grad from earlier passes; else 0
+    terms: tuple[GradientTerm, ...]
+    total: float  # the engine's v.grad after the pass
+
+    def format(self, digits: int = 4) -> str:
+        """One line: ``∂L/∂a = ∂L/∂n1·∂n1/∂a + ∂L/∂n1·∂n1/∂a = 1 × 1 + 1 × 1 = 2``."""
+        fmt = _formatter(digits)
+        if not self.terms:
+            what = "the seed" if self.initial != 0.0 else "no node uses it"
+            return f"∂L/∂{self.name} = {fmt(self.total)}  ({what})"
+        symbols = [f"∂L/∂{t.parent}·∂{t.parent}/∂{self.name}" for t in self.terms]
+        numbers = [f"{fmt(t.upstream)} × {fmt(t.local)}" for t in self.terms]
+        if self.initial != 0.0:
+            symbols.insert(0, "(earlier passes)")
+            numbers.insert(0, fmt(self.initial))
+        return (
+            f"∂L/∂{self.name} = " + " + ".join(symbols) + " = " + " + ".join(numbers)
+            + f" = {fmt(self.total)}"
+        )
+
+
+def _formatter(digits: int) -> Any:
+    """``format_number`` with the digits fixed."""
+    return lambda x: format_number(x, digits)
+
+
+def _expression(op: str, inputs: Sequence[str]) -> str:
+    """How a student writes the op: ``a * b``, ``-a``, ``a**2``, ``tanh(a)``."""
+    if not inputs:
+        return ""
+    if op in _INFIX and len(inputs) == 2:
+        return f"{inputs[0]} {op} {inputs[1]}"
+    if op == "neg" and len(inputs) == 1:
+        return f"-{inputs[0]}"
+    if op.startswith("**") and len(inputs) == 1:
+        return f"{inputs[0]}{op}"
+    return f"{op}({', '.join(inputs)})"
+
+
+def _unique_names(nodes: Sequence[Value]) -> dict[Value, str]:
+    """Each node's label, or n1, n2, … for unlabelled ones; clashes get #2, #3 …."""
+    labels = {v.label for v in nodes if v.label}
+    names: dict[Value, str] = {}
+    used: set[str] = set()
+    counter = 0
+    for v in nodes:
+        if v.label:
+            name = v.label
+        else:
+            counter += 1
+            while f"n{counter}" in labels or f"n{counter}" in used:
+                counter += 1
+            name = f"n{counter}"
+        if name in used:
+            k = 2
+            while f"{name}#{k}" in used or f"{name}#{k}" in labels:
+                k += 1
+            name = f"{name}#{k}"
+        used.add(name)
+        names[v] = name
+    return names
+
+
+def _text_table(headers: Sequence[str], rows: Sequence[Sequence[str]], numeric: set[int]) -> str:
+    """An aligned plain-text table; numeric columns are right-aligned."""
+    widths = [len(h) for h in headers]
+    for row in rows:
+        widths = [max(w, len(cell)) for w, cell in zip(widths, row, strict=True)]
+
+    def line(cells: Sequence[str]) -> str:
+        parts = [
+            c.rjust(w) if i in numeric else c.ljust(w)
+            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+        ]
+        return "  ".join(parts).rstrip()
+
+    rule = "  ".join("-" * w for w in widths)
+    return "\n".join([line(headers), rule, *(line(r) for r in rows)])
+
+
+def _md_cell(text: str) -> str:
+    """Escape a Markdown table cell."""
+    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ") or " "
+
+
+def _md_table(headers: Sequence[str], rows: Sequence[Sequence[str]], numeric: set[int]) -> str:
+    """A Markdown (GitHub) table; numeric columns are right-aligned."""
+    head = "| " + " | ".join(_md_cell(h) for h in headers) + " |"
+    align = "|" + "|".join("---:" if i in numeric else "---" for i in range(len(headers))) + "|"
+    body = ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in rows]
+    return "\n".join([head, align, *body])
+
+
+class Walkthrough:
+    """The recorded forward and backward tables of one backward pass (see `walkthrough`)."""
+
+    def __init__(
+        self,
+        root: Value,
+        nodes: list[Value],
+        names: dict[Value, str],
+        initial: dict[Value, float],
+        forward: list[ForwardRecord],
+        backward: list[BackwardRecord],
+        edges: list[tuple[Value, int]],
+    ) -> None:
+        self.root = root
+        #: every value, children first (forward order)
+        self.nodes = nodes
+        #: the name of each value in the tables
+        self.names = names
+        self._initial = initial
+        self.forward = forward
+        self.backward = backward
+        #: ``(node, child_index)`` of each backward step, in visit order
+        self.edges = edges
+        self._by_name = {name: v for v, name in names.items()}
+
+    def __repr__(self) -> str:
+        return (
+            f"Walkthrough(root={self.names[self.root]!r}, nodes={len(self.nodes)}, "
+            f"steps={len(self.backward)})"
+        )
+
+    def __str__(self) -> str:
+        return self.format_text()
+
+    # ---------------------------------------------------------------------------- lookups
+
+    def value_of(self, name: str) -> Value:
+        """The `Value` a table calls ``name``."""
+        try:
+            return self._by_name[name]
+        except KeyError:
+            known = ", ".join(self.names[v] for v in self.nodes[:20])
+            raise KeyError(f"no node named {name!r} in this graph (names: {known})") from None
+
+    def name_of(self, v: Value) -> str:
+        """The name the tables use for ``v``."""
+        try:
+            return self.names[v]
+        except (KeyError, TypeError):
+            raise ValueError(f"{v!r} is not a node of this graph") from None
+
+    def gradient_terms(self, v: Value | str) -> GradientSum:
+        """∂L/∂v = Σ_p ∂L/∂p · ∂p/∂v over the parents p that use v, with every term's numbers.
+
+        A value used twice by the same parent (``a + a``, ``x * x``) contributes two terms.
+        """
+        value = self.value_of(v) if isinstance(v, str) else v
+        name = self.name_of(value)
+        terms = tuple(
+            GradientTerm(r.step, r.node, r.upstream, r.local, r.product)
+            for r in self.backward
+            if r.child == name
+        )
+        return GradientSum(name, self._initial[value], terms, value.grad)
+
+    def leaves(self) -> list[Value]:
+        """The inputs (values with no children), in forward order."""
+        return [v for v in self.nodes if not v._prev]
+
+    # ------------------------------------------------------------------------- as data
+
+    def to_records(
+        self, table: Literal["forward", "backward", "gradients"] = "backward"
+    ) -> list[dict[str, Any]]:
+        """One table as a list of dicts (for pandas, notebooks and tests)."""
+        if table == "forward":
+            return [asdict(r) for r in self.forward]
+        if table == "backward":
+            return [asdict(r) for r in self.backward]
+        if table == "gradients":
+            return [
+                {"name": s.name, "grad": s.total, "initial": s.initial,
+                 "terms": [asdict(t) for t in s.terms]}
+                for s in (self.gradient_terms(v) for v in self.leaves())
+            ]
+        raise ValueError(f"table must be 'forward', 'backward' or 'gradients', got {table!r}")
+
+    # ---------------------------------------------------------------------------- tables
+
+    def _forward_rows(self, digits: int) -> list[list[str]]:
+        return [
+            [str(r.step), r.name, r.op or "input", r.expression, format_number(r.value, digits)]
+            for r in self.forward
+        ]
+
+    def _backward_rows(self, digits: int) -> list[list[str]]:
+        fmt = _formatter(digits)
+        return [
+            [str(r.step), r.node, r.op, r.child, fmt(r.local), fmt(r.upstream),
+             fmt(r.product), fmt(r.child_grad)]
+            for r in self.backward
+        ]
+
+    def _seed_line(self, digits: int) -> str:
+        root = self.names[self.root]
+        return f"seed: ∂L/∂{root} = {format_number(self._initial[self.root], digits)}  (L = {root})"
+
+    def format_text(self, digits: int = 4) -> str:
+        """The forward table, the backward table and each input's gradient sum, as aligned text."""
+        parts = [
+            "forward pass (children first)",
+            _text_table(_FORWARD_HEADERS, self._forward_rows(digits), {0, 4}),
+            "",
+            "backward pass (visit order; product = local × upstream, added into ∂L/∂child)",
+            self._seed_line(digits),
+        ]
+        if self.backward:
+            parts.append(_text_table(_BACKWARD_HEADERS, self._backward_rows(digits),
+                                     {0, 4, 5, 6, 7}))
+        else:
+            parts.append("(no edges: the root is an input)")
+        parts += ["", "gradients of the inputs (sum over the nodes that use each)"]
+        parts += [self.gradient_terms(v).format(digits) for v in self.leaves()]
+        return "\n".join(parts)
+
+    def format_markdown(self, digits: int = 4) -> str:
+        """The same three sections as Markdown tables (GitHub flavoured)."""
+        parts = [
+            "**Forward pass** (children first)",
+            "",
+            _md_table(_FORWARD_HEADERS, self._forward_rows(digits), {0, 4}),
+            "",
+            "**Backward pass** (visit order; product = local × upstream, added into ∂L/∂child); "
+            + self._seed_line(digits),
+            "",
+        ]
+        if self.backward:
+            parts.append(_md_table(_BACKWARD_HEADERS, self._backward_rows(digits),
+                                   {0, 4, 5, 6, 7}))
+        else:
+            parts.append("(no edges: the root is an input)")
+        parts += ["", "**Gradients of the inputs** (sum over the nodes that use each)", ""]
+        parts += [f"- {self.gradient_terms(v).format(digits)}" for v in self.leaves()]
+        return "\n".join(parts)
+
+    # ---------------------------------------------------------------------------- frames
+
+    def _caption(self, r: BackwardRecord, digits: int) -> str:
+        fmt = _formatter(digits)
+        return (
+            f"step {r.step}/{len(self.backward)}: at {r.node} ({r.op}), "
+            f"∂L/∂{r.child} += local {fmt(r.local)} × upstream {fmt(r.upstream)} "
+            f"= {fmt(r.product)}  →  ∂L/∂{r.child} so far = {fmt(r.child_grad)}"
+        )
+
+    def frames(
+        self, rankdir: str = "LR", max_frames: int = 200, digits: int = 4, max_nodes: int = 500
+    ) -> list[graphviz.Digraph]:
+        """One drawing per backward step: the current edge in red, every grad as it stood then."""
+        if len(self.backward) > max_frames:
+            raise ValueError(
+                f"{len(self.backward)} backward steps is more than max_frames={max_frames}; "
+                "walk through a smaller graph or raise max_frames"
+            )
+        grads = dict(self._initial)
+        drawings = []
+        for r, (node, k) in zip(self.backward, self.edges, strict=True):
+            child = node._prev[k]
+            grads[child] = r.child_grad  # the engine's own running sum, as recorded
+            drawings.append(
+                draw_dot(
+                    self.root,
+                    rankdir=rankdir,
+                    highlight=[child],
+                    max_nodes=max_nodes,
+                    names=self.names,
+                    highlight_edges=[(node, k)],
+                    grads=grads,
+                    title=self._caption(r, digits),
+                    digits=digits,
+                )
+            )
+        return drawings
+
+    def write_frames(self, directory: str | Path, **frame_options: Any) -> list[Path]:
+        """Write ``step_001.svg``, ``step_002.svg`` … (one per backward step) into ``directory``."""
+        out = Path(directory)
+        out.mkdir(parents=True, exist_ok=True)
+        drawings = self.frames(**frame_options)
+        width = max(3, len(str(len(drawings))))
+        return [
+            render(d, out / f"step_{i:0{width}d}.svg") for i, d in enumerate(drawings, start=1)
+        ]
+
+    def write_html(self, path: str | Path, **frame_options: Any) -> Path:
+        """Write one self-contained HTML page (SVGs inlined, prev/next buttons, no network)."""
+        out = Path(path)
+        svgs = [_inline_svg(d) for d in self.frames(**frame_options)]
+        digits = frame_options.get("digits", 4)
+        captions = [self._caption(r, digits) for r in self.backward]
+        out.write_text(_html_page(self.names[self.root], svgs, captions), encoding="utf-8")
+        return out
+
+
+def _inline_svg(dot: graphviz.Digraph) -> str:
+    """The drawing as an ``<svg>`` element (XML header and doctype dropped) for inlining."""
+    text = to_svg(dot)
+    start = text.find("<svg")
+    return text[start:] if start >= 0 else text
+
+
+_SCRIPT = """
+(function () {
+  var frames = document.querySelectorAll('.frame');
+  var counter = document.getElementById('counter');
+  var i = 0;
+  function show(k) {
+    if (frames.length === 0) { return; }
+    i = Math.max(0, Math.min(frames.length - 1, k));
+    for (var j = 0; j < frames.length; j++) { frames[j].hidden = (j !== i); }
+    counter.textContent = 'step ' + (i + 1) + ' / ' + frames.length;
+  }
+  document.getElementById('prev').onclick = function () { show(i - 1); };
+  document.getElementById('next').onclick = function () { show(i + 1); };
+  document.addEventListener('keydown', function (e) {
+    if (e.key === 'ArrowLeft') { show(i - 1); }
+    if (e.key === 'ArrowRight') { show(i + 1); }
+  });
+  show(0);
+})();
+"""
+
+
+def _html_page(root_name: str, svgs: Sequence[str], captions: Sequence[str]) -> str:
+    """A self-contained page: every frame inline, one shown at a time."""
+    title = f"gradstep: backward pass of {root_name}"
+    frames = "\n".join(
+        f'<div class="frame" id="step-{i}"{"" if i == 1 else " hidden"}>'
+        f'<p class="caption">{html.escape(caption)}</p>\n{svg}</div>'
+        for i, (svg, caption) in enumerate(zip(svgs, captions, strict=True), start=1)
+    )
+    empty = "" if svgs else "<p>No backward steps: the root is an input.</p>"
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>{html.escape(title)}</title>
+<style>
+body {{ font-family: Helvetica, Arial, sans-serif; margin: 1.5em; }}
+.caption {{ font-family: monospace; font-size: 1.05em; }}
+button {{ font-size: 1em; padding: 0.3em 1em; }}
+svg {{ max-width: 100%; height: auto; }}
+</style>
+</head>
+<body>
+<h1>{html.escape(title)}</h1>
+<p>Each step is one edge of backprop: ∂L/∂child += local ∂node/∂child × upstream ∂L/∂node.
+The current edge and the child that receives the product are drawn in red; every grad is
+shown as it stood after that step. Keys ← and → also step.</p>
+<div><button id="prev">◀ prev</button> <span id="counter"></span>
+<button id="next">next ▶</button></div>
+{empty}{frames}
+<script>{_SCRIPT}</script>
+</body>
+</html>
+"""
+
+
+def walkthrough(root: Value, zero_grad: bool = True) -> Walkthrough:
+    """Run ``root.backward(record=...)`` once and keep the engine's numbers as two tables.
+
+    With ``zero_grad`` (the default) every grad in the graph is set to 0 first, so the
+    tables show this pass alone; with ``zero_grad=False`` inputs keep what earlier passes
+    accumulated (shown as the ``initial`` of their gradient sums), as ``backward()`` does.
+    """
+    nodes = forward_order(root)
+    names = _unique_names(nodes)
+    if zero_grad:
+        for v in nodes:
+            v.grad = 0.0
+    initial = {v: (0.0 if v._prev else v.grad) for v in nodes}
+
+    backward: list[BackwardRecord] = []
+    edges: list[tuple[Value, int]] = []
+    last: list[Any] = [None, -1]  # the node of the previous edge and the child index
+
+    def record(
+        node: Value, child: Value, local: float, upstream: float, product: float, after: float
+    ) -> None:
+        k = last[1] + 1 if last[0] is node else 0
+        last[0], last[1] = node, k
+        edges.append((node, k))
+        backward.append(
+            BackwardRecord(len(backward) + 1, names[node], node._op, names[child], k,
+                           local, upstream, product, after)
+        )
+
+    root.backward(record=record)
+    initial[root] = root.grad  # the seed (no edge ever adds into the root)
+    forward = []
+    for step, v in enumerate(nodes, start=1):
+        inputs = tuple(names[c] for c in v._prev)
+        forward.append(
+            ForwardRecord(step, names[v], v._op, inputs, _expression(v._op, inputs), v.data)
+        )
+    return Walkthrough(root, nodes, names, initial, forward, backward, edges)
