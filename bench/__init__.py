@@ -1,0 +1,1 @@
+"""Benchmark of gradstep against micrograd, PyTorch and the pure-float floor: `python -m bench`."""
