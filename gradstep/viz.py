@@ -239,7 +239,8 @@ def draw_dot(
         attrs: dict[str, str] = {
             "shape": "record",
             "label": f"{{ {body} }}" if horizontal else body,
-            "tooltip": f"{name or vid}: data={v.data!r}, grad={grad_of(v)!r}",
+            "tooltip": f"{name or vid}: data={v.data!r}"
+            + (f", grad={grad_of(v)!r}" if show_grad else ""),
         }
         if color_by_grad:
             attrs.update(style="filled", fillcolor=_grad_colour(grad_of(v), scale))
