@@ -134,8 +134,7 @@ def softmax_cross_entropy(
         zs = _values("softmax_cross_entropy", row)
         if isinstance(k, bool) or not isinstance(k, Integral) or not 0 <= k < len(zs):
             raise ValueError(
-                f"softmax_cross_entropy: target {i} is {k!r}, not a class index in "
-                f"0..{len(zs) - 1}"
+                f"softmax_cross_entropy: target {i} is {k!r}, not a class index in 0..{len(zs) - 1}"
             )
         terms.append(logsumexp(zs) - zs[int(k)])
     return _mean(terms)

@@ -470,7 +470,7 @@ def _read_model_file(path: PathLike) -> dict[str, Any]:
         ) from None
     if not isinstance(document, dict) or document.get("format") != _FORMAT_NAME:
         raise ModelFileError(
-            f"{path}: not a gradstep model file (no \"format\": \"{_FORMAT_NAME}\" field)"
+            f'{path}: not a gradstep model file (no "format": "{_FORMAT_NAME}" field)'
         )
     version = document.get("version")
     if version != FORMAT_VERSION:
@@ -484,9 +484,9 @@ def _read_model_file(path: PathLike) -> dict[str, Any]:
         or not isinstance(model.get("type"), str)
         or not isinstance(model.get("config"), dict)
     ):
-        raise ModelFileError(f"{path}: corrupt model file (\"model\" needs a type and a config)")
+        raise ModelFileError(f'{path}: corrupt model file ("model" needs a type and a config)')
     if not isinstance(document.get("parameters"), dict):
-        raise ModelFileError(f"{path}: corrupt model file (\"parameters\" must be an object)")
+        raise ModelFileError(f'{path}: corrupt model file ("parameters" must be an object)')
     return document
 
 

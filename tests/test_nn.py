@@ -345,9 +345,7 @@ finite = st.floats(min_value=-5.0, max_value=5.0, allow_nan=False)
     x=st.lists(finite, min_size=3, max_size=3),
     activation=st.sampled_from(["relu", "tanh", "linear"]),
 )
-def test_mlp_forward_matches_float_arithmetic(
-    seed: int, x: list[float], activation: str
-) -> None:
+def test_mlp_forward_matches_float_arithmetic(seed: int, x: list[float], activation: str) -> None:
     model = MLP(3, [5, 4, 2], activation=activation, seed=seed)
     out = model(x)
     assert isinstance(out, list)
