@@ -26,6 +26,7 @@ import difflib
 import keyword
 import math
 import unicodedata
+import warnings
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Literal
@@ -135,7 +136,7 @@ _REFUSED_NODES: Mapping[type[ast.AST], str] = {
     ast.Slice: "slices are not allowed",
 }
 
-_LABEL_WIDTH = 24
+_SNIPPET_WIDTH = 30
 
 
 class ExpressionError(ValueError):
@@ -176,7 +177,7 @@ class _Step:
     kind: StepKind
     column: int  # 1-based column of the operator / name / number in the source
     text: str  # the operator symbol, the variable name or the function name
-    label: str  # the sub-expression's source text, shortened (for the Value's label)
+    snippet: str  # the sub-expression's source text, shortened (for error messages)
     number: float = 0.0  # the literal, the constant exponent, or leaky_relu's slope
 
 
@@ -207,6 +208,10 @@ class Expression:
     def build(self, values: Mapping[str, float]) -> tuple[Value, dict[str, Value]]:
         """Build the graph for these variable values: (root, {name: leaf Value}).
 
+        Each variable is one leaf, labelled with its name, shared by all its uses.  Interior
+        nodes and constants are left unlabelled, so `gradstep.explain` names them n1, n2, …
+        and writes each one's formula.
+
         Raises `ExpressionError` for a missing, unknown or non-numeric value, and
         `EvaluationError` (an `ExpressionError`) for a domain error such as log(-1) or 1/0.
         """
@@ -219,7 +224,7 @@ class Expression:
             out = _run_step(step, stack)
             if not math.isfinite(out.data):
                 raise EvaluationError(
-                    f"{step.label} = {out.data!r} is not a finite number", step.column
+                    f"{step.snippet} = {out.data!r} is not a finite number", step.column
                 )
             stack.append(out)
         if len(stack) != 1:  # cannot happen for a recipe made by parse()
@@ -247,7 +252,7 @@ def _run_step(step: _Step, stack: list[Value]) -> Value:
     """Apply one non-variable step to the top of ``stack`` (popping its operands)."""
     try:
         if step.kind == "number":
-            return Value(step.number, label=step.label)
+            return Value(step.number)
         if step.kind == "binary":
             b = stack.pop()
             a = stack.pop()
@@ -262,7 +267,6 @@ def _run_step(step: _Step, stack: list[Value]) -> Value:
             out = _UNARY_METHODS[step.text](stack.pop())
     except (ArithmeticError, ValueError) as error:  # the engine's domain errors
         raise EvaluationError(str(error), step.column) from None
-    out.label = step.label
     return out
 
 
@@ -369,11 +373,11 @@ class _Source:
         end = getattr(node, "end_col_offset", None)
         return self.body[start:end].decode("utf-8", "replace")
 
-    def label(self, node: ast.AST) -> str:
-        """The node's source text, blanks collapsed, shortened to a label."""
+    def snippet(self, node: ast.AST) -> str:
+        """The node's source text, blanks collapsed, shortened for a message."""
         text = " ".join(self.segment(node).split())
-        if len(text) > _LABEL_WIDTH:
-            text = text[: _LABEL_WIDTH - 1] + "…"
+        if len(text) > _SNIPPET_WIDTH:
+            text = text[: _SNIPPET_WIDTH - 1] + "…"
         return text
 
     def start(self, node: ast.AST) -> int:
@@ -391,7 +395,9 @@ class _Source:
 def _parse_python(body: str, source: _Source) -> ast.expr:
     """``ast.parse(body, mode="eval")``, with every failure turned into an ExpressionError."""
     try:
-        return ast.parse(body, mode="eval").body
+        with warnings.catch_warnings():  # "invalid escape sequence" etc.: we refuse anyway
+            warnings.simplefilter("ignore")
+            return ast.parse(body, mode="eval").body
     except SyntaxError as error:
         raise _syntax_error(error, source) from None
     except (RecursionError, MemoryError):
@@ -488,7 +494,7 @@ def _number_step(
     if abs(value) > MAX_MAGNITUDE:
         raise ExpressionError(f"number too large (the limit is ±{MAX_MAGNITUDE:g})", column)
     number = -float(value) if negative else float(value)
-    label = ("-" if negative else "") + source.label(node)
+    label = ("-" if negative else "") + source.snippet(node)
     if sign_column is not None:
         column = sign_column
     return _Step("number", column, label, label, number)
@@ -528,7 +534,7 @@ def _binary_step(node: ast.BinOp, source: _Source) -> tuple[_Step, list[ast.expr
         raise ExpressionError(message, source.find(node.left, symbol))
     symbol = _BINARY_OPS[op_type][0]
     column = source.find(node.left, symbol)
-    label = source.label(node)
+    label = source.snippet(node)
     if op_type is ast.Pow:
         exponent = _constant(node.right)
         if exponent is not None:
@@ -559,7 +565,7 @@ def _unary_step(node: ast.UnaryOp, source: _Source) -> tuple[_Step | None, list[
         and not isinstance(operand.value, bool)
     ):
         return _number_step(operand, source, negative=True, sign_column=column), []
-    return _Step("negate", column, "-", source.label(node)), [operand]
+    return _Step("negate", column, "-", source.snippet(node)), [operand]
 
 
 def _call_step(node: ast.Call, source: _Source) -> tuple[_Step, list[ast.expr]]:
@@ -591,7 +597,7 @@ def _call_step(node: ast.Call, source: _Source) -> tuple[_Step, list[ast.expr]]:
         wanted = f"{low}" if low == high else f"{low} or {high}"
         plural = "" if high == 1 else "s"
         raise ExpressionError(f"{name}() takes {wanted} argument{plural} ({count} given)", column)
-    label = source.label(node)
+    label = source.snippet(node)
     if name == "leaky_relu":
         slope = 0.01
         if count == 2:
