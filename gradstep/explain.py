@@ -96,7 +96,7 @@ class GradientSum:
             what = "the seed" if self.initial != 0.0 else "no node uses it"
             return f"∂L/∂{self.name} = {fmt(self.total)}  ({what})"
         symbols = [f"∂L/∂{t.parent}·∂{t.parent}/∂{self.name}" for t in self.terms]
-        numbers = [f"{fmt(t.upstream)} × {fmt(t.local)}" for t in self.terms]
+        numbers = [f"{_paren(fmt(t.upstream))} × {_paren(fmt(t.local))}" for t in self.terms]
         if self.initial != 0.0:
             symbols.insert(0, "(earlier passes)")
             numbers.insert(0, fmt(self.initial))
@@ -104,6 +104,11 @@ class GradientSum:
             f"∂L/∂{self.name} = " + " + ".join(symbols) + " = " + " + ".join(numbers)
             + f" = {fmt(self.total)}"
         )
+
+
+def _paren(text: str) -> str:
+    """Wrap a negative number in parentheses for a product: -3 → (-3)."""
+    return f"({text})" if text.startswith("-") else text
 
 
 def _formatter(digits: int) -> Any:
@@ -283,7 +288,8 @@ class Walkthrough:
 
     def _seed_line(self, digits: int) -> str:
         root = self.names[self.root]
-        return f"seed: ∂L/∂{root} = {format_number(self._initial[self.root], digits)}  (L = {root})"
+        seed = format_number(self._initial[self.root], digits)
+        return f"seed: ∂L/∂{root} = {seed}" + ("" if root == "L" else f"  (L = {root})")
 
     def format_text(self, digits: int = 4) -> str:
         """The forward table, the backward table and each input's gradient sum, as aligned text."""

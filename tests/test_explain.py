@@ -1,0 +1,385 @@
+"""Tests for gradstep.explain: hand-computed walk-throughs, a property on random DAGs, frames."""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from gradstep.demos.neuron import build_neuron
+from gradstep.demos.neuron import main as neuron_main
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gradstep import Value
+from gradstep.explain import BackwardRecord, ForwardRecord, Walkthrough, walkthrough
+
+
+def abc() -> tuple[dict[str, Value], Value]:
+    """L = a*b + c with a=2, b=-3, c=10 (the intermediate a*b is unlabelled: n1)."""
+    v = {"a": Value(2.0, label="a"), "b": Value(-3.0, label="b"), "c": Value(10.0, label="c")}
+    L = v["a"] * v["b"] + v["c"]
+    L.label = "L"
+    return v, L
+
+
+# ---------------------------------------------------------------------------- by hand
+
+
+def test_a_times_b_plus_c_by_hand() -> None:
+    v, L = abc()
+    wt = walkthrough(L)
+    assert wt.forward == [
+        ForwardRecord(1, "a", "", (), "", 2.0),
+        ForwardRecord(2, "b", "", (), "", -3.0),
+        ForwardRecord(3, "n1", "*", ("a", "b"), "a * b", -6.0),
+        ForwardRecord(4, "c", "", (), "", 10.0),
+        ForwardRecord(5, "L", "+", ("n1", "c"), "n1 + c", 4.0),
+    ]
+    #                        step node op  child idx local upstream product so-far
+    assert wt.backward == [
+        BackwardRecord(1, "L", "+", "n1", 0, 1.0, 1.0, 1.0, 1.0),
+        BackwardRecord(2, "L", "+", "c", 1, 1.0, 1.0, 1.0, 1.0),
+        BackwardRecord(3, "n1", "*", "a", 0, -3.0, 1.0, -3.0, -3.0),
+        BackwardRecord(4, "n1", "*", "b", 1, 2.0, 1.0, 2.0, 2.0),
+    ]
+    assert (v["a"].grad, v["b"].grad, v["c"].grad) == (-3.0, 2.0, 1.0)
+    assert wt.gradient_terms("a").format() == "∂L/∂a = ∂L/∂n1·∂n1/∂a = 1 × (-3) = -3"
+    assert wt.gradient_terms(L).format() == "∂L/∂L = 1  (the seed)"
+
+
+def test_a_plus_a_adds_two_terms() -> None:
+    a = Value(3.0, label="a")
+    s = a + a
+    wt = walkthrough(s)
+    assert [(r.child, r.child_index, r.local, r.product, r.child_grad) for r in wt.backward] == [
+        ("a", 0, 1.0, 1.0, 1.0),
+        ("a", 1, 1.0, 1.0, 2.0),
+    ]
+    terms = wt.gradient_terms(a)
+    assert [(t.parent, t.upstream, t.local, t.product) for t in terms.terms] == [
+        ("n1", 1.0, 1.0, 1.0),
+        ("n1", 1.0, 1.0, 1.0),
+    ]
+    assert terms.total == a.grad == 2.0
+    assert terms.format() == "∂L/∂a = ∂L/∂n1·∂n1/∂a + ∂L/∂n1·∂n1/∂a = 1 × 1 + 1 × 1 = 2"
+
+
+def test_x_times_x_at_3_is_3_plus_3() -> None:
+    x = Value(3.0, label="x")
+    y = x * x
+    y.label = "y"
+    wt = walkthrough(y)
+    assert [(r.local, r.upstream, r.product, r.child_grad) for r in wt.backward] == [
+        (3.0, 1.0, 3.0, 3.0),
+        (3.0, 1.0, 3.0, 6.0),
+    ]
+    assert wt.gradient_terms("x").format() == (
+        "∂L/∂x = ∂L/∂y·∂y/∂x + ∂L/∂y·∂y/∂x = 1 × 3 + 1 × 3 = 6"
+    )
+    assert x.grad == 6.0
+
+
+def test_diamond_x_plus_x_times_x() -> None:
+    x = Value(2.0, label="x")
+    s = x + x
+    s.label = "s"
+    out = s * x  # 2x², ∂/∂x = 4x = 8: x gets 2·1·… from s twice and s.data from the product
+    out.label = "out"
+    wt = walkthrough(out)
+    terms = wt.gradient_terms(x)
+    assert [(t.parent, t.upstream, t.local) for t in terms.terms] == [
+        ("out", 1.0, 4.0),  # ∂out/∂x = s = 4
+        ("s", 2.0, 1.0),  # ∂L/∂s = x = 2, twice
+        ("s", 2.0, 1.0),
+    ]
+    assert terms.total == x.grad == 8.0
+
+
+def test_the_cs231n_neuron_matches_the_slide() -> None:
+    f, v = build_neuron()
+    wt = walkthrough(f)
+    s = 1.0 / (1.0 + math.exp(-1.0))  # σ(1), by hand
+    ds = s * (1.0 - s)  # σ'(1) = 0.19661…
+    assert f.data == pytest.approx(s, rel=1e-15)
+    assert v["z"].data == 1.0 and v["s"].data == 4.0
+    gate = {r.child: r for r in wt.backward if r.node == "w0x0"}
+    # [local gradient] x [upstream gradient]: x0 gets 2 × 0.2 = 0.4, w0 gets -1 × 0.2 = -0.2
+    assert gate["x0"].local == 2.0 and gate["w0"].local == -1.0
+    assert gate["x0"].upstream == pytest.approx(ds, rel=1e-15)
+    assert gate["x0"].product == pytest.approx(2.0 * ds, rel=1e-15)
+    assert gate["w0"].product == pytest.approx(-ds, rel=1e-15)
+    assert round(gate["x0"].upstream, 1) == 0.2
+    assert round(gate["x0"].product, 1) == 0.4 and round(gate["w0"].product, 1) == -0.2
+    expected = {"w0": -ds, "x0": 2 * ds, "w1": -2 * ds, "x1": -3 * ds, "w2": ds}
+    for name, grad in expected.items():
+        assert v[name].grad == pytest.approx(grad, rel=1e-15)
+    assert [r.child for r in wt.backward] == [
+        "z", "s", "w2", "w0x0", "w1x1", "w1", "x1", "w0", "x0"
+    ]
+
+
+def test_the_cs231n_neuron_with_elementary_gates() -> None:
+    f, v = build_neuron(gates=True)
+    wt = walkthrough(f)
+    e = math.exp(-1.0)
+    by_child = {r.child: r for r in wt.backward}
+    # 1/x gate at d = 1 + e^-1: local -1/d²
+    assert by_child["d"].local == pytest.approx(-1.0 / (1.0 + e) ** 2, rel=1e-14)
+    assert round(by_child["d"].product, 2) == -0.53
+    assert round(by_child["e"].product, 2) == -0.53  # +1 gate passes it on
+    assert by_child["-z"].local == pytest.approx(e, rel=1e-15)  # exp gate
+    assert round(by_child["-z"].product, 2) == -0.20
+    assert by_child["z"].local == -1.0 and round(by_child["z"].product, 2) == 0.20
+    # the same gradients as the one-gate sigmoid, up to rounding
+    g, w = build_neuron()
+    g.backward()
+    for name in ("w0", "x0", "w1", "x1", "w2"):
+        assert v[name].grad == pytest.approx(w[name].grad, rel=1e-12)
+
+
+def test_neuron_demo_main_prints_the_walkthrough(tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "neuron.svg"
+    page = tmp_path / "neuron.html"
+    assert neuron_main(["--gates", "--out", str(out), "--html", str(page)]) == 0
+    text = capsys.readouterr().out
+    assert "x0: [2] × [0.1966] = 0.3932" in text and "slide: x0: [2] x [0.2] = 0.4" in text
+    assert "w0: [-1] × [0.1966] = -0.1966" in text
+    assert "upstream ∂L/∂node" in text and "NO" not in text.split("agree (2 d.p.)")[1]
+    assert out.read_text(encoding="utf-8").startswith("<?xml")
+    assert page.read_text(encoding="utf-8").count("<svg") == 13
+    with pytest.raises(SystemExit) as exc:
+        neuron_main(["--help"])
+    assert exc.value.code == 0
+
+
+# ---------------------------------------------------------------------------- naming
+
+
+def test_names_are_unique_and_stable() -> None:
+    a = Value(1.0, label="n1")
+    b = Value(2.0, label="x")
+    c = Value(3.0, label="x")
+    out = (a + b) * c + 1.0
+    wt = walkthrough(out)
+    names = [r.name for r in wt.forward]
+    assert len(names) == len(set(names))
+    assert names == ["n1", "x", "n2", "x#2", "n3", "n4", "n5"]
+    assert wt.value_of("x#2") is c
+    with pytest.raises(KeyError, match="no node named 'zzz'"):
+        wt.value_of("zzz")
+    with pytest.raises(ValueError, match="is not a node of this graph"):
+        wt.gradient_terms(Value(0.0))
+
+
+def test_zero_grad_false_keeps_earlier_passes() -> None:
+    x = Value(3.0, label="x")
+    y = x * 2.0
+    y.backward()  # x.grad = 2
+    wt = walkthrough(y, zero_grad=False)
+    assert x.grad == 4.0
+    assert wt.backward[0].child_grad == 4.0
+    terms = wt.gradient_terms(x)
+    assert terms.initial == 2.0
+    assert terms.format() == "∂L/∂x = (earlier passes) + ∂L/∂n2·∂n2/∂x = 2 + 1 × 2 = 4"
+    walkthrough(y)
+    assert x.grad == 2.0
+
+
+def test_a_leaf_root_has_no_steps_and_no_frames(tmp_path: Path) -> None:
+    x = Value(5.0, label="x")
+    wt = walkthrough(x)
+    assert wt.backward == [] and x.grad == 1.0
+    assert wt.frames() == []
+    assert "(no edges: the root is an input)" in wt.format_text()
+    page = wt.write_html(tmp_path / "empty.html").read_text(encoding="utf-8")
+    assert "No backward steps" in page
+
+
+# ---------------------------------------------------------------------------- formatting
+
+
+def test_text_tables_are_aligned_and_use_the_lecture_words() -> None:
+    _, L = abc()
+    text = walkthrough(L).format_text()
+    for header in ("local ∂node/∂child", "upstream ∂L/∂node", "product", "∂L/∂child so far"):
+        assert header in text
+    lines = text.splitlines()
+    head = next(i for i, ln in enumerate(lines) if ln.startswith("step  node"))
+    table = lines[head: head + 6]
+    rule = table[1]
+    assert set(rule) == {"-", " "}
+    assert all(len(row) == len(rule) for row in table[2:])  # right-aligned last column
+    assert table[2].split() == ["1", "L", "+", "n1", "1", "1", "1", "1"]
+    assert table[4].split() == ["3", "n1", "*", "a", "-3", "1", "-3", "-3"]
+    assert "∂L/∂a = ∂L/∂n1·∂n1/∂a = 1 × (-3) = -3" in text
+
+
+def test_markdown_tables_are_well_formed() -> None:
+    x = Value(1.5, label="x|y")
+    out = (x * x).tanh()
+    md = walkthrough(out).format_markdown()
+    rows = [ln for ln in md.splitlines() if ln.startswith("|")]
+    assert "| step | node | op | child | local ∂node/∂child | upstream ∂L/∂node | product |" \
+        " ∂L/∂child so far |" in md
+    assert "|---:|---|---|---|---:|---:|---:|---:|" in md
+    unescaped = [len(re.findall(r"(?<!\\)\|", row)) for row in rows]
+    assert set(unescaped) == {6, 9}  # 5-column and 8-column tables, the label's | escaped
+    assert r"x\|y" in md
+
+
+def test_records_as_dicts() -> None:
+    _, L = abc()
+    wt = walkthrough(L)
+    back = wt.to_records()
+    assert back[2] == {"step": 3, "node": "n1", "op": "*", "child": "a", "child_index": 0,
+                       "local": -3.0, "upstream": 1.0, "product": -3.0, "child_grad": -3.0}
+    assert wt.to_records("forward")[2]["expression"] == "a * b"
+    grads = wt.to_records("gradients")
+    assert [(g["name"], g["grad"]) for g in grads] == [("a", -3.0), ("b", 2.0), ("c", 1.0)]
+    with pytest.raises(ValueError, match="table must be"):
+        wt.to_records("sideways")  # type: ignore[arg-type]
+    assert repr(wt) == "Walkthrough(root='L', nodes=5, steps=4)"
+
+
+# ---------------------------------------------------------------------------- property
+
+
+@dataclass
+class Graph:
+    """A random expression DAG: every node, and the root (the last node)."""
+
+    nodes: list[Value]
+    root: Value
+
+
+UNARY = ("neg", "tanh", "sigmoid", "relu", "abs", "sq", "exp_tanh")
+BINARY = ("+", "-", "*", "/safe")
+
+
+def _apply(op: str, a: Value, b: Value) -> Value:
+    """Ops that cannot raise on bounded inputs (division by 1 + b²)."""
+    if op == "+":
+        return a + b
+    if op == "-":
+        return a - b
+    if op == "*":
+        return a * b
+    if op == "/safe":
+        return a / (b * b + 1.0)
+    if op == "neg":
+        return -a
+    if op == "tanh":
+        return a.tanh()
+    if op == "sigmoid":
+        return a.sigmoid()
+    if op == "relu":
+        return a.relu()
+    if op == "abs":
+        return abs(a)
+    if op == "sq":
+        return a.tanh() ** 2
+    return a.tanh().exp()
+
+
+@st.composite
+def expression_dags(draw: st.DrawFn) -> Graph:
+    """Small random DAGs: 1-4 leaves, 1-10 ops, operands reused freely (a+a, x*x, diamonds)."""
+    floats = st.floats(-2.0, 2.0, allow_nan=False, allow_infinity=False)
+    leaves = [Value(draw(floats), label=f"x{i}") for i in range(draw(st.integers(1, 4)))]
+    nodes = list(leaves)
+    for _ in range(draw(st.integers(1, 10))):
+        op = draw(st.sampled_from(UNARY + BINARY))
+        a = nodes[draw(st.integers(0, len(nodes) - 1))]
+        b = nodes[draw(st.integers(0, len(nodes) - 1))]
+        nodes.append(_apply(op, a, b))
+    return Graph(nodes, nodes[-1])
+
+
+def same(x: float, y: float) -> bool:
+    return x == y or (math.isnan(x) and math.isnan(y))
+
+
+@settings(max_examples=300, deadline=None)
+@given(expression_dags())
+def test_walkthrough_numbers_are_the_engines(graph: Graph) -> None:
+    wt = walkthrough(graph.root)
+    recorded = {v: v.grad for v in wt.nodes}
+    # an independent plain backward() gives the same gradients, bit for bit
+    for v in wt.nodes:
+        v.grad = 0.0
+    graph.root.backward()
+    assert all(same(v.grad, recorded[v]) for v in wt.nodes)
+    # one step per edge, each product = local × upstream, locals are the engine's rules
+    assert len(wt.backward) == sum(len(v._prev) for v in wt.nodes)
+    for r, (node, k) in zip(wt.backward, wt.edges, strict=True):
+        assert same(r.product, r.local * r.upstream)
+        assert same(r.local, node.local_grads()[k])
+        assert wt.name_of(node) == r.node and wt.name_of(node._prev[k]) == r.child
+    # ∂L/∂v is the running sum of its gradient terms, ending at the engine's grad
+    for v in wt.nodes:
+        terms = wt.gradient_terms(v)
+        total = terms.initial
+        for t in terms.terms:
+            assert same(t.product, t.upstream * t.local)
+            total += t.product
+        assert same(total, v.grad) and same(terms.total, v.grad)
+        last = [r for r in wt.backward if r.child == wt.name_of(v)]
+        if last:
+            assert same(last[-1].child_grad, v.grad)
+    # the backward visit order: a node's upstream is final before it passes it on
+    seen_as_node: set[str] = set()
+    for r in wt.backward:
+        assert r.child not in seen_as_node
+        seen_as_node.add(r.node)
+
+
+# ---------------------------------------------------------------------------- frames
+
+
+def test_frames_one_per_step_with_the_current_edge_highlighted() -> None:
+    f, _ = build_neuron()
+    wt = walkthrough(f)
+    frames = wt.frames()
+    assert len(frames) == len(wt.backward) == 9
+    for frame, r in zip(frames, wt.backward, strict=True):
+        source = frame.source
+        assert source.count("penwidth=3") == 1  # exactly one edge in red
+        assert f"step {r.step}/9" in source
+        # the receiving child shows ∂L/∂child so far
+        assert f"{{ {r.child} | data" in source
+        child_line = next(ln for ln in source.splitlines() if f"{{ {r.child} | data" in ln)
+        assert f"grad {float(r.child_grad):.4g}" in child_line
+        assert "penwidth=2.5" in child_line
+    # before its edge, x0's grad still shows 0 in the drawings
+    first = frames[0].source
+    assert next(ln for ln in first.splitlines() if "{ x0 |" in ln).count("grad 0 ") == 1
+    with pytest.raises(ValueError, match="more than max_frames=5"):
+        wt.frames(max_frames=5)
+
+
+def test_write_frames_numbered_svgs(tmp_path: Path) -> None:
+    _, L = abc()
+    wt = walkthrough(L)
+    paths = wt.write_frames(tmp_path / "frames")
+    assert [p.name for p in paths] == ["step_001.svg", "step_002.svg", "step_003.svg",
+                                       "step_004.svg"]
+    for p in paths:
+        assert p.read_text(encoding="utf-8").startswith("<?xml")
+
+
+def test_html_page_is_self_contained(tmp_path: Path) -> None:
+    f, _ = build_neuron(gates=True)
+    wt: Walkthrough = walkthrough(f)
+    page = wt.write_html(tmp_path / "frames.html").read_text(encoding="utf-8")
+    assert page.startswith("<!DOCTYPE html>")
+    assert page.count("<svg") == len(wt.backward) == 13
+    assert page.count('class="frame"') == 13
+    assert '<button id="prev">' in page and '<button id="next">' in page
+    assert "<?xml" not in page  # the SVGs are inlined, headers dropped
+    assert not re.search(r"<script[^>]+src=|<link|<img|@import|url\(", page)
+    assert not re.search(r"""(src|href)=["']https?:""", page)
+    assert page.count("<script>") == 1
