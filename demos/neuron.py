@@ -106,10 +106,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"f = σ(w0·x0 + w1·x1 + w2) = {format_number(f.data, args.digits)}  ({kind})\n")
     print(wt.format_markdown(args.digits) if args.markdown else wt.format_text(args.digits))
     print()
-    for line in [*_multiply_gate_lines(wt, args.digits), "",
-                 _sigmoid_line(values["z"].data, args.digits), "",
-                 *_gradient_lines(values, args.digits)]:
-        print(line)
+    notes = [*_multiply_gate_lines(wt, args.digits), "",
+             _sigmoid_line(values["z"].data, args.digits), "",
+             *_gradient_lines(values, args.digits)]
+    print("\n".join(["```", *notes, "```"] if args.markdown else notes))
 
     if args.out:
         drawing = draw_dot(f, highlight=[values[n] for n in SLIDE_INPUTS], digits=args.digits)

@@ -171,15 +171,33 @@ def _text_table(headers: Sequence[str], rows: Sequence[Sequence[str]], numeric: 
 
 
 def _md_cell(text: str) -> str:
-    """Escape a Markdown table cell."""
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ") or " "
+    """Escape a Markdown table cell (backslash, pipe, emphasis and code marks)."""
+    for ch in "\\|*_`[]<":
+        text = text.replace(ch, "\\" + ch)
+    return text.replace("\n", " ") or " "
 
 
-def _md_table(headers: Sequence[str], rows: Sequence[Sequence[str]], numeric: set[int]) -> str:
-    """A Markdown (GitHub) table; numeric columns are right-aligned."""
+def _md_code(text: str) -> str:
+    """A Markdown table cell as inline code (ops and expressions: ``*`` is not emphasis)."""
+    if not text:
+        return " "
+    return "`" + text.replace("`", "'").replace("|", "\\|").replace("\n", " ") + "`"
+
+
+def _md_table(
+    headers: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    numeric: set[int],
+    code: frozenset[int] = frozenset(),
+) -> str:
+    """A Markdown (GitHub) table; numeric columns are right-aligned, ``code`` ones in backticks."""
     head = "| " + " | ".join(_md_cell(h) for h in headers) + " |"
     align = "|" + "|".join("---:" if i in numeric else "---" for i in range(len(headers))) + "|"
-    body = ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in rows]
+    body = [
+        "| " + " | ".join(_md_code(c) if i in code else _md_cell(c) for i, c in enumerate(row))
+        + " |"
+        for row in rows
+    ]
     return "\n".join([head, align, *body])
 
 
@@ -314,7 +332,7 @@ class Walkthrough:
         parts = [
             "**Forward pass** (children first)",
             "",
-            _md_table(_FORWARD_HEADERS, self._forward_rows(digits), {0, 4}),
+            _md_table(_FORWARD_HEADERS, self._forward_rows(digits), {0, 4}, frozenset({3})),
             "",
             "**Backward pass** (visit order; product = local × upstream, added into ∂L/∂child); "
             + self._seed_line(digits),
@@ -322,7 +340,7 @@ class Walkthrough:
         ]
         if self.backward:
             parts.append(_md_table(_BACKWARD_HEADERS, self._backward_rows(digits),
-                                   {0, 4, 5, 6, 7}))
+                                   {0, 4, 5, 6, 7}, frozenset({2})))
         else:
             parts.append("(no edges: the root is an input)")
         parts += ["", "**Gradients of the inputs** (sum over the nodes that use each)", ""]

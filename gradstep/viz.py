@@ -146,7 +146,7 @@ def draw_dot(
     format: str = "svg",
     rankdir: str = "LR",
     show_grad: bool = True,
-    highlight: Iterable[Value] | None = None,
+    highlight: Iterable[Value] | Value | None = None,
     color_by_grad: bool = False,
     max_nodes: int = 500,
     clusters: bool = True,
@@ -167,8 +167,8 @@ def draw_dot(
         format: the Digraph's output format (``svg``, ``png``, ``pdf``…) for Jupyter / ``.render``.
         rankdir: ``LR`` (left to right, the default), ``RL``, ``TB`` or ``BT``.
         show_grad: show the ``grad`` field of each record.
-        highlight: values to outline in red (e.g. the parameters); values not in the graph
-            are ignored.
+        highlight: values (or one value) to outline in red, e.g. the parameters; values
+            not in the graph are ignored.
         color_by_grad: fill each record by the sign of ∂L/∂v (red > 0, blue < 0), deeper
             with larger |∂L/∂v|.
         max_nodes: the most values to draw; a larger graph raises `GraphTooLargeError`.
@@ -192,6 +192,8 @@ def draw_dot(
         return grads.get(v, v.grad) if grads is not None else v.grad
 
     scale = _grad_scale([grad_of(v) for v in nodes]) if color_by_grad else 0.0
+    if isinstance(highlight, Value):
+        highlight = [highlight]
     marked = {v for v in highlight if v in index} if highlight is not None else set()
     edge_marks = {_edge_key(e, index) for e in highlight_edges} if highlight_edges else set()
     marked_ops = {key[0] for key in edge_marks}
