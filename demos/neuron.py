@@ -1,8 +1,8 @@
 """The cs231n neuron f = σ(w0·x0 + w1·x1 + w2), backpropagated gate by gate as on the slide.
 
-    python demos/neuron.py                 # walk-through tables (sigmoid as one gate)
-    python demos/neuron.py --gates         # the slide's elementary gates: neg, exp, +1, 1/x
-    python demos/neuron.py --out neuron.svg --html neuron.html
+python demos/neuron.py                 # walk-through tables (sigmoid as one gate)
+python demos/neuron.py --gates         # the slide's elementary gates: neg, exp, +1, 1/x
+python demos/neuron.py --out neuron.svg --html neuron.html
 """
 
 from __future__ import annotations
@@ -62,8 +62,7 @@ def _sigmoid_line(z: float, digits: int) -> str:
     s = 1.0 / (1.0 + math.exp(-z))
     fmt = [format_number(x, digits) for x in (z, s, 1.0 - s, s * (1.0 - s))]
     return (
-        f"σ'({fmt[0]}) = σ·(1 - σ) = {fmt[1]} × {fmt[2]} = {fmt[3]}  "
-        "(the slide rounds it to 0.2)"
+        f"σ'({fmt[0]}) = σ·(1 - σ) = {fmt[1]} × {fmt[2]} = {fmt[3]}  (the slide rounds it to 0.2)"
     )
 
 
@@ -83,18 +82,33 @@ def main(argv: list[str] | None = None) -> int:
         description="Backpropagate the cs231n neuron f = σ(w0·x0 + w1·x1 + w2) with "
         "w0=2, x0=-1, w1=-3, x1=-2, w2=-3 and print every number.",
     )
-    parser.add_argument("--gates", action="store_true",
-                        help="build σ from the slide's elementary gates (neg, exp, +1, 1/x)")
-    parser.add_argument("--out", metavar="PATH",
-                        help="draw the graph to PATH (.svg, .png, .pdf or .dot)")
-    parser.add_argument("--html", metavar="PATH",
-                        help="write a self-contained HTML page with one frame per backward step")
-    parser.add_argument("--frames", metavar="DIR",
-                        help="write step_001.svg, step_002.svg, ... into DIR")
-    parser.add_argument("--markdown", action="store_true",
-                        help="print the tables as Markdown instead of aligned text")
-    parser.add_argument("--digits", type=int, default=4,
-                        help="significant digits in tables and drawings (default 4)")
+    parser.add_argument(
+        "--gates",
+        action="store_true",
+        help="build σ from the slide's elementary gates (neg, exp, +1, 1/x)",
+    )
+    parser.add_argument(
+        "--out", metavar="PATH", help="draw the graph to PATH (.svg, .png, .pdf or .dot)"
+    )
+    parser.add_argument(
+        "--html",
+        metavar="PATH",
+        help="write a self-contained HTML page with one frame per backward step",
+    )
+    parser.add_argument(
+        "--frames", metavar="DIR", help="write step_001.svg, step_002.svg, ... into DIR"
+    )
+    parser.add_argument(
+        "--markdown",
+        action="store_true",
+        help="print the tables as Markdown instead of aligned text",
+    )
+    parser.add_argument(
+        "--digits",
+        type=int,
+        default=4,
+        help="significant digits in tables and drawings (default 4)",
+    )
     args = parser.parse_args(argv)
     if args.digits < 1:
         parser.error("--digits must be at least 1")
@@ -106,9 +120,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"f = σ(w0·x0 + w1·x1 + w2) = {format_number(f.data, args.digits)}  ({kind})\n")
     print(wt.format_markdown(args.digits) if args.markdown else wt.format_text(args.digits))
     print()
-    notes = [*_multiply_gate_lines(wt, args.digits), "",
-             _sigmoid_line(values["z"].data, args.digits), "",
-             *_gradient_lines(values, args.digits)]
+    notes = [
+        *_multiply_gate_lines(wt, args.digits),
+        "",
+        _sigmoid_line(values["z"].data, args.digits),
+        "",
+        *_gradient_lines(values, args.digits),
+    ]
     print("\n".join(["```", *notes, "```"] if args.markdown else notes))
 
     if args.out:

@@ -101,7 +101,10 @@ class GradientSum:
             symbols.insert(0, "(earlier passes)")
             numbers.insert(0, fmt(self.initial))
         return (
-            f"∂L/∂{self.name} = " + " + ".join(symbols) + " = " + " + ".join(numbers)
+            f"∂L/∂{self.name} = "
+            + " + ".join(symbols)
+            + " = "
+            + " + ".join(numbers)
             + f" = {fmt(self.total)}"
         )
 
@@ -194,7 +197,8 @@ def _md_table(
     head = "| " + " | ".join(_md_cell(h) for h in headers) + " |"
     align = "|" + "|".join("---:" if i in numeric else "---" for i in range(len(headers))) + "|"
     body = [
-        "| " + " | ".join(_md_code(c) if i in code else _md_cell(c) for i, c in enumerate(row))
+        "| "
+        + " | ".join(_md_code(c) if i in code else _md_cell(c) for i, c in enumerate(row))
         + " |"
         for row in rows
     ]
@@ -282,8 +286,12 @@ class Walkthrough:
             return [asdict(r) for r in self.backward]
         if table == "gradients":
             return [
-                {"name": s.name, "grad": s.total, "initial": s.initial,
-                 "terms": [asdict(t) for t in s.terms]}
+                {
+                    "name": s.name,
+                    "grad": s.total,
+                    "initial": s.initial,
+                    "terms": [asdict(t) for t in s.terms],
+                }
                 for s in (self.gradient_terms(v) for v in self.leaves())
             ]
         raise ValueError(f"table must be 'forward', 'backward' or 'gradients', got {table!r}")
@@ -299,8 +307,16 @@ class Walkthrough:
     def _backward_rows(self, digits: int) -> list[list[str]]:
         fmt = _formatter(digits)
         return [
-            [str(r.step), r.node, r.op, r.child, fmt(r.local), fmt(r.upstream),
-             fmt(r.product), fmt(r.child_grad)]
+            [
+                str(r.step),
+                r.node,
+                r.op,
+                r.child,
+                fmt(r.local),
+                fmt(r.upstream),
+                fmt(r.product),
+                fmt(r.child_grad),
+            ]
             for r in self.backward
         ]
 
@@ -319,8 +335,9 @@ class Walkthrough:
             self._seed_line(digits),
         ]
         if self.backward:
-            parts.append(_text_table(_BACKWARD_HEADERS, self._backward_rows(digits),
-                                     {0, 4, 5, 6, 7}))
+            parts.append(
+                _text_table(_BACKWARD_HEADERS, self._backward_rows(digits), {0, 4, 5, 6, 7})
+            )
         else:
             parts.append("(no edges: the root is an input)")
         parts += ["", "gradients of the inputs (sum over the nodes that use each)"]
@@ -339,8 +356,11 @@ class Walkthrough:
             "",
         ]
         if self.backward:
-            parts.append(_md_table(_BACKWARD_HEADERS, self._backward_rows(digits),
-                                   {0, 4, 5, 6, 7}, frozenset({2})))
+            parts.append(
+                _md_table(
+                    _BACKWARD_HEADERS, self._backward_rows(digits), {0, 4, 5, 6, 7}, frozenset({2})
+                )
+            )
         else:
             parts.append("(no edges: the root is an input)")
         parts += ["", "**Gradients of the inputs** (sum over the nodes that use each)", ""]
@@ -392,9 +412,7 @@ class Walkthrough:
         out.mkdir(parents=True, exist_ok=True)
         drawings = self.frames(**frame_options)
         width = max(3, len(str(len(drawings))))
-        return [
-            render(d, out / f"step_{i:0{width}d}.svg") for i, d in enumerate(drawings, start=1)
-        ]
+        return [render(d, out / f"step_{i:0{width}d}.svg") for i, d in enumerate(drawings, start=1)]
 
     def write_html(self, path: str | Path, **frame_options: Any) -> Path:
         """Write one self-contained HTML page (SVGs inlined, prev/next buttons, no network)."""
@@ -495,8 +513,17 @@ def walkthrough(root: Value, zero_grad: bool = True) -> Walkthrough:
         last[0], last[1] = node, k
         edges.append((node, k))
         backward.append(
-            BackwardRecord(len(backward) + 1, names[node], node._op, names[child], k,
-                           local, upstream, product, after)
+            BackwardRecord(
+                len(backward) + 1,
+                names[node],
+                node._op,
+                names[child],
+                k,
+                local,
+                upstream,
+                product,
+                after,
+            )
         )
 
     root.backward(record=record)

@@ -13,7 +13,7 @@ from gradstep.demos.neuron import main as neuron_main
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gradstep import Value
+from gradstep import Value, testing
 from gradstep.explain import BackwardRecord, ForwardRecord, Walkthrough, walkthrough
 
 
@@ -117,7 +117,15 @@ def test_the_cs231n_neuron_matches_the_slide() -> None:
     for name, grad in expected.items():
         assert v[name].grad == pytest.approx(grad, rel=1e-15)
     assert [r.child for r in wt.backward] == [
-        "z", "s", "w2", "w0x0", "w1x1", "w1", "x1", "w0", "x0"
+        "z",
+        "s",
+        "w2",
+        "w0x0",
+        "w1x1",
+        "w1",
+        "x1",
+        "w0",
+        "x0",
     ]
 
 
@@ -140,8 +148,9 @@ def test_the_cs231n_neuron_with_elementary_gates() -> None:
         assert v[name].grad == pytest.approx(w[name].grad, rel=1e-12)
 
 
-def test_neuron_demo_main_prints_the_walkthrough(tmp_path: Path,
-                                                 capsys: pytest.CaptureFixture[str]) -> None:
+def test_neuron_demo_main_prints_the_walkthrough(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "neuron.svg"
     page = tmp_path / "neuron.html"
     assert neuron_main(["--gates", "--out", str(out), "--html", str(page)]) == 0
@@ -209,7 +218,7 @@ def test_text_tables_are_aligned_and_use_the_lecture_words() -> None:
         assert header in text
     lines = text.splitlines()
     head = next(i for i, ln in enumerate(lines) if ln.startswith("step  node"))
-    table = lines[head: head + 6]
+    table = lines[head : head + 6]
     rule = table[1]
     assert set(rule) == {"-", " "}
     assert all(len(row) == len(rule) for row in table[2:])  # right-aligned last column
@@ -223,8 +232,10 @@ def test_markdown_tables_are_well_formed() -> None:
     out = (x * x).tanh()
     md = walkthrough(out).format_markdown()
     rows = [ln for ln in md.splitlines() if ln.startswith("|")]
-    assert "| step | node | op | child | local ∂node/∂child | upstream ∂L/∂node | product |" \
+    assert (
+        "| step | node | op | child | local ∂node/∂child | upstream ∂L/∂node | product |"
         " ∂L/∂child so far |" in md
+    )
     assert "|---:|---|---|---|---:|---:|---:|---:|" in md
     unescaped = [len(re.findall(r"(?<!\\)\|", row)) for row in rows]
     assert set(unescaped) == {6, 9}  # 5-column and 8-column tables, the label's | escaped
@@ -235,8 +246,17 @@ def test_records_as_dicts() -> None:
     _, L = abc()
     wt = walkthrough(L)
     back = wt.to_records()
-    assert back[2] == {"step": 3, "node": "n1", "op": "*", "child": "a", "child_index": 0,
-                       "local": -3.0, "upstream": 1.0, "product": -3.0, "child_grad": -3.0}
+    assert back[2] == {
+        "step": 3,
+        "node": "n1",
+        "op": "*",
+        "child": "a",
+        "child_index": 0,
+        "local": -3.0,
+        "upstream": 1.0,
+        "product": -3.0,
+        "child_grad": -3.0,
+    }
     assert wt.to_records("forward")[2]["expression"] == "a * b"
     grads = wt.to_records("gradients")
     assert [(g["name"], g["grad"]) for g in grads] == [("a", -3.0), ("b", 2.0), ("c", 1.0)]
@@ -306,12 +326,23 @@ def same(x: float, y: float) -> bool:
 @settings(max_examples=300, deadline=None)
 @given(expression_dags())
 def test_walkthrough_numbers_are_the_engines(graph: Graph) -> None:
-    wt = walkthrough(graph.root)
+    check_walkthrough(graph.root)
+
+
+@settings(max_examples=200, deadline=None)
+@given(testing.expression_dags())
+def test_walkthrough_numbers_are_the_engines_on_all_ops(dag: testing.ExpressionDAG) -> None:
+    check_walkthrough(dag(*(Value(x, label=f"x{i}") for i, x in enumerate(dag.inputs))))
+
+
+def check_walkthrough(root: Value) -> None:
+    """The walk-through's numbers are the engine's: grads, products, locals, running sums."""
+    wt = walkthrough(root)
     recorded = {v: v.grad for v in wt.nodes}
     # an independent plain backward() gives the same gradients, bit for bit
     for v in wt.nodes:
         v.grad = 0.0
-    graph.root.backward()
+    root.backward()
     assert all(same(v.grad, recorded[v]) for v in wt.nodes)
     # one step per edge, each product = local × upstream, locals are the engine's rules
     assert len(wt.backward) == sum(len(v._prev) for v in wt.nodes)
@@ -365,8 +396,12 @@ def test_write_frames_numbered_svgs(tmp_path: Path) -> None:
     _, L = abc()
     wt = walkthrough(L)
     paths = wt.write_frames(tmp_path / "frames")
-    assert [p.name for p in paths] == ["step_001.svg", "step_002.svg", "step_003.svg",
-                                       "step_004.svg"]
+    assert [p.name for p in paths] == [
+        "step_001.svg",
+        "step_002.svg",
+        "step_003.svg",
+        "step_004.svg",
+    ]
     for p in paths:
         assert p.read_text(encoding="utf-8").startswith("<?xml")
 

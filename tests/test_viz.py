@@ -186,8 +186,9 @@ def test_color_by_grad_uses_sign_and_magnitude() -> None:
     out = x * 3.0 - y * 0.5 + z * 0.0  # grads: x 3, y -0.5, z 0
     out.backward()
     nodes = node_lines(draw_dot(out, color_by_grad=True).source)
-    ids = {name: vid for vid, line in nodes.items()
-           for name in "xyz" if f'label="{{ {name} |' in line}
+    ids = {
+        name: vid for vid, line in nodes.items() for name in "xyz" if f'label="{{ {name} |' in line
+    }
     rx, gx, bx = fill_of(nodes[ids["x"]])
     ry, gy, by = fill_of(nodes[ids["y"]])
     assert rx > bx  # positive → red
@@ -220,7 +221,7 @@ def test_record_labels_escape_record_syntax_and_still_render(tmp_path: Path) -> 
     y = x.tanh()
     y.backward()
     source = draw_dot(y).source
-    assert r'{ a\|b\{c\}\<d\>\"e\"\\ | data 1' in source
+    assert r"{ a\|b\{c\}\<d\>\"e\"\\ | data 1" in source
     out = render(draw_dot(y), tmp_path / "escaped.svg")
     assert out.read_text(encoding="utf-8").lstrip().startswith("<?xml")
 
@@ -246,7 +247,7 @@ def test_clusters_nest_by_dotted_scope() -> None:
     # w, prod and its op sit inside the inner cluster; x and the output outside any cluster
     end = re.compile(r"^\s*\}$", re.M).search(source, inner)
     assert end is not None
-    inner_body = source[inner: end.start()]
+    inner_body = source[inner : end.start()]
     assert "v0 [" in inner_body and "v2 [" in inner_body and "v2_op [" in inner_body
     assert "v1 [" not in inner_body
     assert "subgraph" not in draw_dot(out, clusters=False).source
@@ -289,8 +290,9 @@ def test_source_is_identical_across_builds_and_processes() -> None:
         "print(draw_dot(out, color_by_grad=True).source, end='')\n"
     )
     env = dict(os.environ, PYTHONHASHSEED="12345")
-    other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                           env=env, check=True).stdout
+    other = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+    ).stdout
     assert other == first
 
 
@@ -349,8 +351,9 @@ def test_render_dot_suffix_writes_source_and_bad_suffix_is_refused(tmp_path: Pat
         render(dot, tmp_path / "g.jpeg")
 
 
-def test_missing_dot_program_says_how_to_install(tmp_path: Path,
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_dot_program_says_how_to_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     *_, L = abc()
     dot = draw_dot(L)
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
@@ -368,8 +371,9 @@ def test_missing_dot_program_says_how_to_install(tmp_path: Path,
     assert render(dot, tmp_path / "g.gv").read_text(encoding="utf-8") == dot.source
 
 
-def test_missing_dot_simulated_by_exception(tmp_path: Path,
-                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_dot_simulated_by_exception(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     *_, L = abc()
     dot = draw_dot(L)
 
