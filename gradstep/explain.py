@@ -239,6 +239,10 @@ class Walkthrough:
     def __str__(self) -> str:
         return self.format_text()
 
+    def _repr_markdown_(self) -> str:
+        """Jupyter shows the walk-through as Markdown tables."""
+        return self.format_markdown()
+
     # ---------------------------------------------------------------------------- lookups
 
     def value_of(self, name: str) -> Value:

@@ -263,6 +263,7 @@ def test_records_as_dicts() -> None:
     with pytest.raises(ValueError, match="table must be"):
         wt.to_records("sideways")  # type: ignore[arg-type]
     assert repr(wt) == "Walkthrough(root='L', nodes=5, steps=4)"
+    assert str(wt) == wt.format_text() and wt._repr_markdown_() == wt.format_markdown()
 
 
 # ---------------------------------------------------------------------------- property
