@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-import graphviz  # type: ignore[import-untyped, unused-ignore]  # no py.typed in 0.21
+import graphviz
 
 from gradstep.engine import Value
 from gradstep.viz import draw_dot, format_number, forward_order, render, to_svg

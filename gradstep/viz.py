@@ -7,7 +7,7 @@ import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-import graphviz  # type: ignore[import-untyped, unused-ignore]  # no py.typed in 0.21
+import graphviz
 
 from gradstep.engine import Value
 
