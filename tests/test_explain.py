@@ -8,12 +8,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from gradstep.demos.neuron import build_neuron
-from gradstep.demos.neuron import main as neuron_main
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gradstep import Value, testing
+from gradstep.demos.neuron import build_neuron
+from gradstep.demos.neuron import main as neuron_main
 from gradstep.explain import BackwardRecord, ForwardRecord, Walkthrough, walkthrough
 
 
