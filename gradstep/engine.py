@@ -400,22 +400,30 @@ def _topological_order(root: Value, zero_interior_grads: bool) -> list[Value]:
     """`topological_order`, optionally setting every interior node's grad to 0 on the way."""
     order: list[Value] = []
     visited: set[Value] = set()
-    stack: list[tuple[Value, bool]] = [(root, False)]
+    # The stack holds nodes to visit; a node followed by the _CHILDREN_DONE marker is popped
+    # again once all its children are emitted (no tuple allocated per push).
+    stack: list[object] = [root]
     pop, push, emit, visit = stack.pop, stack.append, order.append, visited.add
     while stack:
-        node, children_done = pop()
-        if children_done:
-            emit(node)
+        node = pop()
+        if node is _CHILDREN_DONE:
+            emit(pop())  # type: ignore[arg-type]
         elif node not in visited:
-            visit(node)
-            if zero_interior_grads and node._prev:
-                node.grad = 0.0
-            push((node, True))
-            for child in reversed(node._prev):
+            visit(node)  # type: ignore[arg-type]
+            prev = node._prev  # type: ignore[attr-defined]
+            if zero_interior_grads and prev:
+                node.grad = 0.0  # type: ignore[attr-defined]
+            push(node)
+            push(_CHILDREN_DONE)
+            for child in reversed(prev):
                 if child not in visited:
-                    push((child, False))
+                    push(child)
     order.reverse()
     return order
+
+
+#: pushed after a node in `_topological_order`'s stack: "its children are done, emit it"
+_CHILDREN_DONE = object()
 
 
 def _apply_chain_rule(order: Iterable[Value]) -> None:
