@@ -216,6 +216,23 @@ class Expression:
         `EvaluationError` (an `ExpressionError`) for a domain error such as log(-1) or 1/0.
         """
         leaves = self._leaves(values)
+        return self._run(leaves), leaves
+
+    def __call__(self, *args: Value) -> Value:
+        """The expression as a function of Values, one per variable in ``variables`` order
+        (so it can be handed to `gradstep.testing.gradcheck`): ``parse("x*y")(a, b)``."""
+        if len(args) != len(self.variables):
+            raise TypeError(
+                f"{self.source!r} takes {len(self.variables)} Values "
+                f"({', '.join(self.variables) or 'no variables'}), got {len(args)}"
+            )
+        for name, arg in zip(self.variables, args, strict=True):
+            if not isinstance(arg, Value):
+                raise TypeError(f"the value of {name!r} must be a Value, got {arg!r}")
+        return self._run(dict(zip(self.variables, args, strict=True)))
+
+    def _run(self, leaves: Mapping[str, Value]) -> Value:
+        """Run the recipe on these leaves; return the root."""
         stack: list[Value] = []
         for step in self._steps:
             if step.kind == "variable":
@@ -229,7 +246,7 @@ class Expression:
             stack.append(out)
         if len(stack) != 1:  # cannot happen for a recipe made by parse()
             raise ExpressionError(f"internal error: {len(stack)} values left after building")
-        return stack[0], leaves
+        return stack[0]
 
     def _leaves(self, values: Mapping[str, float]) -> dict[str, Value]:
         """Check ``values`` against the expression's variables and make one leaf per name."""
