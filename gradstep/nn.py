@@ -12,6 +12,7 @@ backward walk-through shows every product and every partial sum.
 
 from __future__ import annotations
 
+import gc
 import json
 import math
 import os
@@ -270,9 +271,20 @@ class Layer(Module):
         ]
 
     def __call__(self, x: Input) -> Output:
-        """Each neuron applied to ``x``; plain numbers become one shared leaf per input."""
+        """Each neuron applied to ``x``; plain numbers become one shared leaf per input.
+
+        The cyclic garbage collector is paused while the layer builds its nodes (they form no
+        cycles; a collection here would only re-scan the growing graph): ~40% off a forward
+        pass, see bench/RESULTS.md.  The caller's setting is restored.
+        """
         xs = [xi if isinstance(xi, Value) else Value(xi) for xi in _as_inputs(x)]
-        out = [n(xs) for n in self.neurons]
+        gc_was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            out = [n(xs) for n in self.neurons]
+        finally:
+            if gc_was_enabled:
+                gc.enable()
         return out[0] if len(out) == 1 else out
 
     def named_parameters(self) -> list[tuple[str, Value]]:
