@@ -14,6 +14,7 @@ PyTorch is imported only by `torch_functions` / `ExpressionDAG.torch`.
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from numbers import Real
@@ -63,7 +64,7 @@ class InputCheck:
     value: float
     analytic: float
     numeric: float
-    tolerance: float  # atol + rtol·|numeric|
+    tolerance: float  # atol + rtol·|numeric| + the difference quotient's rounding error
     ok: bool
 
     @property
@@ -234,6 +235,7 @@ def _const_pow(x: float, ctx: float) -> float:
 
 #: ops that are not differentiable at child value 0
 _KINK_OPS = frozenset({"ReLU", "LeakyReLU", "abs"})
+_MACHINE_EPSILON = sys.float_info.epsilon
 
 _MISSING = object()
 
@@ -272,11 +274,27 @@ def _step(x: float, eps: float) -> float:
     return eps * max(1.0, abs(x))
 
 
-def _close(analytic: float, numeric: float, atol: float, rtol: float) -> bool:
-    """|analytic − numeric| ≤ atol + rtol·|numeric| (and both finite)."""
+def _central_difference(plus: float, minus: float, h: float) -> tuple[float, float]:
+    """(f(x+h) − f(x−h)) / 2h, and its rounding error ε·(|f(x+h)| + |f(x−h)|) / 2h.
+
+    The second number is what float rounding alone can put into the quotient (large
+    when f is large compared with the change a step h makes); it is added to the
+    tolerance so that a correct derivative never fails on rounding.
+    """
+    two_h = 2.0 * h
+    return (plus - minus) / two_h, _MACHINE_EPSILON * (abs(plus) + abs(minus)) / two_h
+
+
+def _tolerance(numeric: float, rounding: float, atol: float, rtol: float) -> float:
+    """atol + rtol·|numeric| + rounding."""
+    return atol + rtol * abs(numeric) + rounding
+
+
+def _close(analytic: float, numeric: float, tolerance: float) -> bool:
+    """|analytic − numeric| ≤ tolerance (and both finite)."""
     if not (math.isfinite(analytic) and math.isfinite(numeric)):
         return False
-    return abs(analytic - numeric) <= atol + rtol * abs(numeric)
+    return abs(analytic - numeric) <= tolerance
 
 
 def _check_node(
@@ -349,17 +367,19 @@ def _check_node(
                 result(i, analytic, nan, "skipped", f"child ± {h:.3g} leaves the op's domain")
             )
             continue
-        numeric = (plus - minus) / (2.0 * h)
+        numeric, rounding = _central_difference(plus, minus, h)
         forward, backward = (plus - f0) / h, (f0 - minus) / h
-        if abs(forward - backward) > 0.5 * max(abs(forward), abs(backward)) + atol:
+        if abs(forward - backward) > 0.5 * max(abs(forward), abs(backward)) + atol + 4 * rounding:
             reason = (
                 f"not differentiable here: one-sided slopes {forward:.6g} and "
                 f"{backward:.6g} differ (a kink, or too close to one)"
             )
             checks.append(result(i, analytic, numeric, "skipped", reason))
             continue
-        ok = _close(analytic, numeric, atol, rtol)
-        checks.append(result(i, analytic, numeric, "ok" if ok else "failed", ""))
+        tolerance = _tolerance(numeric, rounding, atol, rtol)
+        ok = _close(analytic, numeric, tolerance)
+        reason = "" if ok else f"tolerance {tolerance:.3g}"
+        checks.append(result(i, analytic, numeric, "ok" if ok else "failed", reason))
     return checks
 
 
@@ -388,8 +408,8 @@ def _evaluate(f: Callable[..., Value], point: Sequence[float], labels: Sequence[
 
 def _numeric_gradient(
     f: Callable[..., Value], point: list[float], labels: Sequence[str], i: int, h: float
-) -> float:
-    """Central difference (f(x + h·eᵢ) − f(x − h·eᵢ)) / 2h, evaluated on fresh Values."""
+) -> tuple[float, float]:
+    """(f(x + h·eᵢ) − f(x − h·eᵢ)) / 2h evaluated on fresh Values, and its rounding error."""
     x = point[i]
     try:
         plus = _evaluate(f, [*point[:i], x + h, *point[i + 1 :]], labels).data
@@ -399,7 +419,7 @@ def _numeric_gradient(
             f"gradcheck: f fails at {labels[i]} = {x!r} ± {h:.3g} ({error}); move the input "
             "away from the edge of the domain or use a smaller eps"
         ) from error
-    return (plus - minus) / (2.0 * h)
+    return _central_difference(plus, minus, h)
 
 
 def _failure_message(report: GradcheckReport) -> str:
@@ -446,7 +466,9 @@ def gradcheck(
     ``f(*values)`` takes one `Value` per input and returns a `Value`; ``inputs`` are
     numbers (or Values, whose data and label are used; labels default to x0, x1, ...).
     The step is h = eps·max(1, |xᵢ|), so it scales with large inputs.
-    An input passes when |analytic − numeric| ≤ atol + rtol·|numeric|.
+    An input passes when |analytic − numeric| ≤ atol + rtol·|numeric| + r, where
+    r = ε·(|f(x+h)| + |f(x−h)|)/2h is the rounding error of the difference quotient
+    (ε = machine epsilon; r only matters when f is huge compared with f'·h).
 
     With ``check_local`` (the default) every interior node's local derivatives
     (``node.local_grads()``) are checked the same way, by re-applying the node's op to
@@ -477,9 +499,9 @@ def gradcheck(
 
     input_checks = []
     for i, leaf in enumerate(leaves):
-        numeric = _numeric_gradient(f, point, labels, i, _step(point[i], eps))
-        tolerance = atol + rtol * abs(numeric)
-        ok = _close(leaf.grad, numeric, atol, rtol)
+        numeric, rounding = _numeric_gradient(f, point, labels, i, _step(point[i], eps))
+        tolerance = _tolerance(numeric, rounding, atol, rtol)
+        ok = _close(leaf.grad, numeric, tolerance)
         input_checks.append(InputCheck(i, labels[i], point[i], leaf.grad, numeric, tolerance, ok))
 
     local_checks: list[LocalCheck] = []

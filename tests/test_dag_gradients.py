@@ -1,0 +1,371 @@
+"""Random expression DAGs vs central differences and PyTorch float64; gradcheck's own behaviour.
+
+The DAGs come from `gradstep.testing.expression_dags`: up to 4 inputs, up to 12 ops, depth
+≤ 6, shared subexpressions, every op with its domain respected.  Then gradcheck itself:
+its local-derivative check must point at a deliberately broken op, and its messages must
+name the input or op, both numbers and their difference.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from types import ModuleType
+
+import pytest
+from hypothesis import given, note, settings
+
+from gradstep import Value
+from gradstep.testing import (
+    DAG_OPS,
+    DAGStep,
+    ExpressionDAG,
+    GradcheckError,
+    expression_dags,
+    finite_floats,
+    gradcheck,
+    values,
+)
+
+PROPERTY = settings(max_examples=200, deadline=None)
+
+
+# ---------------------------------------------------------------------------------------
+# random DAGs: gradstep vs central differences, vs PyTorch float64
+
+
+@PROPERTY
+@given(dag=expression_dags())
+def test_dag_gradients_match_central_differences(dag: ExpressionDAG) -> None:
+    note(dag.source())
+    report = gradcheck(dag, dag.inputs)  # every input, and every node's local derivatives
+    assert report.ok
+    assert len(report.inputs) == len(dag.inputs)
+    assert report.output == pytest.approx(dag.evaluate_float(), rel=1e-12, abs=1e-300)
+    # the generator's margins keep every op away from kinks and domain edges: no skips
+    assert report.local and all(c.status == "ok" for c in report.local)
+
+
+@pytest.fixture(scope="module")
+def torch() -> ModuleType:
+    return pytest.importorskip(
+        "torch", reason="PyTorch is not installed: the float64 oracle needs torch==2.13.0"
+    )
+
+
+@PROPERTY
+@given(dag=expression_dags())
+def test_dag_gradients_match_pytorch_float64(torch: ModuleType, dag: ExpressionDAG) -> None:
+    note(dag.source())
+    leaves = [Value(x) for x in dag.inputs]
+    out = dag(*leaves)
+    out.backward()
+
+    tensors = [torch.tensor(x, dtype=torch.float64, requires_grad=True) for x in dag.inputs]
+    expected = dag.torch(*tensors)
+    expected.backward()
+
+    assert out.data == pytest.approx(expected.item(), rel=1e-12, abs=1e-14)
+    for leaf, tensor in zip(leaves, tensors, strict=True):
+        torch_grad = 0.0 if tensor.grad is None else tensor.grad.item()
+        assert leaf.grad == pytest.approx(torch_grad, rel=1e-9, abs=1e-12)
+
+
+def test_expression_dags_cover_every_op_form_sharing_and_depth() -> None:
+    forms: Counter[str] = Counter()
+    depths: Counter[int] = Counter()
+    inputs: Counter[int] = Counter()
+    shared = 0
+
+    @settings(max_examples=300, deadline=None, database=None)
+    @given(dag=expression_dags())
+    def collect(dag: ExpressionDAG) -> None:
+        nonlocal shared
+        for step in dag.steps:
+            form = "vv" if len(step.args) == 2 else "cv" if step.const_first else "v"
+            forms[f"{step.op} {form}"] += 1
+        depths[dag.depth] += 1
+        inputs[len(dag.inputs)] += 1
+        uses = Counter(i for step in dag.steps for i in step.args)
+        shared += any(n >= 2 for n in uses.values())
+
+    collect()
+    for op in DAG_OPS:
+        assert forms[f"{op} v"] > 0, op
+    for op in ("+", "-", "*", "/", "**"):
+        assert forms[f"{op} vv"] > 0 and forms[f"{op} cv"] > 0, op
+    assert max(depths) == 6
+    assert set(inputs) == {1, 2, 3, 4}
+    assert shared > 50  # shared subexpressions in a good share of the DAGs
+
+
+def test_dag_evaluates_the_same_on_every_backend() -> None:
+    # v2 = x0 * x1; v3 = v2.log(); v4 = v3 + v2 (v2 shared); v5 = 2.0 ** v4
+    dag = ExpressionDAG(
+        (1.5, 2.0),
+        (
+            DAGStep("*", (0, 1)),
+            DAGStep("log", (2,)),
+            DAGStep("+", (3, 2)),
+            DAGStep("**", (4,), 2.0, const_first=True),
+        ),
+    )
+    expected = 2.0 ** (math.log(3.0) + 3.0)
+    assert dag.evaluate_float() == pytest.approx(expected, rel=1e-15)
+    assert dag(Value(1.5), Value(2.0)).data == pytest.approx(expected, rel=1e-15)
+    assert dag.depth == 4
+    assert dag.source().splitlines() == [
+        "x0 = Value(1.5)",
+        "x1 = Value(2.0)",
+        "v2 = x0 * x1",
+        "v3 = v2.log()",
+        "v4 = v3 + v2",
+        "v5 = 2.0 ** v4",
+    ]
+    root = dag(Value(1.5, label="x0"), Value(2.0, label="x1"))
+    assert root.label == "v5" and root._prev[1].label == "v4"
+
+
+# ---------------------------------------------------------------------------------------
+# gradcheck: a broken op is found and named
+
+
+def _rule_returning_the_value(node: Value) -> tuple[float, ...]:
+    """A wrong local derivative: d/dx tanh x taken as tanh x itself."""
+    return (node.data,)
+
+
+def broken_tanh(x: Value) -> Value:
+    """tanh with a deliberately wrong local derivative."""
+    out = x.tanh()
+    out._local_grads = _rule_returning_the_value
+    return out
+
+
+def test_local_check_names_the_broken_builtin_op() -> None:
+    def f(a: Value, b: Value) -> Value:
+        h = broken_tanh(a * b)
+        h.label = "h"
+        return h + a.exp()
+
+    with pytest.raises(GradcheckError) as caught:
+        gradcheck(f, [0.5, -1.5])
+    message = str(caught.value)
+    t = math.tanh(-0.75)
+    assert "wrong local derivative (∂out/∂child) of an op:" in message
+    assert f"op 'tanh' at node #2 (h={t:.10g}), child 0 (data=-0.75)" in message
+    assert f"analytic local derivative {t:.10g}, numeric 0.59658580" in message
+    (bad,) = caught.value.report.failed_local
+    assert (bad.op, bad.node_index, bad.child_index) == ("tanh", 2, 0)
+    assert bad.analytic == t
+    assert bad.numeric == pytest.approx(1 - t * t, rel=1e-8)
+    assert bad.difference == pytest.approx(t - (1 - t * t), rel=1e-8)
+    # every other edge checked out: the error points at the one op
+    assert all(c.status == "ok" for c in caught.value.report.local if c is not bad)
+
+
+def test_local_check_catches_a_wrong_derivative_hidden_by_a_zero_upstream() -> None:
+    # (broken_tanh(x) * 0) + x: ∂f/∂x is right (1), but the tanh node's rule is still wrong
+    with pytest.raises(GradcheckError) as caught:
+        gradcheck(lambda x: broken_tanh(x) * 0.0 + x, [0.3])
+    report = caught.value.report
+    assert not report.failed_inputs
+    assert report.inputs[0].analytic == pytest.approx(1.0)
+    assert [c.op for c in report.failed_local] == ["tanh"]
+    assert "gradient of the output with respect to an input" not in str(caught.value)
+
+
+def sin(x: Value) -> Value:
+    """A user's op whose local derivative is wrong (sin instead of cos)."""
+    out = Value(math.sin(x.data), (x,), "sin")
+    out._local_grads = lambda node: (math.sin(node._prev[0].data),)
+    return out
+
+
+def test_users_op_is_checked_once_registered() -> None:
+    with pytest.raises(GradcheckError) as caught:
+        gradcheck(lambda x: sin(x) * 2, [0.7], ops={"sin": math.sin})
+    (bad,) = caught.value.report.failed_local
+    assert bad.op == "sin"
+    assert bad.analytic == pytest.approx(math.sin(0.7))
+    assert bad.numeric == pytest.approx(math.cos(0.7), rel=1e-8)
+    assert "op 'sin' at node #2" in str(caught.value)
+
+
+def test_unregistered_op_is_skipped_and_the_message_says_how_to_register_it() -> None:
+    with pytest.raises(GradcheckError) as caught:
+        gradcheck(lambda x: sin(x) * 2, [0.7])
+    message = str(caught.value)
+    (failed,) = caught.value.report.failed_inputs
+    assert failed.analytic == pytest.approx(2 * math.sin(0.7))
+    assert failed.numeric == pytest.approx(2 * math.cos(0.7), rel=1e-8)
+    assert "input 0 (x0 = 0.7)" in message
+    assert "ops={'sin': fn}" in message
+    (skipped,) = caught.value.report.skipped_local
+    assert skipped.op == "sin" and "no re-apply rule" in skipped.reason
+
+
+def test_users_op_with_a_constant_gets_it_as_ctx() -> None:
+    def scale(x: Value, k: float) -> Value:
+        out = Value(k * x.data, (x,), "scale")
+        out._ctx = k
+        out._local_grads = lambda node: (1.0,)  # wrong: should be k
+        return out
+
+    with pytest.raises(GradcheckError) as caught:
+        gradcheck(lambda x: scale(x, 3.0), [1.25], ops={"scale": lambda x, ctx: ctx * x})
+    (bad,) = caught.value.report.failed_local
+    assert (bad.op, bad.analytic) == ("scale", 1.0)
+    assert bad.numeric == pytest.approx(3.0)
+
+
+def test_rule_with_the_wrong_number_of_derivatives_fails_the_node() -> None:
+    def twice(x: Value) -> Value:
+        out = Value(2 * x.data, (x,), "twice")
+        out._local_grads = lambda node: (2.0, 0.0)
+        return out
+
+    report = gradcheck(
+        lambda x: twice(x).relu(), [0.5], ops={"twice": lambda x: 2 * x}, raise_on_failure=False
+    )
+    assert not report.ok
+    (bad,) = report.failed_local
+    assert bad.reason == "local_grads() returned 2 derivatives for 1 children"
+
+
+def test_wrong_forward_of_a_registered_op_is_reported() -> None:
+    report = gradcheck(
+        lambda x: sin(x), [0.7], ops={"sin": math.cos}, raise_on_failure=False, atol=1.0
+    )
+    (bad,) = report.failed_local
+    assert "re-applying 'sin' to the children gives" in bad.reason
+
+
+# ---------------------------------------------------------------------------------------
+# gradcheck: messages, report, kinks and bad arguments
+
+
+def test_input_failure_message_names_index_label_values_and_difference() -> None:
+    a = Value(0.5, label="a")
+    b = Value(2.0, label="b")
+    with pytest.raises(GradcheckError) as caught:
+        gradcheck(lambda x, y: broken_tanh(x) + y * y, [a, b], check_local=False)
+    t = math.tanh(0.5)
+    (failed,) = caught.value.report.failed_inputs
+    assert (failed.index, failed.label, failed.value) == (0, "a", 0.5)
+    assert failed.analytic == t
+    assert failed.numeric == pytest.approx(1 - t * t, rel=1e-8)
+    message = str(caught.value)
+    assert message.startswith("gradcheck failed (eps=1e-06, atol=1e-05, rtol=0.001)")
+    assert f"input 0 (a = 0.5): analytic {t:.10g}, numeric 0.78644773" in message
+    assert f"difference {t - (1 - t * t):.3g}" in message
+    assert "input 1" not in message  # b's gradient is right
+    assert isinstance(caught.value, AssertionError)
+
+
+def test_passing_report_lists_every_input_and_local_check() -> None:
+    report = gradcheck(lambda x, y: (x * y).tanh() + y.exp(), [0.5, -1.0])
+    assert report.ok
+    assert report.output == pytest.approx(math.tanh(-0.5) + math.exp(-1.0))
+    d = 1 - math.tanh(-0.5) ** 2
+    assert [c.label for c in report.inputs] == ["x0", "x1"]
+    assert report.inputs[0].analytic == pytest.approx(-1.0 * d)
+    assert report.inputs[1].analytic == pytest.approx(0.5 * d + math.exp(-1.0))
+    assert [(c.op, c.child_index) for c in report.local] == [
+        ("+", 0), ("+", 1), ("exp", 0), ("tanh", 0), ("*", 0), ("*", 1),
+    ]  # fmt: skip
+    text = report.format()
+    assert text.splitlines()[0].endswith(": OK")
+    assert "local derivatives: 6 checked, 0 failed, 0 skipped" in text
+
+
+def test_kinks_are_skipped_in_the_local_check() -> None:
+    # relu(x)·x and |x|·x are differentiable at 0 (derivative 0) though relu and abs are not
+    report = gradcheck(lambda x: x.relu() * x + x.abs() * x + x.leaky_relu(0.1) * x, [0.0])
+    assert report.inputs[0].analytic == 0.0
+    skipped = {c.op: c.reason for c in report.skipped_local}
+    assert skipped == {
+        "ReLU": "ReLU has a kink at 0",
+        "abs": "abs has a kink at 0",
+        "LeakyReLU": "LeakyReLU has a kink at 0",
+    }
+
+
+def test_edge_of_domain_is_skipped_in_the_local_check() -> None:
+    # sqrt at 0 has slope ∞ (so ∂f/∂x is ∞·0 = nan: the input check fails, as it should)
+    report = gradcheck(lambda x: (x * 0.0).sqrt() + x, [1.0], raise_on_failure=False)
+    (skipped,) = report.skipped_local
+    assert skipped.op == "sqrt" and "not finite" in skipped.reason
+    assert math.isnan(report.inputs[0].analytic) and not report.ok
+
+
+def test_gradcheck_refuses_bad_arguments() -> None:
+    with pytest.raises(ValueError, match=r"eps must be a positive finite number, got 0\.0"):
+        gradcheck(lambda x: x, [1.0], eps=0.0)
+    with pytest.raises(ValueError, match="rtol must be a finite number ≥ 0, got -1"):
+        gradcheck(lambda x: x, [1.0], rtol=-1)
+    with pytest.raises(ValueError, match="at least one input"):
+        gradcheck(lambda: Value(1.0), [])
+    with pytest.raises(TypeError, match="input 1 must be a real number, got str: 'a'"):
+        gradcheck(lambda x, y: x, [1.0, "a"])  # type: ignore[list-item]
+    with pytest.raises(TypeError, match=r"f must return a Value, got float: 2\.0"):
+        gradcheck(lambda x: x.data * 2, [1.0])  # type: ignore[return-value, arg-type]
+
+
+def test_gradcheck_explains_a_step_that_leaves_the_domain() -> None:
+    with pytest.raises(ValueError, match=r"f fails at x0 = 1e-07 ± 1e-06 \(log of a non-positive"):
+        gradcheck(lambda x: x.log(), [1e-7])
+
+
+# ---------------------------------------------------------------------------------------
+# the strategies
+
+
+@PROPERTY
+@given(x=finite_floats(-2.0, 3.0, min_magnitude=0.5), v=values(1.0, 2.0, label="w"))
+def test_finite_floats_and_values_stay_in_range(x: float, v: Value) -> None:
+    assert -2.0 <= x <= 3.0 and abs(x) >= 0.5 and math.isfinite(x)
+    assert 1.0 <= v.data <= 2.0 and v.label == "w" and v._prev == ()
+
+
+def test_strategies_refuse_empty_ranges() -> None:
+    with pytest.raises(ValueError, match="no x in"):
+        finite_floats(-1.0, 1.0, min_magnitude=2.0)
+    with pytest.raises(ValueError, match="min_value ≤ max_value"):
+        finite_floats(1.0, -1.0)
+    with pytest.raises(ValueError, match="unknown"):
+        expression_dags(ops=["sin"])
+
+
+# ---------------------------------------------------------------------------------------
+# the README's "Testing your own gradients" example, verbatim
+
+
+def softplus(x: Value) -> Value:
+    """softplus(x) = log(1 + e^x), built from gradstep's ops."""
+    return (1 + x.exp()).log()
+
+
+@settings(max_examples=200, deadline=None)
+@given(x=finite_floats(-20, 20))
+def test_softplus_gradient(x: float) -> None:
+    report = gradcheck(softplus, [x])  # raises GradcheckError on a mismatch
+    assert report.inputs[0].analytic == pytest.approx(1 / (1 + math.exp(-x)))
+
+
+@settings(max_examples=200, deadline=None)
+@given(dag=expression_dags(max_inputs=3))
+def test_random_expressions(dag: ExpressionDAG) -> None:
+    note(dag.source())  # the program, printed if the test fails
+    gradcheck(dag, dag.inputs)
+
+
+def cube(x: Value) -> Value:
+    """A new op: x³, with its local derivative 3x²."""
+    out = Value(x.data**3, (x,), "cube")
+    out._local_grads = lambda node: (3 * node._prev[0].data ** 2,)
+    return out
+
+
+def test_cube_op() -> None:
+    gradcheck(lambda x: cube(x).tanh(), [0.5], ops={"cube": lambda x: x**3})
