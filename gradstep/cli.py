@@ -72,7 +72,7 @@ class _Parser(argparse.ArgumentParser):
                 "; an expression that starts with '-' goes after '--', as in "
                 f'{_PROG} explain -- "-x*y" x=2 y=3'
             )
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}{hint}\n")
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {' '.join(message.split())}{hint}\n")
 
 
 class _Failure(Exception):
@@ -350,7 +350,7 @@ def _write_drawings(walk: Walkthrough, outputs: Sequence[Path], args: argparse.N
     try:
         if outputs:
             dot = draw_dot(walk.root, rankdir=args.rankdir, names=walk.names, digits=args.digits)
-            for path in outputs:
+            for path in sorted(outputs, key=lambda p: p.suffix != ".dot"):  # no Graphviz first
                 written = render(dot, path)
                 print(f"wrote {written}", file=sys.stderr)
         if args.frames is not None:
@@ -362,7 +362,12 @@ def _write_drawings(walk: Walkthrough, outputs: Sequence[Path], args: argparse.N
                 written_frames = walk.write_frames(frames, **options)
                 print(f"wrote {len(written_frames)} frames to {frames}", file=sys.stderr)
     except GraphvizNotFoundError as error:
-        raise _Failure(str(error).replace("dot.source", "--dot graph.dot"), EXIT_FAILED) from None
+        message = str(error)
+        cut = message.find(" The DOT source")  # the library's advice: ours is --dot
+        if cut > 0:
+            message = message[:cut]
+        message += " (--dot PATH writes the DOT source without Graphviz)"
+        raise _Failure(message, EXIT_FAILED) from None
     except (OSError, ValueError) as error:
         raise _Failure(f"could not write the drawing: {error}", EXIT_FAILED) from None
     return EXIT_OK
