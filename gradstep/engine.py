@@ -106,7 +106,7 @@ class Value:
 
     def __pow__(self, other: Operand) -> Value:
         """x ** n for a number n: ∂/∂x = n·x^(n-1).  x ** y for a Value y: also ∂/∂y = x^y·ln x."""
-        if type(other) is Value:
+        if isinstance(other, Value):  # a Value or a subclass of Value
             return _pow_value(self, other)
         n = _to_float(other)
         x = self.data

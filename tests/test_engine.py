@@ -125,6 +125,24 @@ def test_domain_errors_name_the_operand(
     assert message in str(caught.value)
 
 
+def test_a_subclass_of_value_works_on_either_side_of_every_operator() -> None:
+    class Param(Value):
+        __slots__ = ()
+
+    w = Param(3.0)
+    for out, dw in (
+        (Value(2.0) ** w, 8.0 * math.log(2.0)),  # the Value-exponent power, not a TypeError
+        (w ** Value(2.0), 6.0),
+        (Value(2.0) * w, 2.0),
+        (Value(1.0) - w, -1.0),
+        (Value(6.0) / w, -6.0 / 9.0),
+    ):
+        w.grad = 0.0
+        out.backward()
+        assert w in out._prev
+        assert w.grad == pytest.approx(dw, rel=1e-15)
+
+
 def test_powers_stay_real() -> None:
     assert (Value(-2.0) ** 3).data == -8.0  # an integer power of a negative base is fine
     assert (Value(-2.0) ** -2).data == 0.25
