@@ -404,10 +404,10 @@ def _check(args: argparse.Namespace) -> int:
     at = ", ".join(f"{name} = {_number(values[name])}" for name in expression.variables)
     print(f"{f} = {expression.source.strip()}   at {at}")
     print(f"{f} = {_number(root.data)}")
+    print(f"central differences: h = eps·max(1, |x|), eps = {args.eps:g}")
     print(
-        f"gradcheck: central differences with h = eps·max(1, |x|), eps = {args.eps:g}; "
-        f"pass if |analytic - numeric| <= atol + rtol·|numeric| (atol = {args.atol:g}, "
-        f"rtol = {args.rtol:g})\n"
+        f"pass if |analytic - numeric| <= atol + rtol·|numeric|, "
+        f"atol = {args.atol:g}, rtol = {args.rtol:g}\n"
     )
     rows = [
         [

@@ -208,9 +208,10 @@ class Expression:
     def build(self, values: Mapping[str, float]) -> tuple[Value, dict[str, Value]]:
         """Build the graph for these variable values: (root, {name: leaf Value}).
 
-        Each variable is one leaf, labelled with its name, shared by all its uses.  Interior
-        nodes and constants are left unlabelled, so `gradstep.explain` names them n1, n2, …
-        and writes each one's formula.
+        Each variable is one leaf, labelled with its name, shared by all its uses; each
+        number is a leaf of its own, labelled as written (``0.5``, ``-3``).  Interior nodes
+        are left unlabelled, so `gradstep.explain` names them n1, n2, … and shows each
+        one's formula (``n1 = 2 * x``).
 
         Raises `ExpressionError` for a missing, unknown or non-numeric value, and
         `EvaluationError` (an `ExpressionError`) for a domain error such as log(-1) or 1/0.
@@ -234,11 +235,14 @@ class Expression:
     def _run(self, leaves: Mapping[str, Value]) -> Value:
         """Run the recipe on these leaves; return the root."""
         stack: list[Value] = []
+        numbers: list[tuple[Value, str]] = []
         for step in self._steps:
             if step.kind == "variable":
                 stack.append(leaves[step.text])
                 continue
             out = _run_step(step, stack)
+            if step.kind == "number":
+                numbers.append((out, step.text))
             if not math.isfinite(out.data):
                 raise EvaluationError(
                     f"{step.snippet} = {out.data!r} is not a finite number", step.column
@@ -246,6 +250,8 @@ class Expression:
             stack.append(out)
         if len(stack) != 1:  # cannot happen for a recipe made by parse()
             raise ExpressionError(f"internal error: {len(stack)} values left after building")
+        for number, text in numbers:  # labelled only now: the engine's messages name labels
+            number.label = text
         return stack[0]
 
     def _leaves(self, values: Mapping[str, float]) -> dict[str, Value]:

@@ -71,11 +71,14 @@ def test_a_variable_used_twice_is_one_leaf_and_its_gradients_add_up() -> None:
     assert b is leaves["x"]
 
 
-def test_interior_nodes_and_constants_are_unlabelled() -> None:
-    root, _ = build("2*x + 1", x=1.0)
+def test_numbers_are_labelled_as_written_and_interior_nodes_not_at_all() -> None:
+    root, leaves = build("2*x + 0.5 - -3", x=1.0)
     assert root.label == ""
-    product, one = root._prev
-    assert (product.label, one.label, product._prev[0].label) == ("", "", "")
+    plus, minus_three = root._prev
+    product, half = plus._prev
+    assert (plus.label, product.label) == ("", "")
+    assert (product._prev[0].label, half.label, minus_three.label) == ("2", "0.5", "-3")
+    assert product._prev[1] is leaves["x"]
 
 
 @pytest.mark.parametrize(
