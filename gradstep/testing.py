@@ -479,6 +479,8 @@ def gradcheck(
     a perturbation leaves the op's domain, and ops with no re-apply rule are skipped
     and listed in the report.
 
+    ``f`` is called 2n + 1 times for n inputs; ``backward()`` runs once, on the first call.
+
     Returns a `GradcheckReport`.  On a disagreement raises `GradcheckError` (an
     AssertionError whose ``report`` attribute has everything) naming the input or the op,
     node and child, both values and the difference; pass ``raise_on_failure=False`` to

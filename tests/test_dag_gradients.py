@@ -369,3 +369,23 @@ def cube(x: Value) -> Value:
 
 def test_cube_op() -> None:
     gradcheck(lambda x: cube(x).tanh(), [0.5], ops={"cube": lambda x: x**3})
+
+
+def cube_with_a_bug(x: Value) -> Value:
+    """The README's broken op: the local derivative should be 3x², not 3x."""
+    out = Value(x.data**3, (x,), "cube")
+    out._local_grads = lambda node: (3 * node._prev[0].data,)  # bug: should be 3x²
+    return out
+
+
+def test_readme_broken_cube_message() -> None:
+    with pytest.raises(GradcheckError) as caught:
+        gradcheck(lambda x: cube_with_a_bug(x).tanh(), [0.5], ops={"cube": lambda x: x**3})
+    lines = str(caught.value).splitlines()
+    assert lines[:3] == [
+        "gradcheck failed (eps=1e-06, atol=1e-05, rtol=0.001)",
+        "wrong local derivative (∂out/∂child) of an op:",
+        "  op 'cube' at node #1 (data=0.125), child 0 (x0=0.5): analytic local derivative 1.5, "
+        "numeric 0.75, difference 0.75 (tolerance 0.00076)",
+    ]
+    assert lines[4].startswith("  input 0 (x0 = 0.5): analytic 1.476804496, numeric 0.73840224")
