@@ -9,6 +9,8 @@ name the input or op, both numbers and their difference.
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 from collections import Counter
 from types import ModuleType
 
@@ -326,6 +328,16 @@ def test_gradcheck_explains_a_step_that_leaves_the_domain() -> None:
 def test_finite_floats_and_values_stay_in_range(x: float, v: Value) -> None:
     assert -2.0 <= x <= 3.0 and abs(x) >= 0.5 and math.isfinite(x)
     assert 1.0 <= v.data <= 2.0 and v.label == "w" and v._prev == ()
+
+
+def test_importing_gradstep_testing_imports_neither_hypothesis_nor_torch() -> None:
+    code = (
+        "import sys, gradstep.testing; print('hypothesis' in sys.modules, 'torch' in sys.modules)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.split() == ["False", "False"]
 
 
 def test_strategies_refuse_empty_ranges() -> None:
