@@ -15,6 +15,7 @@ import importlib
 import importlib.util
 import io
 import math
+import os
 import pkgutil
 import sys
 from collections.abc import Callable, Sequence
@@ -247,6 +248,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         _error(prog, "interrupted")
         return 130
+    except BrokenPipeError:  # the reader went away (| head): stop quietly
+        _silence_stdout()
+        return EXIT_FAILED
 
 
 def _status(code: object) -> int:
@@ -262,6 +266,15 @@ def _status(code: object) -> int:
 def _error(prog: str, message: str) -> None:
     """One line on stderr: ``prog: error: message``."""
     print(f"{prog}: error: {' '.join(message.split())}", file=sys.stderr)
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so that the interpreter's final flush cannot fail again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, io.UnsupportedOperation):
+        pass
 
 
 def _tolerate_narrow_consoles() -> None:

@@ -29,6 +29,7 @@ import unicodedata
 import warnings
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from numbers import Integral, Real
 from typing import Literal
 
 from gradstep.engine import Value
@@ -306,7 +307,7 @@ def parse(text: str) -> Expression:
     Raises `ExpressionError` (with the column where there is one) for anything else.
     """
     if not isinstance(text, str):
-        raise ExpressionError(f"the expression must be a string, got {type(text).__name__}")
+        raise TypeError(f"the expression must be a str, got {type(text).__name__}: {text!r}")
     if len(text) > MAX_LENGTH:
         raise ExpressionError(
             f"the expression is too long ({len(text)} characters; the limit is {MAX_LENGTH})"
@@ -354,15 +355,21 @@ def parse_assignments(arguments: Iterable[str]) -> dict[str, float]:
 
 def _check_number(number: object, what: str, position: int | None = None) -> float:
     """Return ``number`` as a float if it is a finite real within ±MAX_MAGNITUDE."""
-    if isinstance(number, bool) or not isinstance(number, int | float):
+    if isinstance(number, bool) or not isinstance(number, Real):
         raise ExpressionError(
             f"{what} must be a real number, got {type(number).__name__}: {number!r}", position
         )
-    if isinstance(number, float) and not math.isfinite(number):
+    too_large = ExpressionError(f"{what} is too large (the limit is ±{MAX_MAGNITUDE:g})", position)
+    if isinstance(number, Integral):
+        if abs(int(number)) > MAX_MAGNITUDE:  # compared exactly: no float overflow
+            raise too_large
+        return float(number)
+    value = float(number)
+    if not math.isfinite(value):
         raise ExpressionError(f"{what} must be a finite number, got {number!r}", position)
-    if abs(number) > MAX_MAGNITUDE:
-        raise ExpressionError(f"{what} is too large (the limit is ±{MAX_MAGNITUDE:g})", position)
-    return float(number)
+    if abs(value) > MAX_MAGNITUDE:
+        raise too_large
+    return value
 
 
 def _check_characters(text: str) -> None:

@@ -269,6 +269,29 @@ def test_an_expression_after_double_dash_may_start_with_minus() -> None:
     assert printed_gradients(result.stdout) == {"x": -3.0, "y": -2.0}
 
 
+def test_a_closed_pipe_stops_quietly() -> None:
+    # like `gradstep explain ... | head -1`: the reader is gone before the first line
+    with subprocess.Popen(
+        [*_command(), "explain", "+".join(["x"] * 250), "x=1"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    ) as proc:
+        assert proc.stdout is not None and proc.stderr is not None
+        proc.stdout.close()
+        err = proc.stderr.read().decode("utf-8")
+        status = proc.wait(timeout=120)
+    assert (status, err) == (EXIT_FAILED, "")
+
+
+def test_a_console_without_unicode_gets_escapes_not_a_crash() -> None:
+    env = {**os.environ, "PYTHONIOENCODING": "ascii"}
+    result = subprocess.run(
+        [*_command(), "explain", "x*y", "x=2", "y=3"],
+        capture_output=True, text=True, encoding="ascii", env=env, timeout=120, check=False,
+    )
+    assert result.returncode == EXIT_OK, result.stderr
+    assert "\\u2202L/\\u2202x = 3" in result.stdout
+
+
 # ---------------------------------------------------------------------------------------
 # main() in-process: every refusal, quickly
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import math
 from collections.abc import Callable
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -375,6 +376,16 @@ def test_build_refuses_missing_unknown_and_non_numeric_values() -> None:
     with pytest.raises(ExpressionError, match="must be a finite number"):
         e.build({"x": math.nan, "w": 1.0, "b": 0.0})
     assert e.build({"x": 1, "w": 2, "b": 0})[0].data == pytest.approx(math.tanh(2.0))
+    assert e.build({"x": Fraction(1, 2), "w": 2, "b": 0})[0].data == pytest.approx(math.tanh(1))
+    with pytest.raises(ExpressionError, match=r"the value of 'x' is too large \(the limit"):
+        e.build({"x": 10**400, "w": 1.0, "b": 0.0})
+    with pytest.raises(ExpressionError, match="must be a real number, got str"):
+        e.build({"x": "1", "w": 1.0, "b": 0.0})  # type: ignore[dict-item]
+
+
+def test_parse_wants_a_string() -> None:
+    with pytest.raises(TypeError, match="the expression must be a str, got int: 12"):
+        parse(12)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
