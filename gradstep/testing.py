@@ -344,43 +344,49 @@ def _check_node(
 
     checks = []
     for i, analytic in enumerate(analytic_all):
-        x = point[i]
-        h = _step(x, eps)
-        if not math.isfinite(analytic):
-            checks.append(
-                result(
-                    i,
-                    analytic,
-                    nan,
-                    "skipped",
-                    "the analytic local derivative is not finite (an edge of the op's domain)",
-                )
-            )
-            continue
-        if node._op in _KINK_OPS and abs(x) <= h:
-            checks.append(result(i, analytic, nan, "skipped", f"{node._op} has a kink at 0"))
-            continue
-        plus = _call_rule(rule, [*point[:i], x + h, *point[i + 1 :]], ctx)
-        minus = _call_rule(rule, [*point[:i], x - h, *point[i + 1 :]], ctx)
-        if plus is None or minus is None:
-            checks.append(
-                result(i, analytic, nan, "skipped", f"child ± {h:.3g} leaves the op's domain")
-            )
-            continue
-        numeric, rounding = _central_difference(plus, minus, h)
-        forward, backward = (plus - f0) / h, (f0 - minus) / h
-        if abs(forward - backward) > 0.5 * max(abs(forward), abs(backward)) + atol + 4 * rounding:
-            reason = (
-                f"not differentiable here: one-sided slopes {forward:.6g} and "
-                f"{backward:.6g} differ (a kink, or too close to one)"
-            )
-            checks.append(result(i, analytic, numeric, "skipped", reason))
-            continue
-        tolerance = _tolerance(numeric, rounding, atol, rtol)
-        ok = _close(analytic, numeric, tolerance)
-        reason = "" if ok else f"tolerance {tolerance:.3g}"
-        checks.append(result(i, analytic, numeric, "ok" if ok else "failed", reason))
+        numeric, status, reason = _check_edge(
+            node._op, rule, point, ctx, f0, i, analytic, eps, atol, rtol
+        )
+        checks.append(result(i, analytic, numeric, status, reason))
     return checks
+
+
+def _check_edge(
+    op: str,
+    rule: Reapply,
+    point: Sequence[float],
+    ctx: object,
+    f0: float,
+    i: int,
+    analytic: float,
+    eps: float,
+    atol: float,
+    rtol: float,
+) -> tuple[float, Status, str]:
+    """∂out/∂childᵢ by a central difference on the re-applied op: (numeric, status, reason)."""
+    nan = math.nan
+    x = point[i]
+    h = _step(x, eps)
+    if not math.isfinite(analytic):
+        return nan, "skipped", "the analytic local derivative is not finite (a domain edge)"
+    if op in _KINK_OPS and abs(x) <= h:
+        return nan, "skipped", f"{op} has a kink at 0"
+    plus = _call_rule(rule, [*point[:i], x + h, *point[i + 1 :]], ctx)
+    minus = _call_rule(rule, [*point[:i], x - h, *point[i + 1 :]], ctx)
+    if plus is None or minus is None:
+        return nan, "skipped", f"child ± {h:.3g} leaves the op's domain"
+    numeric, rounding = _central_difference(plus, minus, h)
+    forward, backward = (plus - f0) / h, (f0 - minus) / h
+    if abs(forward - backward) > 0.5 * max(abs(forward), abs(backward)) + atol + 4 * rounding:
+        reason = (
+            f"not differentiable here: one-sided slopes {forward:.6g} and "
+            f"{backward:.6g} differ (a kink, or too close to one)"
+        )
+        return numeric, "skipped", reason
+    tolerance = _tolerance(numeric, rounding, atol, rtol)
+    if _close(analytic, numeric, tolerance):
+        return numeric, "ok", ""
+    return numeric, "failed", f"tolerance {tolerance:.3g}"
 
 
 # =======================================================================================
@@ -734,7 +740,7 @@ def _same_side(xs: Sequence[float], margin: float) -> bool:
 
 def _domain_ok(step: DAGStep, probes: Sequence[Sequence[float]]) -> bool:
     """Whether ``step`` is well-conditioned at every probe point (each a list of slot values)."""
-    op, const = step.op, step.const
+    op = step.op
     columns = [[p[i] for p in probes] for i in step.args]
     a = columns[0]
     if op in {"relu", "leaky_relu", "abs"}:
@@ -744,11 +750,19 @@ def _domain_ok(step: DAGStep, probes: Sequence[Sequence[float]]) -> bool:
     if op == "exp":
         return max(abs(x) for x in a) <= _EXP_BOUND
     if op == "/":
-        denominator = a if step.const_first else columns[1] if len(columns) == 2 else [const]
-        return _same_side([float(d) for d in denominator if d is not None], _DENOMINATOR_MARGIN)
+        return _same_side(_denominator(step, columns), _DENOMINATOR_MARGIN)
     if op == "**":
         return _pow_domain_ok(step, columns)
     return True
+
+
+def _denominator(step: DAGStep, columns: Sequence[Sequence[float]]) -> Sequence[float]:
+    """The denominator of a division step at every probe: b in a / b, a in c / a, or c."""
+    if len(columns) == 2:
+        return columns[1]
+    if step.const_first:
+        return columns[0]
+    return [float(step.const or 0.0)]
 
 
 def _pow_domain_ok(step: DAGStep, columns: Sequence[Sequence[float]]) -> bool:
