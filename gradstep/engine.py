@@ -36,7 +36,11 @@ def _to_float(data: object) -> float:
         raise TypeError(
             f"Value data must be a real number (int or float), got {type(data).__name__}: {data!r}"
         )
-    return float(data)
+    try:
+        return float(data)
+    except OverflowError:
+        shown = repr(data) if len(repr(data)) <= 40 else repr(data)[:37] + "..."
+        raise OverflowError(f"Value data {shown} is too large for a float") from None
 
 
 def _no_local_grads(out: Value) -> LocalGrads:
