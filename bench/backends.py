@@ -7,6 +7,7 @@ raises `NotApplicable` with the reason, which the table prints.
 
 from __future__ import annotations
 
+import gc
 import importlib.util
 import sys
 import tracemalloc
@@ -31,6 +32,11 @@ class Backend:
     name = "?"
     #: run the first call of each workload in a subprocess first (it might crash the interpreter)
     risky = False
+    #: untimed calls before timing (generated straight-line code is only specialised by
+    #: CPython 3.11 after 8 calls; code with loops specialises within its first call)
+    warmup = 1
+    #: modules to import before timing starts (so imports are not timed)
+    modules: tuple[str, ...] = ()
 
     def unavailable(self) -> str | None:
         """Why this backend cannot run on this machine, or None if it can."""
@@ -159,6 +165,7 @@ class GradstepEager(Backend):
     """gradstep's Value graph, built and walked every step."""
 
     name = "gradstep eager"
+    modules = ("gradstep", "gradstep.nn")
 
     def model(self, problem: MoonsProblem) -> Any:
         """gradstep.nn.MLP when it exists (with the shared initial weights), else ScalarMLP."""
@@ -233,11 +240,44 @@ class GradstepEager(Backend):
         return bytes_per_node(lambda: (sum(w * x for w, x in zip(ws, xs, strict=True)), 2 * n + 1))
 
 
+class GradstepEagerNoGC(GradstepEager):
+    """gradstep eager with the cyclic garbage collector off during each call (a diagnostic:
+    the difference to "gradstep eager" is the collector's share)."""
+
+    name = "gradstep eager, GC off"
+
+    def moons(self, problem: MoonsProblem) -> Run:
+        return _without_gc(super().moons(problem))
+
+    def chain(self, n: int) -> Run:
+        return _without_gc(super().chain(n))
+
+    def wide(self, n: int) -> Run:
+        return _without_gc(super().wide(n))
+
+    def memory(self, n: int) -> float:
+        raise NotApplicable("same as gradstep eager")
+
+
+def _without_gc(run: Run) -> Run:
+    def paused() -> object:
+        was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return run()
+        finally:
+            if was_enabled:
+                gc.enable()
+
+    return paused
+
+
 class GradstepCompiled(GradstepEager):
     """gradstep.compile: the moons graph recorded once, replayed by generated straight-line code."""
 
     name = "gradstep compiled"
     method = "codegen"
+    warmup = 10
 
     def unavailable(self) -> str | None:
         import gradstep
@@ -281,6 +321,7 @@ class Micrograd(Backend):
 
     name = "micrograd"
     recursion_limit: int | None = None
+    modules = ("micrograd.engine", "micrograd.nn")
 
     def unavailable(self) -> str | None:
         if importlib.util.find_spec("micrograd") is None:
@@ -379,6 +420,7 @@ class TorchScalar(Backend):
 
     name = "PyTorch scalar"
     risky = True
+    modules = ("torch",)
 
     def unavailable(self) -> str | None:
         if importlib.util.find_spec("torch") is None:
@@ -488,6 +530,7 @@ def all_backends() -> list[Backend]:
     return [
         Floor(),
         GradstepEager(),
+        GradstepEagerNoGC(),
         GradstepCompiled(),
         GradstepTape(),
         Micrograd(),
