@@ -147,7 +147,8 @@ def save_decision_regions(
     fig = _figure(5.5, 5.0)
     ax = fig.subplots()
     ax.contourf(gx, gy, grid, levels=levels, cmap="Spectral", alpha=0.35)
-    ax.contour(gx, gy, grid, levels=levels[1:-1], colors="k", linewidths=0.8)
+    if binary_score:  # the boundary score = 0 as a line
+        ax.contour(gx, gy, grid, levels=[0.0], colors="k", linewidths=0.8)
     ax.scatter(xs, ys, c=list(labels), cmap="Spectral", s=28, edgecolors="k", linewidths=0.6)
     ax.set_xlim(x0, x1)
     ax.set_ylim(y0, y1)
