@@ -1,0 +1,166 @@
+"""The training demos (moons, spiral, regression) run end to end with small settings."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from gradstep.datasets import make_moons, make_spiral
+from gradstep.demos import moons, regression, spiral
+from gradstep.nn import MLP
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+DEMOS = Path(__file__).resolve().parent.parent / "demos"
+
+
+def _is_png(path: Path) -> bool:
+    return path.is_file() and path.read_bytes()[:8] == PNG_MAGIC and path.stat().st_size > 2000
+
+
+# ---------------------------------------------------------------------------------------
+# moons
+
+
+def test_moons_reaches_100_percent_and_writes_its_outputs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["--samples", "40", "--epochs", "50", "--out", str(tmp_path), "--no-progress"]
+    assert moons.main(args) == 0
+    out = capsys.readouterr().out
+    assert "training accuracy 100.0%" in out
+    for name in ("model.json", "decision_boundary.png", "loss_curve.png"):
+        assert str(tmp_path / name) in out  # it says where its pictures went
+    assert _is_png(tmp_path / "decision_boundary.png")
+    assert _is_png(tmp_path / "loss_curve.png")
+    # the saved model really classifies every training point correctly
+    model = MLP.load(tmp_path / "model.json")
+    X, y = make_moons(40, noise=0.1, seed=0)
+    scores = [model(x).data for x in X]  # type: ignore[union-attr]
+    assert all((s > 0) == (label > 0) for s, label in zip(scores, y, strict=True))
+
+
+def test_moons_is_deterministic_under_seed(tmp_path: Path) -> None:
+    def run(seed: int, folder: str) -> bytes:
+        out = tmp_path / folder
+        args = ["--samples", "20", "--epochs", "5", "--seed", str(seed), "--out", str(out)]
+        moons.main([*args, "--no-progress"])
+        return (out / "model.json").read_bytes()
+
+    assert run(3, "a") == run(3, "b")
+    assert run(3, "a") != run(4, "c")
+
+
+def test_moons_progress_bar_shows_loss_and_accuracy(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("tqdm", reason="tqdm is not installed")
+    moons.main(["--samples", "20", "--epochs", "3", "--out", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert "loss=" in err
+    assert "acc=" in err
+    assert "3/3" in err
+
+
+def test_without_tqdm_a_line_is_printed_per_tenth(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "tqdm", None)  # makes `import tqdm` fail
+    moons.main(["--samples", "20", "--epochs", "20", "--out", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert "tqdm is not installed" in out
+    assert "pip install 'gradstep[demo]'" in out
+    lines = [line for line in out.splitlines() if line.startswith("epoch")]
+    assert len(lines) == 10
+    assert lines[-1].startswith("epoch 20/20  loss ")
+    assert "acc " in lines[-1]
+
+
+def test_without_matplotlib_the_model_is_still_saved(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    assert moons.main(["--samples", "20", "--epochs", "2", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "matplotlib is not installed, so no plots were drawn" in out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.json"]
+
+
+# ---------------------------------------------------------------------------------------
+# spiral and regression
+
+
+def test_spiral_learns_three_classes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["--per-class", "10", "--epochs", "40", "--out", str(tmp_path), "--no-progress"]
+    assert spiral.main(args) == 0
+    out = capsys.readouterr().out
+    assert "training accuracy" in out
+    assert _is_png(tmp_path / "decision_regions.png")
+    assert _is_png(tmp_path / "loss_curve.png")
+    model = MLP.load(tmp_path / "model.json")
+    assert model.config()["nouts"] == [16, 16, 3]
+    X, y = make_spiral(10, 3, noise=0.2, seed=0)
+    logits = [[z.data for z in model(x)] for x in X]  # type: ignore[union-attr]
+    acc = spiral.accuracy(logits, y)
+    assert acc >= 0.9  # 30 points, 40 Adam steps: measured 93.3%
+    assert f"training accuracy {acc:.1%}" in out
+
+
+def test_regression_fits_the_curve(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["--samples", "15", "--epochs", "60", "--out", str(tmp_path), "--no-progress"]
+    assert regression.main(args) == 0
+    out = capsys.readouterr().out
+    assert "final MSE" in out
+    assert _is_png(tmp_path / "fit.png")
+    assert _is_png(tmp_path / "loss_curve.png")
+    model = MLP.load(tmp_path / "model.json")
+    X, y = regression.make_curve(15, noise=0.1, seed=0)
+    mse = sum((model([x]).data - t) ** 2 for x, t in zip(X, y, strict=True)) / len(X)  # type: ignore[union-attr]
+    assert mse < 0.05  # sin(x) has variance ≈ 0.5 on [-3, 3]: the fit explains > 90%
+    assert f"final MSE {mse:.4f}" in out
+
+
+def test_make_curve() -> None:
+    X, y = regression.make_curve(5, noise=0.0)
+    assert X == [-3.0, -1.5, 0.0, 1.5, 3.0]
+    assert y == [math.sin(x) for x in X]
+    with pytest.raises(ValueError, match="at least 2 samples"):
+        regression.make_curve(1)
+
+
+# ---------------------------------------------------------------------------------------
+# command lines
+
+
+@pytest.mark.parametrize("demo", [moons, spiral, regression], ids=["moons", "spiral", "regression"])
+def test_help_and_bad_arguments(demo: object, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        demo.main(["--help"])  # type: ignore[attr-defined]
+    assert exit_.value.code == 0
+    help_text = capsys.readouterr().out
+    assert "--seed" in help_text
+    assert "--out" in help_text
+    with pytest.raises(SystemExit) as exit_:
+        demo.main(["--epochs", "0"])  # type: ignore[attr-defined]
+    assert exit_.value.code == 2
+
+
+def test_demo_runs_as_a_script(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [
+            *(sys.executable, str(DEMOS / "moons.py")),
+            *("--samples", "10", "--epochs", "2", "--out", str(tmp_path), "--no-progress"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "trained 2 epochs" in result.stdout
+    doc = json.loads((tmp_path / "model.json").read_text(encoding="utf-8"))
+    assert doc["model"]["config"]["nouts"] == [16, 16, 1]
