@@ -17,7 +17,7 @@ import json
 import math
 import os
 import random
-import tempfile
+import secrets
 from collections.abc import Callable, Mapping, Sequence
 from numbers import Real
 from pathlib import Path
@@ -453,15 +453,16 @@ def _write_atomically(path: Path, text: str) -> None:
     directory = path.parent
     if not directory.is_dir():
         raise FileNotFoundError(f"cannot save to {path}: directory {directory} does not exist")
-    fd, tmp_name = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
+    # a fresh name opened with "x" (unlike mkstemp's 0600, the file gets the umask's mode)
+    tmp = directory / f".{path.name}.{os.getpid()}.{secrets.token_hex(6)}.tmp"
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
+        with open(tmp, "x", encoding="utf-8") as f:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp_name, path)
+        os.replace(tmp, path)
     except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
 
 

@@ -129,6 +129,15 @@ def test_saving_overwrites_atomically(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.json"]
 
 
+def test_saved_file_gets_the_usual_permissions(tmp_path: Path) -> None:
+    old = os.umask(0o022)
+    try:
+        MLP(2, [1]).save(tmp_path / "m.json")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "m.json").stat().st_mode & 0o777 == 0o644  # not a temp file's 0600
+
+
 def test_saving_into_a_missing_directory_says_so(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match=r"directory .* does not exist"):
         MLP(2, [1]).save(tmp_path / "nowhere" / "m.json")
