@@ -130,7 +130,7 @@ class Module:
             "model": {"type": type(self).__name__, "config": self.config()},
             "parameters": self.state_dict(),
         }
-        text = json.dumps(document, indent=1, allow_nan=False) + "\n"
+        text = _to_json_text(document)
         path = Path(path)
         _write_atomically(path, text)
         return path
@@ -464,6 +464,20 @@ def _write_atomically(path: Path, text: str) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def _to_json_text(document: dict[str, Any]) -> str:
+    """JSON with one line per top-level field and one line per parameter (easy to read/diff)."""
+    lines = []
+    for key, value in document.items():
+        if key == "parameters":
+            params = [
+                f"  {json.dumps(k)}: {json.dumps(v, allow_nan=False)}" for k, v in value.items()
+            ]
+            lines.append(' "parameters": {\n' + ",\n".join(params) + "\n }")
+        else:
+            lines.append(f" {json.dumps(key)}: {json.dumps(value, allow_nan=False)}")
+    return "{\n" + ",\n".join(lines) + "\n}\n"
 
 
 def _read_model_file(path: PathLike) -> dict[str, Any]:
