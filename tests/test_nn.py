@@ -15,6 +15,7 @@ from gradstep.engine import topological_order
 from gradstep.losses import hinge_loss, l2_penalty
 from gradstep.nn import MLP, Layer, Module, Neuron
 from gradstep.optim import SGD
+from gradstep.testing import gradcheck
 
 # ---------------------------------------------------------------------------------------
 # shapes and parameter counts
@@ -371,6 +372,13 @@ def test_mlp_parameter_gradients_match_central_differences(seed: int, x: list[fl
         p.data = original
         numeric = (up - down) / (2 * h)
         assert p.grad == pytest.approx(numeric, rel=1e-5, abs=1e-7)
+
+
+@settings(max_examples=200, deadline=None)
+@given(seed=st.integers(0, 10**6), x=st.lists(finite, min_size=3, max_size=3))
+def test_mlp_input_gradients_pass_gradcheck(seed: int, x: list[float]) -> None:
+    model = MLP(3, [4, 1], activation="tanh", seed=seed)
+    gradcheck(lambda *v: model(list(v)), x)  # type: ignore[arg-type,return-value]
 
 
 # ---------------------------------------------------------------------------------------
