@@ -141,17 +141,7 @@ class Module:
         A missing, corrupt or mismatched file raises (`FileNotFoundError`,
         `ModelFileError`) and leaves every parameter as it was.
         """
-        document = _read_model_file(path)
-        model = document["model"]
-        if model["type"] != type(self).__name__ or model["config"] != self.config():
-            raise ModelFileError(
-                f"{path}: the file holds {_describe(model['type'], model['config'])}, "
-                f"but this model is {_describe(type(self).__name__, self.config())}"
-            )
-        try:
-            self.load_state_dict(document["parameters"])
-        except ModelFileError as error:
-            raise ModelFileError(f"{path}: {error}") from None
+        self._load_document(path, _read_model_file(path))
 
     @classmethod
     def load(cls: type[M], path: PathLike) -> M:
@@ -169,8 +159,21 @@ class Module:
             raise ModelFileError(
                 f"{path}: cannot build a {cls.__name__} from config {model['config']!r}: {error}"
             ) from None
-        module.load_weights(path)
+        module._load_document(path, document)
         return module
+
+    def _load_document(self, path: PathLike, document: dict[str, Any]) -> None:
+        """Check a read model file against this module, then copy its parameters in."""
+        model = document["model"]
+        if model["type"] != type(self).__name__ or model["config"] != self.config():
+            raise ModelFileError(
+                f"{path}: the file holds {_describe(model['type'], model['config'])}, "
+                f"but this model is {_describe(type(self).__name__, self.config())}"
+            )
+        try:
+            self.load_state_dict(document["parameters"])
+        except ModelFileError as error:
+            raise ModelFileError(f"{path}: {error}") from None
 
 
 class Neuron(Module):
