@@ -16,8 +16,17 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	touch $@
 
 demo: $(VENV)/.installed
-	@command -v dot >/dev/null || echo "note: Graphviz 'dot' not found; drawings need it (apt-get install graphviz / brew install graphviz)"
-	$(BIN)/python demos/quickstart.py
+	mkdir -p $(OUT)
+	@if command -v dot >/dev/null; then \
+	  echo '$$ gradstep explain "tanh(w*x + b)" x=0.5 w=-1.5 b=0.2 --svg $(OUT)/neuron.svg --frames $(OUT)/neuron_steps.html'; \
+	  $(BIN)/gradstep explain "tanh(w*x + b)" x=0.5 w=-1.5 b=0.2 --svg $(OUT)/neuron.svg --frames $(OUT)/neuron_steps.html; \
+	else \
+	  echo "note: Graphviz's dot program is missing, so no drawings (apt-get install graphviz / brew install graphviz)"; \
+	  $(BIN)/gradstep explain "tanh(w*x + b)" x=0.5 w=-1.5 b=0.2; \
+	fi
+	@echo '$$ gradstep demo moons --out $(OUT)/moons'
+	@$(BIN)/gradstep demo moons --out $(OUT)/moons
+	@echo "pictures: $(OUT)/neuron.svg (the graph), $(OUT)/neuron_steps.html (backprop edge by edge), $(OUT)/moons/decision_boundary.png, $(OUT)/moons/loss_curve.png"
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
