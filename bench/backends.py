@@ -244,7 +244,7 @@ class GradstepEagerNoGC(GradstepEager):
     """gradstep eager with the cyclic garbage collector off during each call (a diagnostic:
     the difference to "gradstep eager" is the collector's share)."""
 
-    name = "gradstep eager, GC off"
+    name = "gradstep eager (GC off)"
 
     def moons(self, problem: MoonsProblem) -> Run:
         return _without_gc(super().moons(problem))
@@ -475,7 +475,7 @@ class TorchScalar(Backend):
         def run() -> float:
             s = sum(w * x for w, x in zip(ws, xs, strict=True))
             s.backward()  # type: ignore[union-attr]
-            return float(s)
+            return float(s.detach())  # type: ignore[union-attr]
 
         return run
 

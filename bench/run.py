@@ -187,14 +187,23 @@ def _measure(
             row.status = _describe_error(exc)
             continue
         runs[b.name] = run
-    for rep in range(repeats):
-        for name, run in list(runs.items()):
-            try:
-                rows[name].times.append(_time_once(run))
-            except (Exception, RecursionError) as exc:
-                rows[name].status = _describe_error(exc)
-                del runs[name]
-        log(f"  {workload} {label}: repeat {rep + 1}/{repeats}")
+    # Everything alive now (imports: PyTorch's alone makes ~150,000 objects; every backend's
+    # model, recorded tape and generated code) goes to the collector's permanent generation,
+    # so the collections during a timed call scan only what that call creates, as in a
+    # script that has only that library and that model.
+    gc.collect()
+    gc.freeze()
+    try:
+        for rep in range(repeats):
+            for name, run in list(runs.items()):
+                try:
+                    rows[name].times.append(_time_once(run))
+                except (Exception, RecursionError) as exc:
+                    rows[name].status = _describe_error(exc)
+                    del runs[name]
+            log(f"  {workload} {label}: repeat {rep + 1}/{repeats}")
+    finally:
+        gc.unfreeze()
     floor = rows.get("pure-float floor")
     micro = rows.get("micrograd")
     for row in rows.values():
@@ -241,15 +250,7 @@ def run_benchmark(
         if b.unavailable() is None:
             for module in b.modules:
                 importlib.import_module(module)
-    # Everything alive now (PyTorch's import alone makes ~150,000 objects) goes to the
-    # collector's permanent generation, so each backend's collections scan its own objects,
-    # as in a script that imports only that library.
-    gc.collect()
-    gc.freeze()
-    try:
-        return _run_workloads(config, workloads, backends, quick, log)
-    finally:
-        gc.unfreeze()
+    return _run_workloads(config, workloads, backends, quick, log)
 
 
 def _run_workloads(

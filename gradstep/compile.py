@@ -177,18 +177,14 @@ class _Recording:
     nodes: list[_Node]
     root: Value
 
-    def signature(self) -> list[tuple[object, ...]]:
-        """What must stay the same between calls: ops, wiring, constants (as bits)."""
-        return [
-            (
-                n.spec.kind if n.spec else "leaf",
-                n.children,
-                _float_bits(n.ctx),
-                _float_bits(n.data) if n.spec is None and n.param < 0 else b"",
-                n.param,
-            )
+    def signature(self) -> str:
+        """What must stay the same between calls, one line per node: op, wiring, constants
+        (as exact hex floats).  One string, so a compiled step keeps one object, not 10⁵."""
+        return "\n".join(
+            f"{n.spec.kind if n.spec else 'leaf'} {n.children} {n.ctx.hex()} "
+            f"{n.data.hex() if n.spec is None and n.param < 0 else ''} {n.param}"
             for n in self.nodes
-        ]
+        )
 
 
 def _describe_param(i: int, p: Value) -> str:
@@ -651,20 +647,19 @@ class CompiledStep:
                     f"eager mode's is {e!r}"
                 )
 
-    def _compare_signature(self, signature: list[tuple[object, ...]]) -> None:
-        recorded = self._signature
-        if signature == recorded:
+    def _compare_signature(self, signature: str) -> None:
+        if signature == self._signature:
             return
-        if len(signature) != len(recorded):
-            where = f"it now has {len(signature)} nodes instead of {len(recorded)}"
+        now, recorded = signature.split("\n"), self._signature.split("\n")
+        if len(now) != len(recorded):
+            where = f"it now has {len(now)} nodes instead of {len(recorded)}"
         else:
-            first = next(
-                i for i, (a, b) in enumerate(zip(signature, recorded, strict=True)) if a != b
-            )
+            first = next(i for i, (a, b) in enumerate(zip(now, recorded, strict=True)) if a != b)
+            op_now, op_then = now[first].split(" ", 1)[0], recorded[first].split(" ", 1)[0]
             where = (
-                f"node {first} (in forward order) is now {signature[first][0]!r} "
-                f"where the recording has {recorded[first][0]!r}"
-                if signature[first][0] != recorded[first][0]
+                f"node {first} (in forward order) is now {op_now!r} "
+                f"where the recording has {op_then!r}"
+                if op_now != op_then
                 else f"node {first} (in forward order) has different inputs or constants"
             )
         raise GraphChangedError(
