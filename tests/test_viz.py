@@ -254,8 +254,9 @@ def test_clusters_nest_by_dotted_scope() -> None:
 
 
 def test_clusters_of_an_mlp_are_named_after_its_neurons() -> None:
-    nn = pytest.importorskip("gradstep.nn", reason="gradstep.nn not written yet")
-    model = nn.MLP(2, [3, 1], seed=0)
+    from gradstep.nn import MLP
+
+    model = MLP(2, [3, 1], seed=0)
     out = model([Value(0.5), Value(-1.0)])
     out.backward()
     source = draw_dot(out).source
