@@ -328,6 +328,9 @@ def _check_node(
         reason = f"no re-apply rule for op {node._op!r} (pass ops={{{node._op!r}: fn}})"
         return [result(i, a, nan, "skipped", reason) for i, a in enumerate(analytic_all)]
 
+    if not math.isfinite(node.data):
+        reason = f"the node's value {node.data!r} is not finite (an overflow or a NaN upstream)"
+        return [result(i, a, nan, "skipped", reason) for i, a in enumerate(analytic_all)]
     ctx = getattr(node, "_ctx", _MISSING)
     point = [c.data for c in children]
     try:
@@ -394,14 +397,18 @@ def _check_edge(
 
 
 def _as_input(x: object, index: int) -> tuple[float, str]:
-    """An input as (float, label): a real number, or a Value (its data and label)."""
+    """An input as (float, label): a finite real number, or a Value (its data and label)."""
     if isinstance(x, Value):
-        return x.data, x.label or f"x{index}"
-    if isinstance(x, bool) or not isinstance(x, Real):
+        value, label = x.data, x.label or f"x{index}"
+    elif isinstance(x, bool) or not isinstance(x, Real):
         raise TypeError(
             f"gradcheck input {index} must be a real number, got {type(x).__name__}: {x!r}"
         )
-    return float(x), f"x{index}"
+    else:
+        value, label = float(x), f"x{index}"
+    if not math.isfinite(value):
+        raise ValueError(f"gradcheck input {index} ({label}) must be finite, got {value!r}")
+    return value, label
 
 
 def _evaluate(f: Callable[..., Value], point: Sequence[float], labels: Sequence[str]) -> Value:
@@ -431,6 +438,8 @@ def _numeric_gradient(
 def _failure_message(report: GradcheckReport) -> str:
     """Name every failing input and, first, every op whose local derivative is wrong."""
     lines = [f"gradcheck failed (eps={report.eps:g}, atol={report.atol:g}, rtol={report.rtol:g})"]
+    if not math.isfinite(report.output):
+        lines.append(f"f = {report.output!r} is not finite (an overflow?): choose other inputs")
     if report.failed_local:
         lines.append("wrong local derivative (∂out/∂child) of an op:")
         lines += ["  " + c.describe() for c in report.failed_local]

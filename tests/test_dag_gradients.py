@@ -314,6 +314,23 @@ def test_gradcheck_refuses_bad_arguments() -> None:
         gradcheck(lambda x: x.data * 2, [1.0])  # type: ignore[return-value, arg-type]
 
 
+def test_gradcheck_refuses_a_non_finite_input_naming_it() -> None:
+    for bad in (math.nan, math.inf, -math.inf):
+        with pytest.raises(ValueError, match=rf"input 1 \(y\) must be finite, got {bad!r}"):
+            gradcheck(lambda x, y: x * y, [1.0, Value(bad, label="y")])
+
+
+def test_overflow_in_f_is_reported_as_overflow_not_as_a_wrong_op() -> None:
+    # 1e308 · 2 overflows: no op is wrong, so no local check may fail, and the report says why
+    report = gradcheck(lambda x: x * 2.0, [1e308], raise_on_failure=False)
+    assert not report.failed_local
+    (skipped,) = [c for c in report.skipped_local if c.child_index == 0]
+    assert skipped.op == "*" and "not finite" in skipped.reason and "overflow" in skipped.reason
+    assert not report.ok and math.isnan(report.inputs[0].numeric)
+    with pytest.raises(GradcheckError, match=r"f = inf is not finite \(an overflow\?\)"):
+        gradcheck(lambda x: x * 2.0, [1e308])
+
+
 def test_gradcheck_explains_a_step_that_leaves_the_domain() -> None:
     with pytest.raises(ValueError, match=r"f fails at x0 = 1e-07 ± 1e-06 \(log of a non-positive"):
         gradcheck(lambda x: x.log(), [1e-7])
