@@ -78,6 +78,7 @@ class Row:
     status: str = "ok"  # "ok", "failed: ...", "n/a: ..."
     vs_floor: float | None = None
     vs_micrograd: float | None = None
+    vs_torch: float | None = None
     per_node_ns: float | None = None
     bytes_per_node: float | None = None
 
@@ -206,6 +207,7 @@ def _measure(
         gc.unfreeze()
     floor = rows.get("pure-float floor")
     micro = rows.get("micrograd")
+    torch_scalar = rows.get("PyTorch scalar")
     for row in rows.values():
         if not row.times:
             continue
@@ -213,6 +215,8 @@ def _measure(
             row.vs_floor = _pairwise_ratio(row.times, floor.times)
         if micro and micro.times and row.backend != "micrograd":
             row.vs_micrograd = _pairwise_ratio(row.times, micro.times)
+        if torch_scalar and torch_scalar.times and row is not torch_scalar:
+            row.vs_torch = _pairwise_ratio(row.times, torch_scalar.times)
         if workload == "chain":
             row.per_node_ns = row.median / (2 * size) * 1e9  # type: ignore[operator]
     return list(rows.values())
@@ -295,14 +299,14 @@ def _fmt_ratio(r: float | None) -> str:
 def format_table(rows: list[Row]) -> str:
     """The rows as a Markdown table."""
     lines = [
-        "| workload | size | backend | median | × floor | × micrograd | ns/node | bytes/node "
-        "| setup | status |",
-        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+        "| workload | size | backend | median | × floor | × micrograd | × PyTorch scalar "
+        "| ns/node | bytes/node | setup | status |",
+        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
     for r in rows:
         lines.append(
             f"| {r.workload} | {r.size} | {r.backend} | {_fmt_time(r.median)} | "
-            f"{_fmt_ratio(r.vs_floor)} | {_fmt_ratio(r.vs_micrograd)} | "
+            f"{_fmt_ratio(r.vs_floor)} | {_fmt_ratio(r.vs_micrograd)} | {_fmt_ratio(r.vs_torch)} | "
             f"{'' if r.per_node_ns is None else f'{r.per_node_ns:.0f}'} | "
             f"{'' if r.bytes_per_node is None else f'{r.bytes_per_node:.0f}'} | "
             f"{_fmt_time(r.setup) if r.workload == 'moons_step' else ''} | {r.status} |"
