@@ -48,22 +48,23 @@ class FloorMLP:
             margin = 1.0 - y * h[0]
             if margin > 0.0:
                 data_loss += margin
-                # backward: d(margin)/d(score) = -y, scaled by 1/n
-                delta = [-y * inv_n]
-                for layer in range(nlayers - 1, -1, -1):
-                    if layer != nlayers - 1:
-                        act = acts[layer]
-                        delta = [d if a > 0.0 else 0.0 for d, a in zip(delta, act, strict=True)]
-                    h = inputs[layer]
-                    dWl, dbl, Wl = dW[layer], db[layer], W[layer]
-                    dh = [0.0] * len(h)
-                    for j, d in enumerate(delta):
-                        dbl[j] += d
-                        row, drow = Wl[j], dWl[j]
-                        for k, hk in enumerate(h):
-                            drow[k] += d * hk
-                            dh[k] += d * row[k]
-                    delta = dh
+            # backward: d relu(margin)/d score = -y where margin > 0 (else 0), scaled by 1/n;
+            # every sample is backpropagated, as an engine does (no skipping of zeros)
+            delta = [-y * inv_n if margin > 0.0 else 0.0]
+            for layer in range(nlayers - 1, -1, -1):
+                if layer != nlayers - 1:
+                    act = acts[layer]
+                    delta = [d if a > 0.0 else 0.0 for d, a in zip(delta, act, strict=True)]
+                h = inputs[layer]
+                dWl, dbl, Wl = dW[layer], db[layer], W[layer]
+                dh = [0.0] * len(h)
+                for j, d in enumerate(delta):
+                    dbl[j] += d
+                    row, drow = Wl[j], dWl[j]
+                    for k, hk in enumerate(h):
+                        drow[k] += d * hk
+                        dh[k] += d * row[k]
+                delta = dh
         alpha = self.problem.alpha
         reg = 0.0
         lr = self.problem.lr
