@@ -80,8 +80,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.samples < 2 or args.epochs < 1:
         parser.error("--samples must be at least 2 and --epochs at least 1")
+    if not (math.isfinite(args.lr) and args.lr > 0.0):
+        parser.error(f"--lr must be a positive finite number, got {args.lr}")
+    if not (math.isfinite(args.noise) and args.noise >= 0.0):
+        parser.error(f"--noise must be a finite number >= 0, got {args.noise}")
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        parser.error(f"cannot create the output folder {out}: {error.strerror or error}")
 
     X, y = make_curve(args.samples, noise=args.noise, seed=args.seed)
     model = MLP(1, [16, 16, 1], activation="tanh", init="xavier", seed=args.seed)

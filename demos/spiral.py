@@ -11,6 +11,7 @@ Writes a decision-region plot, a loss curve (PNG) and the trained model (JSON).
 from __future__ import annotations
 
 import argparse
+import math
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -85,8 +86,15 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.classes < 2 or args.per_class < 1 or args.epochs < 1:
         parser.error("--classes must be at least 2, --per-class and --epochs at least 1")
+    if not (math.isfinite(args.lr) and args.lr > 0.0):
+        parser.error(f"--lr must be a positive finite number, got {args.lr}")
+    if not (math.isfinite(args.noise) and args.noise >= 0.0):
+        parser.error(f"--noise must be a finite number >= 0, got {args.noise}")
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        parser.error(f"cannot create the output folder {out}: {error.strerror or error}")
 
     X, y = make_spiral(args.per_class, args.classes, noise=args.noise, seed=args.seed)
     model = MLP(2, [16, 16, args.classes], init="he", seed=args.seed)

@@ -164,3 +164,34 @@ def test_demo_runs_as_a_script(tmp_path: Path) -> None:
     assert "trained 2 epochs" in result.stdout
     doc = json.loads((tmp_path / "model.json").read_text(encoding="utf-8"))
     assert doc["model"]["config"]["nouts"] == [16, 16, 1]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["--lr", "-1"], ["--lr", "nan"], ["--lr", "0"], ["--noise", "nan"], ["--noise", "-1"]],
+    ids=["lr<0", "lr=nan", "lr=0", "noise=nan", "noise<0"],
+)
+@pytest.mark.parametrize("demo", [spiral, regression], ids=["spiral", "regression"])
+def test_bad_numbers_are_usage_errors_not_tracebacks(
+    demo: object, args: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        demo.main([*args, "--epochs", "1", "--out", str(tmp_path)])  # type: ignore[attr-defined]
+    assert exit_.value.code == 2
+    assert f"error: {args[0]} must be" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())  # nothing trained, nothing written
+
+
+@pytest.mark.parametrize("demo", [spiral, regression], ids=["spiral", "regression"])
+def test_an_output_folder_that_cannot_be_made_is_one_error_line(
+    demo: object, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder", encoding="utf-8")
+    with pytest.raises(SystemExit) as exit_:
+        demo.main(["--epochs", "1", "--out", str(blocker / "sub")])  # type: ignore[attr-defined]
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert f"cannot create the output folder {blocker / 'sub'}" in err
+    assert "Traceback" not in err
+
