@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import argparse
 import math
+import sys
+from pathlib import Path
 
 from gradstep import Value
 from gradstep.explain import Walkthrough, walkthrough
-from gradstep.viz import draw_dot, format_number, render
+from gradstep.viz import RENDER_FORMATS, draw_dot, format_number, render
 
 __all__ = ["build_neuron", "SLIDE_INPUTS", "SLIDE_GRADS", "main"]
 
@@ -110,8 +112,13 @@ def main(argv: list[str] | None = None) -> int:
         help="significant digits in tables and drawings (default 4)",
     )
     args = parser.parse_args(argv)
-    if args.digits < 1:
-        parser.error("--digits must be at least 1")
+    if not 1 <= args.digits <= 17:  # 17 significant digits identify any float
+        parser.error("--digits must be between 1 and 17")
+    if args.out and Path(args.out).suffix.lower().lstrip(".") not in RENDER_FORMATS:
+        parser.error(
+            f"--out: cannot tell the format of {args.out!r} from its suffix: use one of "
+            + ", ".join(f".{f}" for f in RENDER_FORMATS)
+        )
 
     # forward, then backward, recorded edge by edge
     f, values = build_neuron(gates=args.gates)
@@ -129,14 +136,20 @@ def main(argv: list[str] | None = None) -> int:
     ]
     print("\n".join(["```", *notes, "```"] if args.markdown else notes))
 
-    if args.out:
-        drawing = draw_dot(f, highlight=[values[n] for n in SLIDE_INPUTS], digits=args.digits)
-        print(f"\ndrawing written to {render(drawing, args.out)}")
-    if args.html:
-        print(f"frames page written to {wt.write_html(args.html, digits=args.digits)}")
-    if args.frames:
-        paths = wt.write_frames(args.frames, digits=args.digits)
-        print(f"{len(paths)} frames written to {args.frames}")
+    try:
+        if args.out:
+            drawing = draw_dot(f, highlight=[values[n] for n in SLIDE_INPUTS], digits=args.digits)
+            print(f"\ndrawing written to {render(drawing, args.out)}")
+        if args.html:
+            print(f"frames page written to {wt.write_html(args.html, digits=args.digits)}")
+        if args.frames:
+            paths = wt.write_frames(args.frames, digits=args.digits)
+            print(f"{len(paths)} frames written to {args.frames}")
+    except (OSError, RuntimeError) as error:  # RuntimeError: Graphviz's dot missing or failing
+        detail = error.strerror if isinstance(error, OSError) and error.strerror else error
+        where = getattr(error, "filename", None) or "the output"
+        print(f"gradstep demo neuron: error: could not write {where}: {detail}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -195,3 +195,33 @@ def test_an_output_folder_that_cannot_be_made_is_one_error_line(
     assert f"cannot create the output folder {blocker / 'sub'}" in err
     assert "Traceback" not in err
 
+
+def test_neuron_demo_reports_bad_output_paths_without_a_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from gradstep.demos import neuron
+
+    with pytest.raises(SystemExit) as exit_:
+        neuron.main(["--out", str(tmp_path / "graph.txt")])
+    assert exit_.value.code == 2
+    assert "--out: cannot tell the format of" in capsys.readouterr().err
+    missing = tmp_path / "no" / "such" / "graph.svg"
+    assert neuron.main(["--out", str(missing)]) == 1
+    assert f"could not write {missing}" in capsys.readouterr().err
+    blocker = tmp_path / "file"
+    blocker.write_text("x", encoding="utf-8")
+    assert neuron.main(["--frames", str(blocker / "frames")]) == 1
+    assert "could not write" in capsys.readouterr().err
+    assert neuron.main(["--html", str(missing.with_suffix(".html"))]) == 1
+    assert "could not write" in capsys.readouterr().err
+
+
+def test_neuron_demo_digits_are_capped_at_what_a_float_holds(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from gradstep.demos import neuron
+
+    with pytest.raises(SystemExit) as exit_:
+        neuron.main(["--digits", "100"])
+    assert exit_.value.code == 2
+    assert "--digits must be between 1 and 17" in capsys.readouterr().err
