@@ -83,6 +83,7 @@ def binary_cross_entropy_with_logits(
             raise ValueError(
                 f"binary_cross_entropy_with_logits: target {i} is {t.data!r}, not in [0, 1]"
             )
+        _check_finite_logits("binary_cross_entropy_with_logits: ", [z], first=i)
         terms.append(_softplus(z) - t * z)
     return _mean(terms)
 
@@ -90,6 +91,7 @@ def binary_cross_entropy_with_logits(
 def logsumexp(values: Sequence[Scalar]) -> Value:
     """ln Σᵢ e^(xᵢ), computed as m + ln Σᵢ e^(xᵢ - m) with m = maxᵢ xᵢ (a constant)."""
     xs = _values("logsumexp", values)
+    _check_finite_logits("logsumexp: ", xs)
     m = max(x.data for x in xs)
     return _sum([(x - m).exp() for x in xs]).log() + m
 
@@ -97,6 +99,7 @@ def logsumexp(values: Sequence[Scalar]) -> Value:
 def softmax(logits: Sequence[Scalar]) -> list[Value]:
     """softmax(z)ᵢ = e^(zᵢ - m) / Σⱼ e^(zⱼ - m), m = maxⱼ zⱼ (shift-invariant, no overflow)."""
     zs = _values("softmax", logits)
+    _check_finite_logits("softmax: ", zs)
     m = max(z.data for z in zs)
     exps = [(z - m).exp() for z in zs]
     total = _sum(exps)
@@ -106,6 +109,7 @@ def softmax(logits: Sequence[Scalar]) -> list[Value]:
 def log_softmax(logits: Sequence[Scalar]) -> list[Value]:
     """log_softmax(z)ᵢ = zᵢ - logsumexp(z)."""
     zs = _values("log_softmax", logits)
+    _check_finite_logits("log_softmax: ", zs)
     lse = logsumexp(zs)
     return [z - lse for z in zs]
 
@@ -132,6 +136,7 @@ def softmax_cross_entropy(
     terms: list[Value] = []
     for i, (row, k) in enumerate(zip(batch, classes, strict=True)):
         zs = _values("softmax_cross_entropy", row)
+        _check_finite_logits(f"softmax_cross_entropy: sample {i}, ", zs)
         if isinstance(k, bool) or not isinstance(k, Integral) or not 0 <= k < len(zs):
             raise ValueError(
                 f"softmax_cross_entropy: target {i} is {k!r}, not a class index in 0..{len(zs) - 1}"
@@ -174,6 +179,13 @@ def _softplus(z: Value) -> Value:
     if z.data >= 0.0:
         return z + (1.0 + (-z).exp()).log()
     return (1.0 + z.exp()).log()
+
+
+def _check_finite_logits(where: str, zs: Sequence[Value], first: int = 0) -> None:
+    """Refuse a NaN or infinite logit, naming it (the max-shift would turn it into NaN)."""
+    for i, z in enumerate(zs, start=first):
+        if not math.isfinite(z.data):
+            raise ValueError(f"{where}logit {i} is {z.data!r}, not a finite number")
 
 
 def _sum(values: Sequence[Value]) -> Value:

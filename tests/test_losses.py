@@ -228,6 +228,26 @@ def test_softmax_cross_entropy_bad_targets() -> None:
 # hinge (SVM max-margin) loss and the L2 penalty
 
 
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
+def test_non_finite_logits_are_named_not_reported_as_a_log_domain_error(bad: float) -> None:
+    # these used to fail inside the engine as "log of a non-positive number: log(nan)"
+    # (or return nan): the caller's bad logit is named instead
+    with pytest.raises(ValueError, match=rf"logsumexp: logit 1 is {bad!r}, not a finite number"):
+        logsumexp([0.5, bad])
+    with pytest.raises(ValueError, match=rf"softmax: logit 1 is {bad!r}, not a finite number"):
+        softmax([0.5, bad])
+    with pytest.raises(ValueError, match=rf"log_softmax: logit 1 is {bad!r}"):
+        log_softmax([0.5, bad])
+    with pytest.raises(
+        ValueError, match=rf"softmax_cross_entropy: sample 1, logit 0 is {bad!r}, not a finite"
+    ):
+        softmax_cross_entropy([[1.0, 2.0], [bad, 0.0]], [0, 1])
+    with pytest.raises(
+        ValueError, match=rf"binary_cross_entropy_with_logits: logit 0 is {bad!r}, not a finite"
+    ):
+        binary_cross_entropy_with_logits([bad], [1.0])
+
+
 def test_hinge_value_is_micrograds_demo_loss() -> None:
     scores = [Value(0.5), Value(-2.0), Value(3.0)]
     labels = [1, 1, -1]
