@@ -17,10 +17,10 @@ def make_moons(
     (1 - cos t, 1/2 - sin t), t evenly spaced in [0, π]; Gaussian noise of standard
     deviation ``noise`` is added to each coordinate.  Returns ``(X, y)``.
     """
+    _check_int("n_samples", n_samples)
     if n_samples < 2:
         raise ValueError(f"make_moons needs at least 2 samples, got {n_samples}")
-    if noise < 0:
-        raise ValueError(f"noise must be non-negative, got {noise}")
+    _check_noise(noise)
     rng = random.Random(seed)
     n_upper = n_samples // 2
     n_lower = n_samples - n_upper
@@ -45,6 +45,9 @@ def make_spiral(
     Point i of arm k sits at radius r = i / n_per_class and angle
     θ = 4(k + r) + noise·N(0, 1), i.e. at (r sin θ, r cos θ).  Returns ``(X, y)``.
     """
+    _check_int("n_per_class", n_per_class)
+    _check_int("n_classes", n_classes)
+    _check_noise(noise)
     if n_per_class < 1 or n_classes < 2:
         raise ValueError(
             f"make_spiral needs n_per_class >= 1 and n_classes >= 2, "
@@ -60,3 +63,15 @@ def make_spiral(
             X.append([r * math.sin(theta), r * math.cos(theta)])
             y.append(k)
     return X, y
+
+
+def _check_int(name: str, n: object) -> None:
+    """A count must be an int (not a bool, not a float)."""
+    if isinstance(n, bool) or not isinstance(n, int):
+        raise TypeError(f"{name} must be an int, got {n!r}")
+
+
+def _check_noise(noise: float) -> None:
+    """A noise level must be a finite number ≥ 0 (NaN would make every point NaN)."""
+    if not (math.isfinite(noise) and noise >= 0.0):
+        raise ValueError(f"noise must be a finite number >= 0, got {noise!r}")

@@ -225,3 +225,23 @@ def test_neuron_demo_digits_are_capped_at_what_a_float_holds(
         neuron.main(["--digits", "100"])
     assert exit_.value.code == 2
     assert "--digits must be between 1 and 17" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("make", [make_moons, make_spiral], ids=["moons", "spiral"])
+@pytest.mark.parametrize("noise", [math.nan, math.inf, -0.1])
+def test_datasets_refuse_a_noise_that_is_not_a_finite_non_negative_number(
+    make: object, noise: float
+) -> None:
+    # a NaN noise used to give NaN points, and so a model trained to NaN
+    with pytest.raises(ValueError, match=rf"noise must be a finite number >= 0, got {noise!r}"):
+        make(noise=noise)  # type: ignore[operator]
+
+
+@pytest.mark.parametrize("bad", [10.0, "10", True])
+def test_datasets_refuse_a_sample_count_that_is_not_an_int(bad: object) -> None:
+    with pytest.raises(TypeError, match=rf"n_samples must be an int, got {bad!r}"):
+        make_moons(bad)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=rf"n_per_class must be an int, got {bad!r}"):
+        make_spiral(bad)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=rf"n_classes must be an int, got {bad!r}"):
+        make_spiral(5, bad)  # type: ignore[arg-type]
