@@ -158,9 +158,14 @@ def hinge_loss(scores: Sequence[Scalar] | Scalar, labels: Sequence[int] | int) -
 
 
 def l2_penalty(parameters: Iterable[Value], alpha: float = 1.0) -> Value:
-    """Ω = α · Σⱼ θⱼ²  (its gradient 2αθ is the "λ∇Ω" weight-decay term of SGD)."""
-    if isinstance(alpha, bool) or not isinstance(alpha, Real) or not math.isfinite(alpha):
-        raise ValueError(f"l2_penalty: alpha must be a finite number, got {alpha!r}")
+    """Ω = α · Σⱼ θⱼ², α ≥ 0  (its gradient 2αθ is the "λ∇Ω" weight-decay term of SGD)."""
+    if (
+        isinstance(alpha, bool)
+        or not isinstance(alpha, Real)
+        or not math.isfinite(alpha)
+        or alpha < 0
+    ):
+        raise ValueError(f"l2_penalty: alpha must be a finite number >= 0, got {alpha!r}")
     params = list(parameters)
     for i, p in enumerate(params):
         if not isinstance(p, Value):

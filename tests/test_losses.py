@@ -267,6 +267,12 @@ def test_hinge_gradcheck(ss: list[float], data: st.DataObject) -> None:
     gradcheck(lambda *s: hinge_loss(s, ys), ss)
 
 
+def test_l2_penalty_refuses_a_negative_alpha() -> None:
+    # -α·Σθ² would reward large weights: a sign slip, not a regulariser
+    with pytest.raises(ValueError, match=r"alpha must be a finite number >= 0, got -0\.1"):
+        l2_penalty([Value(1.0)], alpha=-0.1)
+
+
 def test_hinge_labels_must_be_plus_minus_one() -> None:
     with pytest.raises(ValueError, match=r"label 1 is 0\.0; labels must be -1 or"):
         hinge_loss([0.5, 0.5], [1, 0])
