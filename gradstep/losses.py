@@ -122,6 +122,10 @@ def softmax_cross_entropy(
     Give a batch (a list of logit lists and a list of class indices) or one sample (a
     list of logits and one class index).  Stable for any logits (log-sum-exp).
     """
+    if isinstance(targets, bool) or (
+        isinstance(targets, Real) and not isinstance(targets, Integral)
+    ):
+        raise ValueError(f"softmax_cross_entropy: target is {targets!r}, not a class index")
     if isinstance(targets, Integral):
         batch: Sequence[Sequence[Scalar]] = [logits]  # type: ignore[list-item]
         classes: Sequence[int] = [targets]  # type: ignore[list-item]

@@ -273,6 +273,11 @@ def test_l2_penalty_refuses_a_negative_alpha() -> None:
         l2_penalty([Value(1.0)], alpha=-0.1)
 
 
+def test_softmax_cross_entropy_refuses_a_non_integer_single_target() -> None:
+    with pytest.raises(ValueError, match=r"target is 1\.0, not a class index"):
+        softmax_cross_entropy([1.0, 2.0], 1.0)  # type: ignore[arg-type]
+
+
 def test_hinge_labels_must_be_plus_minus_one() -> None:
     with pytest.raises(ValueError, match=r"label 1 is 0\.0; labels must be -1 or"):
         hinge_loss([0.5, 0.5], [1, 0])
