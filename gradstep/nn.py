@@ -19,7 +19,7 @@ import os
 import random
 import secrets
 from collections.abc import Callable, Mapping, Sequence
-from numbers import Real
+from numbers import Integral, Real
 from pathlib import Path
 from typing import Any, TypeAlias, TypeVar
 
@@ -405,8 +405,8 @@ def _as_inputs(x: Input) -> Sequence[Value | float]:
 
 
 def _check_size(what: str, n: object) -> None:
-    """A layer size must be a positive int."""
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+    """A layer size must be a positive integer (an int, or an Integral such as np.int64)."""
+    if isinstance(n, bool) or not isinstance(n, Integral) or n < 1:
         raise ValueError(f"{what} must be a positive integer, got {n!r}")
 
 

@@ -444,3 +444,13 @@ def test_training_on_small_moons_reaches_100_percent() -> None:
         correct = [(s.data > 0) == (yi > 0) for s, yi in zip(scores, y, strict=True)]
         accuracy = sum(correct) / len(y)
     assert accuracy == 1.0
+
+
+def test_layer_sizes_may_be_numpy_integers() -> None:
+    # sizes often come from an array's shape: np.int64 is an Integral, like int
+    np = pytest.importorskip("numpy", reason="NumPy is not installed")
+    model = MLP(np.int64(3), [np.int64(4), np.int64(1)], seed=0)
+    assert model.num_parameters() == 4 * 4 + 5 * 1
+    assert model.config()["nouts"] == [4, 1] and type(model.config()["nin"]) is int
+    with pytest.raises(ValueError, match=r"nin must be a positive integer, got 2\.0"):
+        MLP(2.0, [1])  # type: ignore[arg-type]
