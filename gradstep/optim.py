@@ -39,6 +39,11 @@ class Optimizer:
         value = lr(self.t)
         if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value):
             raise ValueError(f"lr({self.t}) returned {value!r}, not a finite number")
+        if value < 0:
+            raise ValueError(
+                f"lr({self.t}) returned {value!r}, a negative learning rate (the step would "
+                "climb the loss); keep the schedule >= 0"
+            )
         return float(value)
 
     def zero_grad(self) -> None:

@@ -231,6 +231,20 @@ def test_a_schedule_returning_nonsense_is_reported() -> None:
     assert p.data == 0.0
 
 
+def test_a_schedule_that_turns_negative_is_reported_not_followed_uphill() -> None:
+    # micrograd's decay 1 - 0.9·t/100 goes below 0 after t = 111: that would be gradient ascent
+    p = Value(1.0)
+    opt = SGD([p], lr=lambda t: 1.0 - 0.9 * t / 100)
+    for _ in range(112):
+        p.grad = 0.5
+        opt.step()
+    before = p.data
+    p.grad = 0.5
+    with pytest.raises(ValueError, match=r"lr\(112\) returned -0\.008.*negative"):
+        opt.step()
+    assert p.data == before and opt.t == 112
+
+
 def test_parameters_may_come_from_a_generator() -> None:
     ps = [Value(1.0), Value(2.0)]
     opt = SGD((p for p in ps), lr=0.5)
