@@ -154,7 +154,7 @@ class Value:
     def relu(self) -> Value:
         """max(0, x);  ∂/∂x = 1 if x > 0 else 0."""
         x = self.data
-        return _node(x if x > 0.0 else 0.0, (self,), "ReLU", _relu_local)
+        return _node(0.0 if x <= 0.0 else x, (self,), "ReLU", _relu_local)  # NaN stays NaN
 
     def leaky_relu(self, slope: float = 0.01) -> Value:
         """x if x > 0 else slope·x;  ∂/∂x = 1 if x > 0 else slope."""
@@ -182,7 +182,7 @@ class Value:
 
     def log(self) -> Value:
         """ln x for x > 0;  ∂/∂x = 1/x."""
-        if not self.data > 0.0:
+        if self.data <= 0.0:  # NaN passes through as NaN, as in sqrt
             raise ValueError(f"log of a non-positive number: log({_describe(self)})")
         return _node(math.log(self.data), (self,), "log", _log_local)
 

@@ -437,3 +437,10 @@ def test_a_large_graph_returns_its_memory_on_del() -> None:
     # all given back by reference counting alone; what stays is the interpreter's free
     # lists (up to 2,000 spare tuples of each small size), about 0.2 MB
     assert after - before < 0.02 * held
+
+
+def test_nan_propagates_through_relu_log_and_sqrt_instead_of_being_hidden() -> None:
+    """NaN data stays visible: relu(nan), log(nan) and sqrt(nan) are nan (as in PyTorch)."""
+    nan = float("nan")
+    for out in (Value(nan).relu(), Value(nan).log(), Value(nan).sqrt()):
+        assert math.isnan(out.data)
