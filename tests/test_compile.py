@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import math
 import random
 import struct
 import tracemalloc
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from hypothesis import assume, given, settings
@@ -301,3 +303,15 @@ def test_replay_builds_no_graph() -> None:
 def test_the_package_exports_compile() -> None:
     assert "compile" in gradstep.__all__
     assert gradstep.compile is gradstep.compile.__globals__["compile"]
+
+
+def test_moons_demo_compiled_flag_trains_the_same_model(tmp_path: Path) -> None:
+    from gradstep.demos import moons
+
+    args = ["--epochs", "3", "--samples", "20", "--no-progress", "--seed", "2"]
+    assert moons.main([*args, "--out", str(tmp_path / "eager")]) == 0
+    assert moons.main([*args, "--compiled", "--out", str(tmp_path / "compiled")]) == 0
+    eager = (tmp_path / "eager" / "model.json").read_text()
+    compiled = (tmp_path / "compiled" / "model.json").read_text()
+    assert compiled == eager
+    assert len(json.loads(eager)["parameters"]) == 337  # MLP(2, [16, 16, 1]), trained
