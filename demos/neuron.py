@@ -38,7 +38,7 @@ def build_neuron(gates: bool = False) -> tuple[Value, dict[str, Value]]:
     if gates:
         v["-z"] = -v["z"]  # *-1 gate:  ∂/∂z = -1
         v["e"] = v["-z"].exp()  # exp gate:  ∂/∂x = e^x
-        v["d"] = v["e"] + 1  # +1 gate:   ∂/∂x = 1
+        v["d"] = v["e"] + Value(1.0, label="1")  # +1 gate: ∂/∂x = 1 (a constant, drawn as 1)
         v["f"] = v["d"] ** -1  # 1/x gate:  ∂/∂x = -1/x²
     else:
         v["f"] = v["z"].sigmoid()  # sigmoid gate: ∂/∂z = σ(z)·(1 - σ(z))

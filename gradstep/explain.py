@@ -132,28 +132,81 @@ def _expression(op: str, inputs: Sequence[str]) -> str:
     return f"{op}({', '.join(inputs)})"
 
 
-def _unique_names(nodes: Sequence[Value]) -> dict[Value, str]:
-    """Each node's label, or n1, n2, … for unlabelled ones; clashes get #2, #3 …."""
-    labels = {v.label for v in nodes if v.label}
+def _is_number_literal(label: str) -> bool:
+    """Whether a label is a number as written (``2``, ``-0.5``, ``1e-3``), not a name."""
+    if not label or label[-1] not in "0123456789.":  # "inf", "nan" are names
+        return False
+    try:
+        float(label)
+    except ValueError:
+        return False
+    return True
+
+
+def _number_name(x: float) -> str:
+    """A constant's name: its value as Python writes it, without a trailing ``.0``."""
+    text = repr(x)
+    return text[:-2] if text.endswith(".0") else text
+
+
+def _constants(nodes: Sequence[Value]) -> set[Value]:
+    """The leaves that are constants, not inputs.
+
+    A leaf labelled with a number literal (the expression parser labels ``2`` as "2") is
+    a constant; a leaf labelled with anything else is an input.  An unlabelled leaf is
+    a constant (a number the engine wrapped, as in ``2 * x``) when the graph has a named
+    input, and an input when nothing in the graph is named (micrograd-style code).
+    """
+    leaves = [v for v in nodes if not v._prev]
+    named = any(v.label and not _is_number_literal(v.label) for v in leaves)
+    return {v for v in leaves if _is_number_literal(v.label) or (named and not v.label)}
+
+
+def _unique_names(nodes: Sequence[Value], constants: set[Value]) -> dict[Value, str]:
+    """Each node's name in the tables.
+
+    A constant is named by its label or its value, repeated as often as it occurs (2, 2);
+    every other node by its label, an unlabelled leaf by its value, an unlabelled op
+    output n1, n2, …; clashes among those get #2, #3 ….
+    """
     names: dict[Value, str] = {}
+    for v in nodes:
+        if v in constants:
+            names[v] = v.label or _number_name(v.data)
+    reserved = {v.label for v in nodes if v.label} | set(names.values())
     used: set[str] = set()
     counter = 0
     for v in nodes:
+        if v in constants:
+            continue
         if v.label:
             name = v.label
+        elif not v._prev:
+            name = _number_name(v.data)
         else:
             counter += 1
-            while f"n{counter}" in labels or f"n{counter}" in used:
+            while f"n{counter}" in reserved or f"n{counter}" in used:
                 counter += 1
             name = f"n{counter}"
-        if name in used:
+        if name in used or (name in reserved and not v.label):
             k = 2
-            while f"{name}#{k}" in used or f"{name}#{k}" in labels:
+            while f"{name}#{k}" in used or f"{name}#{k}" in reserved:
                 k += 1
             name = f"{name}#{k}"
         used.add(name)
         names[v] = name
     return names
+
+
+def _lookup_keys(nodes: Sequence[Value], names: dict[Value, str]) -> dict[str, Value]:
+    """name → value for `Walkthrough.value_of`; a repeated constant name's later uses are name#k."""
+    keys: dict[str, Value] = {}
+    for v in nodes:
+        key, k = names[v], 2
+        while key in keys:
+            key, k = f"{names[v]}#{k}", k + 1
+        keys[key] = v
+    return keys
 
 
 def _text_table(headers: Sequence[str], rows: Sequence[Sequence[str]], numeric: set[int]) -> str:
@@ -217,6 +270,7 @@ class Walkthrough:
         forward: list[ForwardRecord],
         backward: list[BackwardRecord],
         edges: list[tuple[Value, int]],
+        constants: set[Value] | None = None,
     ) -> None:
         self.root = root
         #: every value, children first (forward order)
@@ -228,7 +282,8 @@ class Walkthrough:
         self.backward = backward
         #: ``(node, child_index)`` of each backward step, in visit order
         self.edges = edges
-        self._by_name = {name: v for v, name in names.items()}
+        self._constants = constants if constants is not None else set()
+        self._by_name = _lookup_keys(nodes, names)
 
     def __repr__(self) -> str:
         return (
@@ -246,7 +301,7 @@ class Walkthrough:
     # ---------------------------------------------------------------------------- lookups
 
     def value_of(self, name: str) -> Value:
-        """The `Value` a table calls ``name``."""
+        """The `Value` a table calls ``name`` (a repeated constant: ``2``, then ``2#2``, …)."""
         try:
             return self._by_name[name]
         except KeyError:
@@ -269,14 +324,32 @@ class Walkthrough:
         name = self.name_of(value)
         terms = tuple(
             GradientTerm(r.step, r.node, r.upstream, r.local, r.product)
-            for r in self.backward
-            if r.child == name
+            for r, (node, k) in zip(self.backward, self.edges, strict=True)
+            if node._prev[k] is value
         )
         return GradientSum(name, self._initial[value], terms, value.grad)
 
     def leaves(self) -> list[Value]:
-        """The inputs (values with no children), in forward order."""
+        """Every value with no children (inputs and constants), in forward order."""
         return [v for v in self.nodes if not v._prev]
+
+    def inputs(self) -> list[Value]:
+        """The leaves that are inputs (not constants), in forward order."""
+        return [v for v in self.nodes if not v._prev and v not in self._constants]
+
+    def constants(self) -> list[Value]:
+        """The leaves that are constants: labelled with a number, or numbers the engine wrapped.
+
+        An unlabelled leaf counts as a constant only when the graph has a named input.
+        """
+        return [v for v in self.nodes if v in self._constants]
+
+    def _constants_line(self) -> str:
+        """``constants (not inputs): 2, 2``, or "" when there are none."""
+        constants = self.constants()
+        if not constants:
+            return ""
+        return "constants (not inputs): " + ", ".join(self.names[v] for v in constants)
 
     # ------------------------------------------------------------------------- as data
 
@@ -296,7 +369,7 @@ class Walkthrough:
                     "initial": s.initial,
                     "terms": [asdict(t) for t in s.terms],
                 }
-                for s in (self.gradient_terms(v) for v in self.leaves())
+                for s in (self.gradient_terms(v) for v in self.inputs())
             ]
         raise ValueError(f"table must be 'forward', 'backward' or 'gradients', got {table!r}")
 
@@ -304,8 +377,14 @@ class Walkthrough:
 
     def _forward_rows(self, digits: int) -> list[list[str]]:
         return [
-            [str(r.step), r.name, r.op or "input", r.expression, format_number(r.value, digits)]
-            for r in self.forward
+            [
+                str(r.step),
+                r.name,
+                r.op or ("constant" if v in self._constants else "input"),
+                r.expression,
+                format_number(r.value, digits),
+            ]
+            for r, v in zip(self.forward, self.nodes, strict=True)
         ]
 
     def _backward_rows(self, digits: int) -> list[list[str]]:
@@ -345,7 +424,9 @@ class Walkthrough:
         else:
             parts.append("(no edges: the root is an input)")
         parts += ["", "gradients of the inputs (sum over the nodes that use each)"]
-        parts += [self.gradient_terms(v).format(digits) for v in self.leaves()]
+        parts += [self.gradient_terms(v).format(digits) for v in self.inputs()]
+        if self.constants():
+            parts.append(self._constants_line())
         return "\n".join(parts)
 
     def format_markdown(self, digits: int = 4) -> str:
@@ -368,7 +449,9 @@ class Walkthrough:
         else:
             parts.append("(no edges: the root is an input)")
         parts += ["", "**Gradients of the inputs** (sum over the nodes that use each)", ""]
-        parts += [f"- {self.gradient_terms(v).format(digits)}" for v in self.leaves()]
+        parts += [f"- {self.gradient_terms(v).format(digits)}" for v in self.inputs()]
+        if self.constants():
+            parts += ["", _md_cell(self._constants_line())]
         return "\n".join(parts)
 
     # ---------------------------------------------------------------------------- frames
@@ -500,7 +583,8 @@ def walkthrough(root: Value, zero_grad: bool = True) -> Walkthrough:
     accumulated (shown as the ``initial`` of their gradient sums), as ``backward()`` does.
     """
     nodes = forward_order(root)
-    names = _unique_names(nodes)
+    constants = _constants(nodes)
+    names = _unique_names(nodes, constants)
     if zero_grad:
         for v in nodes:
             v.grad = 0.0
@@ -538,4 +622,4 @@ def walkthrough(root: Value, zero_grad: bool = True) -> Walkthrough:
         forward.append(
             ForwardRecord(step, names[v], v._op, inputs, _expression(v._op, inputs), v.data)
         )
-    return Walkthrough(root, nodes, names, initial, forward, backward, edges)
+    return Walkthrough(root, nodes, names, initial, forward, backward, edges, constants)

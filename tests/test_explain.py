@@ -176,7 +176,7 @@ def test_names_are_unique_and_stable() -> None:
     wt = walkthrough(out)
     names = [r.name for r in wt.forward]
     assert len(names) == len(set(names))
-    assert names == ["n1", "x", "n2", "x#2", "n3", "n4", "n5"]
+    assert names == ["n1", "x", "n2", "x#2", "n3", "1", "n4"]  # the 1.0 is a constant
     assert wt.value_of("x#2") is c
     with pytest.raises(KeyError, match="no node named 'zzz'"):
         wt.value_of("zzz")
@@ -193,7 +193,7 @@ def test_zero_grad_false_keeps_earlier_passes() -> None:
     assert wt.backward[0].child_grad == 4.0
     terms = wt.gradient_terms(x)
     assert terms.initial == 2.0
-    assert terms.format() == "∂L/∂x = (earlier passes) + ∂L/∂n2·∂n2/∂x = 2 + 1 × 2 = 4"
+    assert terms.format() == "∂L/∂x = (earlier passes) + ∂L/∂n1·∂n1/∂x = 2 + 1 × 2 = 4"
     walkthrough(y)
     assert x.grad == 2.0
 
@@ -359,7 +359,9 @@ def check_walkthrough(root: Value) -> None:
             assert same(t.product, t.upstream * t.local)
             total += t.product
         assert same(total, v.grad) and same(terms.total, v.grad)
-        last = [r for r in wt.backward if r.child == wt.name_of(v)]
+        # by identity: repeated constants share a name (2, 2)
+        edges = zip(wt.backward, wt.edges, strict=True)
+        last = [r for r, (node, k) in edges if node._prev[k] is v]
         if last:
             assert same(last[-1].child_grad, v.grad)
     # the backward visit order: a node's upstream is final before it passes it on
@@ -419,3 +421,76 @@ def test_html_page_is_self_contained(tmp_path: Path) -> None:
     assert not re.search(r"<script[^>]+src=|<link|<img|@import|url\(", page)
     assert not re.search(r"""(src|href)=["']https?:""", page)
     assert page.count("<script>") == 1
+
+
+# ---------------------------------------------------------------------------- constants
+
+
+def test_expression_constants_are_named_by_their_literal_and_are_not_inputs() -> None:
+    from gradstep.expr import parse
+
+    root, _ = parse("2*x + 2*y").build({"x": 1.0, "y": 2.0})
+    wt = walkthrough(root)
+    assert [r.name for r in wt.forward] == ["2", "x", "n1", "2", "y", "n2", "n3"]
+    assert [r.expression for r in wt.forward if r.op] == ["2 * x", "2 * y", "n1 + n2"]
+    forward_lines = wt.format_text().split("backward pass")[0].splitlines()[3:]
+    assert [line.split()[2] for line in forward_lines if line] == [
+        "constant",
+        "input",
+        "*",
+        "constant",
+        "input",
+        "*",
+        "+",
+    ]
+    assert [wt.name_of(v) for v in wt.inputs()] == ["x", "y"]
+    assert [v.data for v in wt.constants()] == [2.0, 2.0]
+    text = wt.format_text()
+    section = text.split("gradients of the inputs", 1)[1]
+    assert "∂L/∂2" not in section and "#" not in text
+    assert "∂L/∂x = ∂L/∂n1·∂n1/∂x = 1 × 2 = 2" in section
+    assert "∂L/∂y = ∂L/∂n2·∂n2/∂y = 1 × 2 = 2" in section
+    assert "constants (not inputs): 2, 2" in text
+    # each constant's backward step still names it, and its own sum sees only its own use
+    assert [(r.node, r.child, r.product) for r in wt.backward if r.child == "2"] == [
+        ("n2", "2", 2.0),
+        ("n1", "2", 1.0),
+    ]
+    first, second = wt.constants()
+    assert wt.gradient_terms(first).total == 1.0 and len(wt.gradient_terms(first).terms) == 1
+    assert wt.gradient_terms(second).total == 2.0 and len(wt.gradient_terms(second).terms) == 1
+    assert [g["name"] for g in wt.to_records("gradients")] == ["x", "y"]
+    markdown = wt.format_markdown()
+    assert "- ∂L/∂2" not in markdown and "constants (not inputs): 2, 2" in markdown
+
+
+def test_wrapped_python_numbers_are_constants_named_by_value() -> None:
+    x = Value(3.0, label="x")
+    out = x * 0.5 + x * 0.5 - 1  # _leaf wraps 0.5, 0.5 and 1: unlabelled constants
+    wt = walkthrough(out)
+    assert [r.name for r in wt.forward if not r.inputs] == ["x", "0.5", "0.5", "1"]
+    assert [r.expression for r in wt.forward if r.op][:2] == ["x * 0.5", "x * 0.5"]
+    assert wt.inputs() == [x]
+    assert "∂L/∂x = ∂L/∂n2·∂n2/∂x + ∂L/∂n1·∂n1/∂x = 1 × 0.5 + 1 × 0.5 = 1" in str(wt)
+    assert "∂L/∂0.5" not in str(wt).split("gradients of the inputs", 1)[1]
+
+
+def test_unlabelled_leaves_of_an_unlabelled_graph_are_inputs_named_by_value() -> None:
+    a, b, c = Value(2.0), Value(-3.0), Value(2.0)  # micrograd style: nothing labelled
+    out = a * b + c
+    wt = walkthrough(out)
+    assert [r.name for r in wt.forward] == ["2", "-3", "n1", "2#2", "n2"]
+    assert wt.inputs() == [a, b, c] and wt.constants() == []
+    assert "∂L/∂-3 = ∂L/∂n1·∂n1/∂-3 = 1 × 2 = 2" in str(wt)
+    assert "constants" not in str(wt)
+
+
+def test_neuron_gates_plus_one_is_a_constant_named_1() -> None:
+    f, _ = build_neuron(gates=True)
+    wt = walkthrough(f)
+    (one,) = wt.constants()
+    assert one.data == 1.0 and one.label == "1" and wt.name_of(one) == "1"
+    assert [r.expression for r in wt.forward if r.name == "d"] == ["e + 1"]
+    assert [wt.name_of(v) for v in wt.inputs()] == ["w0", "x0", "w1", "x1", "w2"]
+    text = str(wt)
+    assert "∂L/∂n1" not in text and "constants (not inputs): 1" in text
