@@ -325,9 +325,9 @@ def _explain(args: argparse.Namespace) -> int:
 
 
 def _name_root(root: Value, expression: Expression) -> str:
-    """Label the root f (or L, out, … if f is a variable) for the tables; return the name."""
-    if not root._prev:  # the expression is a single variable or number
-        return root.label or "f"
+    """Label the root L (or f, out, … if L is a variable) for the tables; return the name."""
+    if not root._prev:  # a single variable or number: keep its label, call it L as the tables do
+        return "L"
     for name in _ROOT_NAMES:
         if name not in expression.variables:
             root.label = name

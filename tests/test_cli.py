@@ -381,3 +381,17 @@ def test_main_never_raises_on_any_expression(text: str) -> None:
         assert err.count("\n") == 1
         assert err.startswith(("gradstep explain: error: ", "gradstep: error: "))
         assert "Traceback" not in err
+
+
+def test_explain_single_variable_names_the_root_L_everywhere() -> None:
+    status, out, _ = run_main("explain", "x", "x=1")
+    assert status == EXIT_OK
+    assert out.splitlines()[:2] == ["L = x   at x = 1", "L = 1"]
+    assert "seed: ∂L/∂x = 1  (L = x)" in out
+    assert printed_gradients(out) == {"x": 1.0}
+    assert "∂x/∂x" not in out
+    status, out, _ = run_main("explain", "--markdown", "y", "y=-2")
+    assert status == EXIT_OK and "- ∂L/∂y = 1" in out and "∂y/∂y" not in out
+    # a constant expression: the root is L too, and it has no input
+    status, out, _ = run_main("explain", "2")
+    assert status == EXIT_OK and out.splitlines()[:2] == ["L = 2", "L = 2"]
