@@ -435,6 +435,9 @@ def _check(args: argparse.Namespace) -> int:
     ]
     headers = ["input", "value", f"analytic ∂{f}/∂input", "numeric", "difference", "result"]
     print(_table(headers, rows))
+    for check in report.inputs:
+        if check.note:  # the step crosses a pole or kink, or the gradient is infinite
+            print(f"  note on {check.label}: {check.note}")
     checked = sum(c.status != "skipped" for c in report.local)
     print(
         f"\nlocal derivatives of each op: {checked} checked, {len(report.failed_local)} "

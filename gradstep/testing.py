@@ -66,6 +66,9 @@ class InputCheck:
     numeric: float
     tolerance: float  # atol + rtol·|numeric| + the difference quotient's rounding error
     ok: bool
+    #: why a failed check may say nothing about the gradient (the step crosses a pole or a
+    #: kink, or the gradient is infinite) and what to do; "" otherwise
+    note: str = ""
 
     @property
     def difference(self) -> float:
@@ -78,6 +81,7 @@ class InputCheck:
             f"input {self.index} ({self.label} = {self.value:.10g}): "
             f"analytic {self.analytic:.10g}, numeric {self.numeric:.10g}, "
             f"difference {self.difference:.3g} (tolerance {self.tolerance:.3g})"
+            + (f"; {self.note}" if self.note else "")
         )
 
 
@@ -419,20 +423,74 @@ def _evaluate(f: Callable[..., Value], point: Sequence[float], labels: Sequence[
     return out
 
 
+def _smaller_eps(x: float) -> float:
+    """An eps whose step h = eps·max(1, |x|) is a thousandth of |x| (x ≠ 0)."""
+    return 1e-3 * abs(x) / max(1.0, abs(x))
+
+
 def _numeric_gradient(
     f: Callable[..., Value], point: list[float], labels: Sequence[str], i: int, h: float
-) -> tuple[float, float]:
-    """(f(x + h·eᵢ) − f(x − h·eᵢ)) / 2h evaluated on fresh Values, and its rounding error."""
-    x = point[i]
+) -> tuple[float, float, float, float]:
+    """(f(x + h·eᵢ) − f(x − h·eᵢ)) / 2h on fresh Values, its rounding error, f(x + h), f(x − h)."""
+    x, label = point[i], labels[i]
     try:
         plus = _evaluate(f, [*point[:i], x + h, *point[i + 1 :]], labels).data
         minus = _evaluate(f, [*point[:i], x - h, *point[i + 1 :]], labels).data
     except (ArithmeticError, ValueError) as error:
+        if 0.0 < abs(x) < h:
+            advice = (
+                f"the step h = {h:.3g} is larger than |{label}| = {abs(x):.3g}, so {label} − h "
+                f"and {label} + h lie on both sides of 0: use a smaller eps, e.g. "
+                f"eps={_smaller_eps(x):.1g}, or move the input away from the edge of the domain"
+            )
+        else:
+            advice = "move the input away from the edge of the domain or use a smaller eps"
         raise ValueError(
-            f"gradcheck: f fails at {labels[i]} = {x!r} ± {h:.3g} ({error}); move the input "
-            "away from the edge of the domain or use a smaller eps"
+            f"gradcheck: f fails at {label} = {x!r} ± {h:.3g} ({error}); {advice}"
         ) from error
-    return _central_difference(plus, minus, h)
+    numeric, rounding = _central_difference(plus, minus, h)
+    return numeric, rounding, plus, minus
+
+
+def _input_note(
+    label: str, x: float, h: float, f0: float, plus: float, minus: float, analytic: float
+) -> str:
+    """Why a failed input check may not mean a wrong gradient, and what to do ("" if no reason).
+
+    f is not smooth within the step when its one-sided slopes (f(x+h) − f(x))/h and
+    (f(x) − f(x−h))/h differ by more than half: a pole, kink or jump lies in [x − h, x + h].
+    """
+    parts = []
+    forward, backward = (plus - f0) / h, (f0 - minus) / h
+    rough = not (math.isfinite(forward) and math.isfinite(backward)) or abs(
+        forward - backward
+    ) > 0.5 * max(abs(forward), abs(backward))
+    crosses = abs(x) < h  # x − h < 0 < x + h
+    slopes = f"the one-sided slopes {forward:.3g} and {backward:.3g} differ"
+    if rough and crosses:
+        parts.append(
+            f"{label} ± h = [{x - h:.3g}, {x + h:.3g}] crosses 0, and {slopes}: the step "
+            "crosses a singularity, kink or jump of f"
+        )
+    elif rough:
+        parts.append(f"{slopes}: f has a singularity, kink or jump within {label} ± {h:.3g}")
+    if not math.isfinite(analytic):
+        parts.append(
+            f"the analytic gradient {analytic!r} is not finite (f's slope is infinite here or "
+            "overflows a float)"
+        )
+    if not math.isfinite(analytic):
+        parts.append(f"no step can check an infinite gradient: move {label} away from this point")
+    elif rough and crosses and x != 0.0:
+        parts.append(
+            f"use a smaller eps, e.g. eps={_smaller_eps(x):.1g}, so that the step stays on "
+            f"one side of 0, or move {label} away from 0"
+        )
+    elif rough and crosses:
+        parts.append(f"move {label} away from 0 (no step can help at 0 itself)")
+    elif rough:
+        parts.append(f"use a smaller eps or move {label} away from it")
+    return "; ".join(parts)
 
 
 def _failure_message(report: GradcheckReport) -> str:
@@ -480,7 +538,10 @@ def gradcheck(
 
     ``f(*values)`` takes one `Value` per input and returns a `Value`; ``inputs`` are
     numbers (or Values, whose data and label are used; labels default to x0, x1, ...).
-    The step is h = eps·max(1, |xᵢ|), so it scales with large inputs.
+    The step is h = eps·max(1, |xᵢ|), so it scales with large inputs; for |xᵢ| < eps
+    it reaches across 0, so near a pole or kink at 0 (1/x, log x, relu) a failing
+    input's ``note`` says the step crosses it and suggests an eps below |xᵢ|.  (A step
+    relative to |xᵢ| is not used: it vanishes at xᵢ = 0 and would change every check.)
     An input passes when |analytic − numeric| ≤ atol + rtol·|numeric| + r, where
     r = ε·(|f(x+h)| + |f(x−h)|)/2h is the rounding error of the difference quotient
     (ε = machine epsilon; r only matters when f is huge compared with f'·h).
@@ -516,10 +577,14 @@ def gradcheck(
 
     input_checks = []
     for i, leaf in enumerate(leaves):
-        numeric, rounding = _numeric_gradient(f, point, labels, i, _step(point[i], eps))
+        h = _step(point[i], eps)
+        numeric, rounding, plus, minus = _numeric_gradient(f, point, labels, i, h)
         tolerance = _tolerance(numeric, rounding, atol, rtol)
         ok = _close(leaf.grad, numeric, tolerance)
-        input_checks.append(InputCheck(i, labels[i], point[i], leaf.grad, numeric, tolerance, ok))
+        note = "" if ok else _input_note(labels[i], point[i], h, out.data, plus, minus, leaf.grad)
+        input_checks.append(
+            InputCheck(i, labels[i], point[i], leaf.grad, numeric, tolerance, ok, note)
+        )
 
     local_checks: list[LocalCheck] = []
     if check_local:

@@ -395,3 +395,14 @@ def test_explain_single_variable_names_the_root_L_everywhere() -> None:
     # a constant expression: the root is L too, and it has no input
     status, out, _ = run_main("explain", "2")
     assert status == EXIT_OK and out.splitlines()[:2] == ["L = 2", "L = 2"]
+
+
+def test_check_explains_a_step_that_crosses_a_pole() -> None:
+    status, out, _ = run_main("check", "x/y", "x=1", "y=1e-300")
+    assert status == EXIT_FAILED
+    assert "y ± h = [-1e-06, 1e-06] crosses 0" in out
+    assert "the analytic gradient -inf is not finite" in out
+    status, out, _ = run_main("check", "1/x", "x=1e-7")
+    assert status == EXIT_FAILED and "use a smaller eps, e.g. eps=1e-10" in out
+    status, out, _ = run_main("check", "1/x", "x=1e-7", "--eps", "1e-10")
+    assert status == EXIT_OK and "crosses" not in out

@@ -336,6 +336,43 @@ def test_gradcheck_explains_a_step_that_leaves_the_domain() -> None:
         gradcheck(lambda x: x.log(), [1e-7])
 
 
+def test_gradcheck_says_when_the_step_crosses_a_pole_and_which_eps_avoids_it() -> None:
+    # 1/x at x = 1e-7: x ± 1e-6 lies on both sides of the pole at 0
+    report = gradcheck(lambda x: 1.0 / x, [1e-7], raise_on_failure=False)
+    (check,) = report.inputs
+    assert not check.ok
+    assert check.note.startswith("x0 ± h = [-9e-07, 1.1e-06] crosses 0")
+    assert "one-sided slopes" in check.note and "singularity" in check.note
+    assert "use a smaller eps, e.g. eps=1e-10" in check.note
+    with pytest.raises(GradcheckError, match=r"crosses 0.*eps=1e-10"):
+        gradcheck(lambda x: 1.0 / x, [1e-7])
+    # the suggested eps keeps the step on one side of the pole, and the check passes
+    assert gradcheck(lambda x: 1.0 / x, [1e-7], eps=1e-10).ok
+
+
+def test_gradcheck_note_for_x_over_a_tiny_y_names_the_infinite_gradient() -> None:
+    report = gradcheck(lambda x, y: x / y, [1.0, 1e-300], raise_on_failure=False)
+    x_check, y_check = report.inputs
+    assert x_check.ok and x_check.note == ""
+    assert not y_check.ok and y_check.analytic == -math.inf
+    assert "crosses 0" in y_check.note and "singularity" in y_check.note
+    assert "the analytic gradient -inf is not finite" in y_check.note
+    assert "smaller eps" not in y_check.note  # 1/y² overflows: no step can check it
+    assert y_check.note in str(y_check.describe())
+
+
+def test_gradcheck_note_at_a_kink_does_not_suggest_a_smaller_eps() -> None:
+    (check,) = gradcheck(lambda x: x.relu(), [0.0], raise_on_failure=False).inputs
+    assert not check.ok
+    assert "one-sided slopes 1 and 0 differ" in check.note and "kink" in check.note
+    assert "smaller eps" not in check.note and "move x0 away" in check.note
+
+
+def test_gradcheck_domain_error_says_the_step_crosses_0() -> None:
+    with pytest.raises(ValueError, match=r"h = 1e-06 is larger than \|x0\| = 1e-07.*eps=1e-10"):
+        gradcheck(lambda x: x.log(), [1e-7])
+
+
 # ---------------------------------------------------------------------------------------
 # the strategies
 
