@@ -78,7 +78,7 @@ _SPECS: dict[Callable[[Value], tuple[float, ...]], _OpSpec] = {
         guard="{a} < 0.0 or ({a} == 0.0 and {b} <= 0.0)",
     ),
     engine._relu_local: _OpSpec(
-        "ReLU", "{a} if {a} > 0.0 else 0.0", ("(1.0 if {o} > 0.0 else 0.0)",)
+        "ReLU", "0.0 if {a} <= 0.0 else {a}", ("(1.0 if {o} > 0.0 else 0.0)",)
     ),
     engine._leaky_relu_local: _OpSpec(
         "LeakyReLU", "{a} if {a} > 0.0 else {c} * {a}", ("(1.0 if {a} > 0.0 else {c})",)
@@ -86,7 +86,7 @@ _SPECS: dict[Callable[[Value], tuple[float, ...]], _OpSpec] = {
     engine._tanh_local: _OpSpec("tanh", "_tanh({a})", ("(1.0 - {o} * {o})",)),
     engine._sigmoid_local: _OpSpec("sigmoid", "_sigmoid({a})", ("({o} * (1.0 - {o}))",)),
     engine._exp_local: _OpSpec("exp", "_exp({a})", ("{o}",)),
-    engine._log_local: _OpSpec("log", "_log({a})", ("(1.0 / {a})",), guard="not {a} > 0.0"),
+    engine._log_local: _OpSpec("log", "_log({a})", ("(1.0 / {a})",), guard="{a} <= 0.0"),
     engine._sqrt_local: _OpSpec("sqrt", "_sqrt({a})", ("(0.5 / {o} if {o} > 0.0 else _INF)",)),
     engine._abs_local: _OpSpec(
         "abs", "abs({a})", ("(1.0 if {a} > 0.0 else -1.0 if {a} < 0.0 else 0.0)",)
@@ -432,7 +432,7 @@ def _tape_replay(recording: _Recording) -> Callable[[Sequence[Value]], float]:
                 v[i] = v[a] + v[b]
             elif kind == "ReLU":
                 x = v[a]
-                v[i] = x if x > 0.0 else 0.0
+                v[i] = 0.0 if x <= 0.0 else x
             else:
                 v[i] = _tape_forward_slow(n, v)
         if root_is_leaf:
@@ -491,7 +491,7 @@ def _tape_forward_slow(n: _Node, v: list[float]) -> float:
     if kind == "LeakyReLU":
         return a if a > 0.0 else n.ctx * a
     if kind == "log":
-        if not a > 0.0:
+        if a <= 0.0:
             raise _DomainError
         return math.log(a)
     functions: dict[str, Callable[[float], float]] = {
@@ -561,7 +561,9 @@ class CompiledStep:
     ``step()`` ≡ ``loss = loss_fn(); loss.backward(); return loss.data`` for a static graph,
     bit for bit, but without building nodes: it reads each parameter's ``data`` and adds
     ∂loss/∂p into its ``grad`` (zero the grads first, as in eager mode).  Only the parameters
-    get gradients; every other leaf is a constant frozen when the step was compiled.
+    get gradients; every other leaf is a constant frozen when the step was compiled.  A step
+    that meets a domain error (log of a value that became negative, an overflow...) raises
+    the error eager mode raises, with its message, and leaves every ``grad`` unchanged.
     """
 
     def __init__(
@@ -605,8 +607,17 @@ class CompiledStep:
             self._raise_eager_error(exc)
 
     def _raise_eager_error(self, exc: BaseException) -> NoReturn:
-        """Re-run ``loss_fn()`` eagerly so the user gets eager mode's own error and message."""
-        self.loss_fn()  # raises the same error eager mode raises on this data
+        """Re-run the step eagerly so the user gets eager mode's own error and message.
+
+        Forward or backward (a local derivative can overflow too); the parameters' grads are
+        restored either way: a failed step leaves them as they were.
+        """
+        saved = [p.grad for p in self.params]
+        try:
+            self.loss_fn().backward()  # raises the error eager mode raises on this data
+        finally:
+            for p, g in zip(self.params, saved, strict=True):
+                p.grad = g
         raise GraphChangedError(
             f"the compiled replay failed ({type(exc).__name__}: {exc}) where eager mode does "
             "not: the graph of loss_fn depends on the data; use eager mode"

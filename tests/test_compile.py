@@ -315,3 +315,47 @@ def test_moons_demo_compiled_flag_trains_the_same_model(tmp_path: Path) -> None:
     compiled = (tmp_path / "compiled" / "model.json").read_text()
     assert compiled == eager
     assert len(json.loads(eager)["parameters"]) == 337  # MLP(2, [16, 16, 1]), trained
+
+
+SPECIAL = [math.nan, -math.inf, -1e308, -2.5, -1.0, -0.0, 0.0, 5e-324, 0.5, 1.0, 3.0, 1e308]
+SPECIAL += [math.inf]
+UNARY: dict[str, Callable[[Value], Value]] = {
+    "relu": Value.relu,
+    "leaky_relu": lambda x: x.leaky_relu(0.1),
+    "tanh": Value.tanh,
+    "sigmoid": Value.sigmoid,
+    "exp": Value.exp,
+    "log": Value.log,
+    "sqrt": Value.sqrt,
+    "abs": Value.abs,
+    "neg": lambda x: -x,
+    "square": lambda x: x**2,
+    "cube root": lambda x: x ** (1 / 3),
+    "inverse": lambda x: x**-1,
+    "x ** 0": lambda x: x**0,
+    "2 ** x": lambda x: 2.0**x,
+    "x ** x": lambda x: x**x,
+    "x / x": lambda x: x / x,
+    "1 / x": lambda x: 1.0 / x,
+    "x - x * x": lambda x: x - x * x,
+}
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("op", sorted(UNARY))
+def test_every_op_matches_eager_on_special_values(op: str, method: str) -> None:
+    """NaN, ±0, ±inf, subnormals, huge values: the replay's value, gradient or error is
+    eager mode's (this guards compile's op templates against changes to the engine)."""
+    build = UNARY[op]
+    x = Value(0.7)
+    step = gradstep.compile(lambda: build(x), [x], method=method)  # type: ignore[arg-type]
+    for data in SPECIAL:
+        replayed = replay_result(step, [x], [data], [0.0])
+        xe = Value(data)
+        try:
+            out = build(xe)
+            out.backward()
+            eager: tuple[str, list[str]] | tuple[str, str] = (bits(out.data), [bits(xe.grad)])
+        except (ArithmeticError, ValueError) as exc:
+            eager = (type(exc).__name__, str(exc))
+        assert replayed == eager, (op, data)
