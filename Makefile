@@ -35,5 +35,9 @@ lint: $(VENV)/.installed
 test: lint
 	$(BIN)/pytest
 
+bench: $(VENV)/.installed
+	$(BIN)/pip install -q -e '.[dev,demo,bench]'
+	$(BIN)/python -m bench
+
 clean:
 	rm -rf $(VENV) $(OUT) .pytest_cache .mypy_cache .ruff_cache .hypothesis

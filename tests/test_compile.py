@@ -300,9 +300,13 @@ def test_replay_builds_no_graph() -> None:
     assert replay_peak < eager_peak / 4, (replay_peak, eager_peak)
 
 
-def test_the_package_exports_compile() -> None:
-    assert "compile" in gradstep.__all__
+def test_the_package_exports_compile_without_shadowing_the_builtin() -> None:
     assert gradstep.compile is gradstep.compile.__globals__["compile"]
+    assert "compile" not in gradstep.__all__  # `from gradstep import *` keeps builtins.compile
+    namespace: dict[str, object] = {}
+    exec("from gradstep import *", namespace)
+    assert namespace["Value"] is gradstep.Value
+    assert "compile" not in namespace
 
 
 def test_moons_demo_compiled_flag_trains_the_same_model(tmp_path: Path) -> None:
