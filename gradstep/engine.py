@@ -273,6 +273,28 @@ def _node(data: float, children: tuple[Value, ...], op: str, rule: LocalGradRule
     return out
 
 
+def _scoped_multiply_add(acc: Value, w: Value, x: Value, scope: str) -> Value:
+    """acc + w·x as exactly the nodes ``w * x`` and ``acc + (w * x)`` build, both given
+    ``_scope`` (a neuron's inner loop: one call instead of two ops and two attribute sets)."""
+    prod = _new_object(Value)
+    prod.data = w.data * x.data
+    prod.grad = 0.0
+    prod.label = ""
+    prod._prev = (w, x)
+    prod._op = "*"
+    prod._local_grads = _mul_local
+    prod._scope = scope
+    out = _new_object(Value)
+    out.data = acc.data + prod.data
+    out.grad = 0.0
+    out.label = ""
+    out._prev = (acc, prod)
+    out._op = "+"
+    out._local_grads = _add_local
+    out._scope = scope
+    return out
+
+
 def _describe(v: Value) -> str:
     """Name an operand in an error message: its label if it has one, and its value."""
     return f"{v.label}={v.data!r}" if v.label else repr(v.data)
@@ -415,13 +437,21 @@ def _topological_order(root: Value, zero_interior_grads: bool) -> list[Value]:
         elif node not in visited:
             visit(node)  # type: ignore[arg-type]
             prev = node._prev  # type: ignore[attr-defined]
-            if zero_interior_grads and prev:
-                node.grad = 0.0  # type: ignore[attr-defined]
             push(node)
             push(_CHILDREN_DONE)
-            for child in reversed(prev):
-                if child not in visited:
-                    push(child)
+            if prev:
+                if zero_interior_grads:
+                    node.grad = 0.0  # type: ignore[attr-defined]
+                if len(prev) == 2:  # most nodes: unpacked, no reversed() iterator
+                    first, second = prev
+                    if second not in visited:
+                        push(second)
+                    if first not in visited:
+                        push(first)
+                else:
+                    for child in reversed(prev):
+                        if child not in visited:
+                            push(child)
     order.reverse()
     return order
 

@@ -23,7 +23,7 @@ from numbers import Integral, Real
 from pathlib import Path
 from typing import Any, TypeAlias, TypeVar
 
-from gradstep.engine import Value
+from gradstep.engine import Value, _leaf, _scoped_multiply_add
 
 __all__ = [
     "Module",
@@ -223,9 +223,9 @@ class Neuron(Module):
         scope = self.name
         act = self.b
         for wi, xi in zip(w, xs, strict=True):
-            prod = wi * xi
-            act = act + prod
-            prod._scope = act._scope = scope
+            if type(xi) is not Value:  # as `wi * xi` does: a number becomes a constant leaf
+                xi = _leaf(xi)
+            act = _scoped_multiply_add(act, wi, xi, scope)  # the nodes wi * xi, act + (wi * xi)
         f = self._act
         if f is not None:
             act = f(act)
@@ -354,10 +354,20 @@ class MLP(Module):
         ]
 
     def __call__(self, x: Input) -> Output:
-        """The layers applied in turn: a list of outputs, or one Value if there is one."""
+        """The layers applied in turn: a list of outputs, or one Value if there is one.
+
+        The collector is paused for the whole call, as in `Layer.__call__` (one pause per
+        sample instead of one per layer: ~9% off the moons step, see bench/RESULTS.md).
+        """
         out: Input = x
-        for layer in self.layers:
-            out = layer(out)
+        gc_was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            for layer in self.layers:
+                out = layer(out)
+        finally:
+            if gc_was_enabled:
+                gc.enable()
         return out  # type: ignore[return-value]
 
     def named_parameters(self) -> list[tuple[str, Value]]:
