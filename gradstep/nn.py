@@ -354,20 +354,10 @@ class MLP(Module):
         ]
 
     def __call__(self, x: Input) -> Output:
-        """The layers applied in turn: a list of outputs, or one Value if there is one.
-
-        The collector is paused for the whole call, as in `Layer.__call__` (one pause per
-        sample instead of one per layer: ~9% off the moons step, see bench/RESULTS.md).
-        """
+        """The layers applied in turn: a list of outputs, or one Value if there is one."""
         out: Input = x
-        gc_was_enabled = gc.isenabled()
-        gc.disable()
-        try:
-            for layer in self.layers:
-                out = layer(out)
-        finally:
-            if gc_was_enabled:
-                gc.enable()
+        for layer in self.layers:
+            out = layer(out)
         return out  # type: ignore[return-value]
 
     def named_parameters(self) -> list[tuple[str, Value]]:
