@@ -434,24 +434,32 @@ def _topological_order(root: Value, zero_interior_grads: bool) -> list[Value]:
         node = pop()
         if node is _CHILDREN_DONE:
             emit(pop())  # type: ignore[arg-type]
-        elif node not in visited:
+            continue
+        if node in visited:
+            continue
+        # Expand the node, then go straight down into its first child (it would be the
+        # next one popped anyway): the same order, without a push and pop per level.
+        while True:
             visit(node)  # type: ignore[arg-type]
             prev = node._prev  # type: ignore[attr-defined]
+            if not prev:
+                emit(node)  # type: ignore[arg-type]
+                break
+            if zero_interior_grads:
+                node.grad = 0.0  # type: ignore[attr-defined]
             push(node)
             push(_CHILDREN_DONE)
-            if prev:
-                if zero_interior_grads:
-                    node.grad = 0.0  # type: ignore[attr-defined]
-                if len(prev) == 2:  # most nodes: unpacked, no reversed() iterator
-                    first, second = prev
-                    if second not in visited:
-                        push(second)
-                    if first not in visited:
-                        push(first)
-                else:
-                    for child in reversed(prev):
-                        if child not in visited:
-                            push(child)
+            if len(prev) == 2:  # most nodes: unpacked, no reversed() iterator
+                node, second = prev
+                if second not in visited:
+                    push(second)
+            else:
+                for child in reversed(prev[1:]):
+                    if child not in visited:
+                        push(child)
+                node = prev[0]
+            if node in visited:
+                break
     order.reverse()
     return order
 
@@ -468,18 +476,18 @@ def _apply_chain_rule(order: Iterable[Value]) -> None:
     """
     for node in order:
         prev = node._prev
-        if prev:
-            upstream = node.grad
+        if len(prev) == 2:
+            a, b = prev
             local = node._local_grads(node)
-            if len(prev) == 2:
-                a, b = prev
-                a.grad += local[0] * upstream
-                b.grad += local[1] * upstream
-            elif len(prev) == 1:
-                prev[0].grad += local[0] * upstream
-            else:
-                for child, local_i in zip(prev, local, strict=True):
-                    child.grad += local_i * upstream
+            upstream = node.grad
+            a.grad += local[0] * upstream
+            b.grad += local[1] * upstream
+        elif len(prev) == 1:
+            prev[0].grad += node._local_grads(node)[0] * node.grad
+        elif prev:
+            upstream = node.grad
+            for child, local_i in zip(prev, node._local_grads(node), strict=True):
+                child.grad += local_i * upstream
 
 
 def _apply_chain_rule_recorded(order: Iterable[Value], record: BackwardStep) -> None:
@@ -491,4 +499,3 @@ def _apply_chain_rule_recorded(order: Iterable[Value], record: BackwardStep) -> 
                 product = local * upstream
                 child.grad += product
                 record(node, child, local, upstream, product, child.grad)
-
