@@ -273,28 +273,6 @@ def _node(data: float, children: tuple[Value, ...], op: str, rule: LocalGradRule
     return out
 
 
-def _scoped_multiply_add(acc: Value, w: Value, x: Value, scope: str) -> Value:
-    """acc + w·x as exactly the nodes ``w * x`` and ``acc + (w * x)`` build, both given
-    ``_scope`` (a neuron's inner loop: one call instead of two ops and two attribute sets)."""
-    prod = _new_object(Value)
-    prod.data = w.data * x.data
-    prod.grad = 0.0
-    prod.label = ""
-    prod._prev = (w, x)
-    prod._op = "*"
-    prod._local_grads = _mul_local
-    prod._scope = scope
-    out = _new_object(Value)
-    out.data = acc.data + prod.data
-    out.grad = 0.0
-    out.label = ""
-    out._prev = (acc, prod)
-    out._op = "+"
-    out._local_grads = _add_local
-    out._scope = scope
-    return out
-
-
 def _describe(v: Value) -> str:
     """Name an operand in an error message: its label if it has one, and its value."""
     return f"{v.label}={v.data!r}" if v.label else repr(v.data)
@@ -434,32 +412,16 @@ def _topological_order(root: Value, zero_interior_grads: bool) -> list[Value]:
         node = pop()
         if node is _CHILDREN_DONE:
             emit(pop())  # type: ignore[arg-type]
-            continue
-        if node in visited:
-            continue
-        # Expand the node, then go straight down into its first child (it would be the
-        # next one popped anyway): the same order, without a push and pop per level.
-        while True:
+        elif node not in visited:
             visit(node)  # type: ignore[arg-type]
             prev = node._prev  # type: ignore[attr-defined]
-            if not prev:
-                emit(node)  # type: ignore[arg-type]
-                break
-            if zero_interior_grads:
+            if zero_interior_grads and prev:
                 node.grad = 0.0  # type: ignore[attr-defined]
             push(node)
             push(_CHILDREN_DONE)
-            if len(prev) == 2:  # most nodes: unpacked, no reversed() iterator
-                node, second = prev
-                if second not in visited:
-                    push(second)
-            else:
-                for child in reversed(prev[1:]):
-                    if child not in visited:
-                        push(child)
-                node = prev[0]
-            if node in visited:
-                break
+            for child in reversed(prev):
+                if child not in visited:
+                    push(child)
     order.reverse()
     return order
 
@@ -476,18 +438,18 @@ def _apply_chain_rule(order: Iterable[Value]) -> None:
     """
     for node in order:
         prev = node._prev
-        if len(prev) == 2:
-            a, b = prev
+        if prev:
+            upstream = node.grad
             local = node._local_grads(node)
-            upstream = node.grad
-            a.grad += local[0] * upstream
-            b.grad += local[1] * upstream
-        elif len(prev) == 1:
-            prev[0].grad += node._local_grads(node)[0] * node.grad
-        elif prev:
-            upstream = node.grad
-            for child, local_i in zip(prev, node._local_grads(node), strict=True):
-                child.grad += local_i * upstream
+            if len(prev) == 2:
+                a, b = prev
+                a.grad += local[0] * upstream
+                b.grad += local[1] * upstream
+            elif len(prev) == 1:
+                prev[0].grad += local[0] * upstream
+            else:
+                for child, local_i in zip(prev, local, strict=True):
+                    child.grad += local_i * upstream
 
 
 def _apply_chain_rule_recorded(order: Iterable[Value], record: BackwardStep) -> None:
@@ -499,3 +461,4 @@ def _apply_chain_rule_recorded(order: Iterable[Value], record: BackwardStep) -> 
                 product = local * upstream
                 child.grad += product
                 record(node, child, local, upstream, product, child.grad)
+

@@ -23,7 +23,7 @@ from numbers import Integral, Real
 from pathlib import Path
 from typing import Any, TypeAlias, TypeVar
 
-from gradstep.engine import Value, _leaf, _scoped_multiply_add
+from gradstep.engine import Value
 
 __all__ = [
     "Module",
@@ -223,9 +223,9 @@ class Neuron(Module):
         scope = self.name
         act = self.b
         for wi, xi in zip(w, xs, strict=True):
-            if type(xi) is not Value:  # as `wi * xi` does: a number becomes a constant leaf
-                xi = _leaf(xi)
-            act = _scoped_multiply_add(act, wi, xi, scope)  # the nodes wi * xi, act + (wi * xi)
+            prod = wi * xi
+            act = act + prod
+            prod._scope = act._scope = scope
         f = self._act
         if f is not None:
             act = f(act)
