@@ -274,13 +274,17 @@ class Layer(Module):
         ]
 
     def __call__(self, x: Input) -> Output:
-        """Each neuron applied to ``x``; plain numbers become one shared leaf per input.
+        """Each neuron applied to ``x``; plain numbers become one shared leaf per input,
+        labelled ``x0``, ``x1``, … (so drawings and walk-throughs name them).
 
         The cyclic garbage collector is paused while the layer builds its nodes (they form no
         cycles; a collection here would only re-scan the growing graph): ~40% off a forward
         pass, see bench/RESULTS.md.  The caller's setting is restored.
         """
-        xs = [xi if isinstance(xi, Value) else Value(xi) for xi in _as_inputs(x)]
+        xs = [
+            xi if isinstance(xi, Value) else Value(xi, label=f"x{i}")
+            for i, xi in enumerate(_as_inputs(x))
+        ]
         gc_was_enabled = gc.isenabled()
         gc.disable()
         try:

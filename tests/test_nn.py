@@ -454,3 +454,13 @@ def test_layer_sizes_may_be_numpy_integers() -> None:
     assert model.config()["nouts"] == [4, 1] and type(model.config()["nin"]) is int
     with pytest.raises(ValueError, match=r"nin must be a positive integer, got 2\.0"):
         MLP(2.0, [1])  # type: ignore[arg-type]
+
+
+def test_plain_number_inputs_become_shared_leaves_named_x0_x1() -> None:
+    """A layer wraps float inputs once, labelled by position, so drawings can name them."""
+    model = MLP(2, [3, 1], seed=0)
+    out = model([0.5, -1.5])
+    assert isinstance(out, Value)
+    leaves = [v for v in topological_order(out) if not v._prev and v.label.startswith("x")]
+    assert sorted(v.label for v in leaves) == ["x0", "x1"]
+    assert {v.label: v.data for v in leaves} == {"x0": 0.5, "x1": -1.5}
