@@ -48,6 +48,15 @@ def _no_local_grads(out: Value) -> LocalGrads:
     return ()
 
 
+def _missing_local_grads(out: Value) -> LocalGrads:
+    """A node made with ``Value(data, children, op)`` whose maker never gave its rule."""
+    raise TypeError(
+        f"the node {out!r} made by op {out._op!r} has children but no local-gradient rule: "
+        "set `out._local_grads = rule`, where rule(out) returns ∂out/∂child for each child "
+        "(gradstep's ops share one rule per op instead of micrograd's _backward closures)"
+    )
+
+
 class Value:
     """A scalar node of a computation graph: its ``data``, its ``grad`` = ∂root/∂self,
     its children ``_prev``, the op ``_op`` that made it and that op's local-gradient rule."""
@@ -77,7 +86,7 @@ class Value:
         self.label = label
         self._prev = tuple(_children)
         self._op = _op
-        self._local_grads = _no_local_grads
+        self._local_grads = _missing_local_grads if self._prev else _no_local_grads
 
     def __repr__(self) -> str:
         label = f", label={self.label!r}" if self.label else ""

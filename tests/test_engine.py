@@ -444,3 +444,14 @@ def test_nan_propagates_through_relu_log_and_sqrt_instead_of_being_hidden() -> N
     nan = float("nan")
     for out in (Value(nan).relu(), Value(nan).log(), Value(nan).sqrt()):
         assert math.isnan(out.data)
+
+
+def test_a_node_made_with_children_but_no_rule_says_how_to_give_one() -> None:
+    """A user op built as micrograd does, Value(data, children, op), without a rule."""
+    x = Value(2.0)
+    out = Value(x.data**3, (x,), "cube")
+    with pytest.raises(TypeError, match=r"'cube' has children but no local-gradient rule"):
+        out.backward()
+    out._local_grads = lambda node: (3 * node._prev[0].data ** 2,)
+    out.backward()
+    assert x.grad == 12.0
