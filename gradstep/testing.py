@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from numbers import Real
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
-from gradstep.engine import Value, topological_order
+from gradstep.engine import Value, _stable_sigmoid, topological_order
 
 if TYPE_CHECKING:
     from hypothesis.strategies import SearchStrategy
@@ -199,14 +199,6 @@ def _pow_float(x: float, n: float) -> float:
     return float(x**n)
 
 
-def _sigmoid_float(x: float) -> float:
-    """σ(x) = 1 / (1 + e^-x), written so that neither branch overflows."""
-    if x >= 0.0:
-        return 1.0 / (1.0 + math.exp(-x))
-    z = math.exp(x)
-    return z / (1.0 + z)
-
-
 def _leaky_relu_float(x: float, ctx: float) -> float:
     """x if x > 0 else ctx·x."""
     return x if x > 0.0 else ctx * x
@@ -224,7 +216,7 @@ BUILTIN_REAPPLY: Mapping[str, Reapply] = {
     "ReLU": lambda x: x if x > 0.0 else 0.0,
     "LeakyReLU": _leaky_relu_float,
     "tanh": math.tanh,
-    "sigmoid": _sigmoid_float,
+    "sigmoid": _stable_sigmoid,
     "exp": math.exp,
     "log": math.log,
     "sqrt": math.sqrt,
@@ -620,7 +612,7 @@ FLOAT_FUNCTIONS: Backend = {
     "relu": lambda x: x if x > 0.0 else 0.0,
     "leaky_relu": _leaky_relu_float,
     "tanh": math.tanh,
-    "sigmoid": _sigmoid_float,
+    "sigmoid": _stable_sigmoid,
     "exp": math.exp,
     "log": math.log,
     "sqrt": math.sqrt,
