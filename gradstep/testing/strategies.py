@@ -1,0 +1,480 @@
+"""Hypothesis strategies for gradient tests: `finite_floats`, `values`, random `expression_dags`.
+
+Hypothesis is imported when a strategy is built, never when this module is imported;
+PyTorch only by `torch_functions` / `ExpressionDAG.torch`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+from gradstep.engine import Value, _stable_sigmoid
+
+if TYPE_CHECKING:
+    from hypothesis.strategies import SearchStrategy
+
+from gradstep.testing.gradcheck import _leaky_relu_float
+
+__all__ = [
+    "finite_floats",
+    "values",
+    "expression_dags",
+    "ExpressionDAG",
+    "DAGStep",
+    "DAG_OPS",
+    "Backend",
+    "VALUE_FUNCTIONS",
+    "FLOAT_FUNCTIONS",
+    "torch_functions",
+]
+
+# =======================================================================================
+# backends: the DAG evaluator's unary functions for Values, floats and torch tensors
+
+#: name → function, for the unary ops of a DAG (``leaky_relu`` also takes the slope)
+Backend: TypeAlias = Mapping[str, Callable[..., Any]]
+
+VALUE_FUNCTIONS: Backend = {
+    "relu": Value.relu,
+    "leaky_relu": Value.leaky_relu,
+    "tanh": Value.tanh,
+    "sigmoid": Value.sigmoid,
+    "exp": Value.exp,
+    "log": Value.log,
+    "sqrt": Value.sqrt,
+    "abs": Value.abs,
+}
+
+FLOAT_FUNCTIONS: Backend = {
+    "relu": lambda x: x if x > 0.0 else 0.0,
+    "leaky_relu": _leaky_relu_float,
+    "tanh": math.tanh,
+    "sigmoid": _stable_sigmoid,
+    "exp": math.exp,
+    "log": math.log,
+    "sqrt": math.sqrt,
+    "abs": abs,
+}
+
+
+def torch_functions() -> Backend:
+    """The DAG's unary functions on torch tensors (imports torch: call it only if installed)."""
+    import torch
+    import torch.nn.functional as F
+
+    return {
+        "relu": torch.relu,
+        "leaky_relu": F.leaky_relu,
+        "tanh": torch.tanh,
+        "sigmoid": torch.sigmoid,
+        "exp": torch.exp,
+        "log": torch.log,
+        "sqrt": torch.sqrt,
+        "abs": torch.abs,
+    }
+
+
+# =======================================================================================
+# random expression DAGs
+
+#: every op a DAG can use (binary ops come as Value⊕Value, Value⊕c and c⊕Value)
+DAG_OPS: tuple[str, ...] = (
+    "+",
+    "-",
+    "*",
+    "/",
+    "neg",
+    "**",
+    "relu",
+    "leaky_relu",
+    "tanh",
+    "sigmoid",
+    "exp",
+    "log",
+    "sqrt",
+    "abs",
+)
+_BINARY = frozenset({"+", "-", "*", "/", "**"})
+
+
+@dataclass(frozen=True)
+class DAGStep:
+    """One instruction: apply ``op`` to the slots ``args`` (and the number ``const``).
+
+    Binary ops: two args (a ⊕ b), or one arg and ``const`` (a ⊕ c, or c ⊕ a when
+    ``const_first``).  ``leaky_relu`` keeps its slope in ``const``.  Slots 0..n-1 hold the
+    inputs; step k writes slot n + k.
+    """
+
+    op: str
+    args: tuple[int, ...]
+    const: float | None = None
+    const_first: bool = False
+
+
+def _apply_step(step: DAGStep, slots: Sequence[Any], functions: Backend) -> Any:
+    """Evaluate one step on any number-like backend (Values, floats, tensors)."""
+    op, args = step.op, [slots[i] for i in step.args]
+    if op in _BINARY:
+        if len(args) == 2:
+            a, b = args
+        elif step.const_first:
+            a, b = step.const, args[0]
+        else:
+            a, b = args[0], step.const
+        if op == "+":
+            return a + b
+        if op == "-":
+            return a - b
+        if op == "*":
+            return a * b
+        if op == "/":
+            return a / b
+        return a**b
+    if op == "neg":
+        return -args[0]
+    if op == "leaky_relu":
+        return functions[op](args[0], step.const)
+    return functions[op](args[0])
+
+
+@dataclass(frozen=True)
+class ExpressionDAG:
+    """A random expression DAG: its inputs and a straight-line program over slots.
+
+    ``dag(*values)`` builds the gradstep graph (nodes labelled x0.., v3..), ``dag.evaluate_float``
+    runs it on floats, ``dag.torch(*tensors)`` on torch tensors, ``str(dag)`` prints the
+    program (one line per node, shared subexpressions appear once).  The root is the last step.
+    """
+
+    inputs: tuple[float, ...]
+    steps: tuple[DAGStep, ...]
+
+    def evaluate(self, inputs: Sequence[Any], functions: Backend) -> Any:
+        """Run the program on ``inputs`` with ``functions`` for the unary ops; return the root."""
+        if len(inputs) != len(self.inputs):
+            raise ValueError(f"this DAG takes {len(self.inputs)} inputs, got {len(inputs)}")
+        slots = list(inputs)
+        for step in self.steps:
+            slots.append(_apply_step(step, slots, functions))
+        return slots[-1]
+
+    def __call__(self, *xs: Value) -> Value:
+        """Build the DAG from gradstep Values, labelling each node with its slot name."""
+        slots: list[Value] = list(xs)
+        if len(slots) != len(self.inputs):
+            raise ValueError(f"this DAG takes {len(self.inputs)} inputs, got {len(slots)}")
+        for step in self.steps:
+            node: Value = _apply_step(step, slots, VALUE_FUNCTIONS)
+            node.label = self.name(len(slots))
+            slots.append(node)
+        return slots[-1]
+
+    def evaluate_float(self, xs: Sequence[float] | None = None) -> float:
+        """The root's value on plain floats (the DAG's own inputs by default)."""
+        return float(self.evaluate(list(self.inputs if xs is None else xs), FLOAT_FUNCTIONS))
+
+    def torch(self, *tensors: Any) -> Any:
+        """The same DAG on torch tensors (use float64 tensors with requires_grad)."""
+        return self.evaluate(list(tensors), torch_functions())
+
+    def name(self, slot: int) -> str:
+        """x0, x1, ... for inputs, v3, v4, ... for steps."""
+        return f"x{slot}" if slot < len(self.inputs) else f"v{slot}"
+
+    @property
+    def depth(self) -> int:
+        """The longest path from an input to the root, counted in ops."""
+        return _depths(len(self.inputs), self.steps)[-1]
+
+    def source(self) -> str:
+        """The program as Python lines using gradstep's API, e.g. ``v3 = (x0 * x1).tanh()``."""
+        lines = [f"{self.name(i)} = Value({x!r})" for i, x in enumerate(self.inputs)]
+        for k, step in enumerate(self.steps):
+            lines.append(f"{self.name(len(self.inputs) + k)} = {self._format(step)}")
+        return "\n".join(lines)
+
+    __str__ = source
+
+    def _format(self, step: DAGStep) -> str:
+        """One step as an expression."""
+        args = [self.name(i) for i in step.args]
+        if step.op in _BINARY:
+            if len(args) == 2:
+                return f"{args[0]} {step.op} {args[1]}"
+            c = repr(step.const)
+            return f"{c} {step.op} {args[0]}" if step.const_first else f"{args[0]} {step.op} {c}"
+        if step.op == "neg":
+            return f"-{args[0]}"
+        if step.op == "leaky_relu":
+            return f"{args[0]}.leaky_relu({step.const!r})"
+        return f"{args[0]}.{step.op}()"
+
+
+def _depths(n_inputs: int, steps: Sequence[DAGStep]) -> list[int]:
+    """The depth of every slot: 0 for inputs, 1 + the deepest argument for a step."""
+    depths = [0] * n_inputs
+    for step in steps:
+        depths.append(1 + max(depths[i] for i in step.args))
+    return depths
+
+
+# --- the generator's domain rules ------------------------------------------------------
+# Every rule is checked at the DAG's inputs *and* at probe points that move each input by
+# ±1e-3·max(1, |x|) (1000× gradcheck's default step), so the central differences of a
+# test never cross a kink or leave a domain.  Bounds keep the values and derivatives
+# moderate, so central differences are accurate.
+
+_VALUE_BOUND = 50.0  # |every node| ≤ this
+_KINK_MARGIN = 0.1  # |argument of relu / leaky_relu / abs| ≥ this
+_POSITIVE_MARGIN = 0.2  # argument of log / sqrt, base of a fractional or Value power ≥ this
+_DENOMINATOR_MARGIN = 0.5  # |denominator|, |base of a negative power| ≥ this
+_EXP_BOUND = 4.0  # |argument of exp| ≤ this
+_EXPONENT_BOUND = 3.0  # |Value exponent| ≤ this
+_PROBE_SCALE = 1e-3
+_CONST_EXPONENTS = (2.0, 3.0, -1.0, -2.0, 0.5, 1.5, -0.5)
+_CONST_BASES = (0.5, 2.0, math.e, 3.0)
+
+
+def _same_side(xs: Sequence[float], margin: float) -> bool:
+    """All xs at least ``margin`` from 0, on the same side."""
+    return all(x >= margin for x in xs) or all(x <= -margin for x in xs)
+
+
+def _domain_ok(step: DAGStep, probes: Sequence[Sequence[float]]) -> bool:
+    """Whether ``step`` is well-conditioned at every probe point (each a list of slot values)."""
+    op = step.op
+    columns = [[p[i] for p in probes] for i in step.args]
+    a = columns[0]
+    if op in {"relu", "leaky_relu", "abs"}:
+        return _same_side(a, _KINK_MARGIN)
+    if op in {"log", "sqrt"}:
+        return min(a) >= _POSITIVE_MARGIN
+    if op == "exp":
+        return max(abs(x) for x in a) <= _EXP_BOUND
+    if op == "/":
+        return _same_side(_denominator(step, columns), _DENOMINATOR_MARGIN)
+    if op == "**":
+        return _pow_domain_ok(step, columns)
+    return True
+
+
+def _denominator(step: DAGStep, columns: Sequence[Sequence[float]]) -> Sequence[float]:
+    """The denominator of a division step at every probe: b in a / b, a in c / a, or c."""
+    if len(columns) == 2:
+        return columns[1]
+    if step.const_first:
+        return columns[0]
+    return [float(step.const or 0.0)]
+
+
+def _pow_domain_ok(step: DAGStep, columns: Sequence[Sequence[float]]) -> bool:
+    """x ** y: Value exponents need base ≥ margin and |y| bounded; constant n needs a safe base."""
+    if len(columns) == 2:
+        base, exponent = columns
+        return min(base) >= _POSITIVE_MARGIN and max(map(abs, exponent)) <= _EXPONENT_BOUND
+    if step.const_first:  # c ** x with c > 0
+        return max(map(abs, columns[0])) <= _EXPONENT_BOUND
+    n = float(step.const or 0.0)
+    base = columns[0]
+    if not n.is_integer():
+        return min(base) >= _POSITIVE_MARGIN
+    return n >= 0.0 or _same_side(base, _DENOMINATOR_MARGIN)
+
+
+def _float_step(step: DAGStep, slots: Sequence[float]) -> float | None:
+    """The step on floats, or None if it fails or leaves the value bound."""
+    try:
+        y = _apply_step(step, slots, FLOAT_FUNCTIONS)
+    except (ArithmeticError, ValueError):
+        return None
+    if isinstance(y, complex) or not math.isfinite(y) or abs(y) > _VALUE_BOUND:
+        return None
+    return float(y)
+
+
+class _DagBuilder:
+    """Draws a DAG step by step, keeping the float values at the inputs and probe points."""
+
+    def __init__(
+        self,
+        draw: Callable[[SearchStrategy[Any]], Any],
+        inputs: list[float],
+        max_depth: int,
+        ops: Sequence[str],
+    ) -> None:
+        from hypothesis import strategies as st
+
+        self.st = st
+        self.draw = draw
+        self.n_inputs = len(inputs)
+        self.max_depth = max_depth
+        self.ops = list(ops)
+        self.steps: list[DAGStep] = []
+        self.depths = [0] * len(inputs)
+        self.uses = [0] * len(inputs)
+        self.probes = [list(inputs)]
+        for i, x in enumerate(inputs):
+            for sign in (1.0, -1.0):
+                probe = list(inputs)
+                probe[i] = x + sign * _PROBE_SCALE * max(1.0, abs(x))
+                self.probes.append(probe)
+
+    def add_step(self) -> None:
+        """Draw one well-conditioned step (up to 4 tries, then tanh of an argument)."""
+        for _ in range(4):
+            step = self._draw_step()
+            if self._try(step):
+                return
+        fallback = DAGStep("tanh", (self._draw_arg(),))
+        if not self._try(fallback):  # pragma: no cover (tanh of a bounded value never fails)
+            raise RuntimeError("expression_dags: could not extend the DAG")
+
+    def _try(self, step: DAGStep) -> bool:
+        """Append ``step`` if its domain holds and its value stays bounded at every probe."""
+        if not _domain_ok(step, self.probes):
+            return False
+        results = [_float_step(step, probe) for probe in self.probes]
+        if any(y is None for y in results):
+            return False
+        for probe, y in zip(self.probes, results, strict=True):
+            probe.append(float(y or 0.0))
+        self.steps.append(step)
+        self.depths.append(1 + max(self.depths[i] for i in step.args))
+        self.uses.append(0)
+        for i in step.args:
+            self.uses[i] += 1
+        return True
+
+    def _draw_arg(self) -> int:
+        """A slot shallow enough to take one more op: the deepest, an unused one, or any."""
+        candidates = [i for i, d in enumerate(self.depths) if d < self.max_depth]
+        preference = self.draw(self.st.sampled_from(("any", "deepest", "unused")))
+        if preference == "deepest":
+            return max(candidates, key=lambda i: (self.depths[i], i))
+        unused = [i for i in candidates if self.uses[i] == 0]
+        pool = unused if preference == "unused" and unused else candidates
+        return int(self.draw(self.st.sampled_from(pool)))
+
+    def _draw_step(self) -> DAGStep:
+        """Draw an op, its argument slots and its constant, if any."""
+        st = self.st
+        op: str = self.draw(st.sampled_from(self.ops))
+        if op == "leaky_relu":
+            slope = self.draw(st.floats(0.01, 0.5))
+            return DAGStep(op, (self._draw_arg(),), slope)
+        if op not in _BINARY:
+            return DAGStep(op, (self._draw_arg(),))
+        form = self.draw(st.sampled_from(("value-value", "value-number", "number-value")))
+        if form == "value-value":
+            return DAGStep(op, (self._draw_arg(), self._draw_arg()))
+        const_first = form == "number-value"
+        if op == "**":
+            pool = _CONST_BASES if const_first else _CONST_EXPONENTS
+            const = float(self.draw(st.sampled_from(pool)))
+        elif op == "/" and not const_first:
+            magnitude = self.draw(st.floats(_DENOMINATOR_MARGIN, 3.0))
+            const = magnitude if self.draw(st.booleans()) else -magnitude
+        else:
+            const = self.draw(finite_floats(-3.0, 3.0))
+        return DAGStep(op, (self._draw_arg(),), const, const_first)
+
+
+def _check_range(name: str, low: float, high: float) -> None:
+    """Refuse an empty or non-finite range."""
+    if not (math.isfinite(low) and math.isfinite(high)) or low > high:
+        raise ValueError(f"{name}: need finite min_value ≤ max_value, got [{low!r}, {high!r}]")
+
+
+# =======================================================================================
+# Hypothesis strategies
+
+
+def finite_floats(
+    min_value: float = -100.0, max_value: float = 100.0, *, min_magnitude: float = 0.0
+) -> SearchStrategy[float]:
+    """Floats x with min_value ≤ x ≤ max_value and |x| ≥ min_magnitude: no NaN, no ±inf.
+
+    ``min_magnitude`` keeps x away from 0 (for kinks like relu/abs, or a denominator).
+    """
+    from hypothesis import strategies as st
+
+    _check_range("finite_floats", min_value, max_value)
+    if not (math.isfinite(min_magnitude) and min_magnitude >= 0.0):
+        raise ValueError(f"finite_floats: min_magnitude must be ≥ 0, got {min_magnitude!r}")
+
+    def plain(low: float, high: float) -> SearchStrategy[float]:
+        return st.floats(low, high, allow_nan=False, allow_infinity=False)
+
+    if min_magnitude == 0.0:
+        return plain(min_value, max_value)
+    parts = []
+    if min_value <= -min_magnitude:
+        parts.append(plain(min_value, min(max_value, -min_magnitude)))
+    if max_value >= min_magnitude:
+        parts.append(plain(max(min_value, min_magnitude), max_value))
+    if not parts:
+        raise ValueError(
+            f"finite_floats: no x in [{min_value!r}, {max_value!r}] has |x| ≥ {min_magnitude!r}"
+        )
+    return st.one_of(parts)
+
+
+def values(
+    min_value: float = -100.0,
+    max_value: float = 100.0,
+    *,
+    min_magnitude: float = 0.0,
+    label: str = "",
+) -> SearchStrategy[Value]:
+    """Leaf `Value`s whose data is drawn by `finite_floats` (same arguments)."""
+    return finite_floats(min_value, max_value, min_magnitude=min_magnitude).map(
+        lambda x: Value(x, label=label)
+    )
+
+
+def expression_dags(
+    *,
+    min_inputs: int = 1,
+    max_inputs: int = 4,
+    max_steps: int = 12,
+    max_depth: int = 6,
+    input_range: tuple[float, float] = (-3.0, 3.0),
+    ops: Sequence[str] = DAG_OPS,
+) -> SearchStrategy[ExpressionDAG]:
+    """Random `ExpressionDAG`s: 1–4 inputs, up to 12 ops, depth ≤ 6, shared subexpressions.
+
+    Each step applies an op from ``ops`` (all of `DAG_OPS` by default; binary ops as
+    Value⊕Value, Value⊕number or number⊕Value) to earlier slots, so nodes are reused.  Domains
+    are respected with margins that hold at every point a gradient check perturbs:
+    log/sqrt of x ≥ 0.2, |denominator| ≥ 0.5, relu/leaky_relu/abs of |x| ≥ 0.1, exp of |x| ≤ 4,
+    powers with safe bases and exponents, every value |v| ≤ 50.
+    """
+    from hypothesis import strategies as st
+
+    if not 1 <= min_inputs <= max_inputs:
+        raise ValueError(
+            f"expression_dags: need 1 ≤ min_inputs ≤ max_inputs, got {min_inputs}, {max_inputs}"
+        )
+    if max_steps < 1 or max_depth < 1:
+        raise ValueError("expression_dags: max_steps and max_depth must be ≥ 1")
+    unknown = sorted(set(ops) - set(DAG_OPS))
+    if unknown or not ops:
+        raise ValueError(
+            f"expression_dags: ops must be a non-empty subset of {DAG_OPS}, got unknown {unknown}"
+        )
+    low, high = input_range
+    _check_range("expression_dags input_range", low, high)
+
+    @st.composite
+    def dags(draw: st.DrawFn) -> ExpressionDAG:
+        inputs = draw(st.lists(finite_floats(low, high), min_size=min_inputs, max_size=max_inputs))
+        builder = _DagBuilder(draw, inputs, max_depth, ops)
+        for _ in range(draw(st.integers(1, max_steps))):
+            builder.add_step()
+        return ExpressionDAG(tuple(inputs), tuple(builder.steps))
+
+    return dags()
