@@ -393,13 +393,13 @@ def test_parse_wants_a_string() -> None:
     [
         ("log(x)", {"x": -1.0}, "log of a non-positive number: log(x=-1.0)", 1),
         ("1 + 2 / x", {"x": 0.0}, "division by zero: 2.0 / x=0.0", 7),
-        ("exp(x)", {"x": 1000.0}, "exp(x=1000.0) overflows a float", 1),
+        ("exp(x)", {"x": 1000.0}, "exp(x) = inf is not a finite number", 1),
         ("sqrt(x)", {"x": -4.0}, "square root of a negative number: sqrt(x=-4.0)", 1),
         ("x ** 0.5", {"x": -1.0}, "fractional power of a negative base", 3),
         ("x ** y", {"x": -1.0, "y": 2.0}, "power with a Value exponent needs a non-negative", 3),
-        ("x ** 100", {"x": 1e100}, "x=1e+100 ** 100.0 overflows a float", 3),
+        ("x ** 100", {"x": 1e100}, "x ** 100 = inf is not a finite number", 3),
         ("x*y*y*y", {"x": 1e100, "y": 1e100}, "x*y*y*y = inf is not a finite number", 6),
-        ("9 ** 9 ** 9", {}, "9.0 ** 387420489.0 overflows a float", 3),
+        ("9 ** 9 ** 9", {}, "9 ** 9 ** 9 = inf is not a finite number", 3),
     ],
 )
 def test_domain_errors_become_evaluation_errors_at_the_op(
