@@ -80,7 +80,7 @@ _SPECS: dict[OpSpec, _OpSpec] = {
         ),
         guard="{a} < 0.0 or ({a} == 0.0 and {b} < 0.0)",
     ),
-    ops.RELU: _OpSpec("ReLU", "0.0 if {a} < 0.0 else {a}", ("(1.0 if {o} > 0.0 else 0.0)",)),
+    ops.RELU: _OpSpec("ReLU", "0.0 if {a} < 0.0 else {a}", ("(0.0 if {o} <= 0.0 else 1.0)",)),
     ops.LEAKY_RELU: _OpSpec(
         "LeakyReLU", "{a} if {a} > 0.0 else {c} * {a}", ("(1.0 if {a} > 0.0 else {c})",)
     ),
@@ -90,7 +90,7 @@ _SPECS: dict[OpSpec, _OpSpec] = {
     ops.LOG: _OpSpec("log", "_log({a})", ("(1.0 / {a})",), guard="{a} <= 0.0"),
     ops.SQRT: _OpSpec("sqrt", "_sqrt({a})", ("(0.5 / {o})",)),
     ops.ABS: _OpSpec(
-        "abs", "abs({a})", ("(1.0 if {a} > 0.0 else -1.0 if {a} < 0.0 else {a} * 0.0)",)
+        "abs", "abs({a})", ("(1.0 if {a} > 0.0 else -1.0 if {a} < 0.0 else 0.0)",)
     ),
 }
 
@@ -347,7 +347,8 @@ def _backward_lines(nodes: list[_Node], names: _Names) -> tuple[list[str], list[
     its first line is ``g = 0.0 + product`` (``0.0 + p`` differs from ``p`` only for p = -0.0).
     An interior grad therefore is never -0.0, so where a node's only product is its parent's
     grad times a local 1.0 (the children of ``+``), the node simply shares its parent's grad
-    variable: ``1.0 * g`` and ``0.0 + g`` are both exactly ``g``.
+    variable: ``1.0 * g`` and ``0.0 + g`` are both exactly ``g``.  A parameter's products
+    are summed from 0.0 the same way and added to ``p.grad`` at the end, as eager leaves are.
     """
     needs = _needs_grad(nodes)
     root = len(nodes) - 1
@@ -375,9 +376,9 @@ def _backward_lines(nodes: list[_Node], names: _Names) -> tuple[list[str], list[
                 lines.append(f"{grad[child]} += {product}")
                 continue
             started[child] = True
-            if is_param:  # a parameter's grad accumulates onto its value before the step
+            if is_param:  # summed from 0.0 like eager's leaves, then added to p.grad at the end
                 params_used.append(child)
-                lines.append(f"{grad[child]} = {grad[child]} + {product}")
+                lines.append(f"{grad[child]} = 0.0 + {product}")
             elif contributions[child] == 1 and product == upstream:
                 grad[child] = upstream  # shares the parent's grad: no line
             else:  # an interior node: zeroed, then the first product added
@@ -406,13 +407,9 @@ def _generate(recording: _Recording, nparams: int) -> str:
         backward, used = _backward_lines(nodes, names)
         node_of = {nodes[i].param: i for i in used}
         order = sorted(node_of)
-        if order:
-            targets = ", ".join(f"g{node_of[p]}" for p in order)
-            sources = ", ".join(f"params[{p}].grad" for p in order)
-            body.append(f"{targets}, = {sources},")
         body += ["# backward", *backward]
         for p in order:
-            body.append(f"params[{p}].grad = g{node_of[p]}")
+            body.append(f"params[{p}].grad += g{node_of[p]}")
         body.append(f"return v{root}")
     return "def replay(params):\n" + "\n".join(f"    {line}" for line in body) + "\n"
 
@@ -425,8 +422,8 @@ def _tape_replay(recording: _Recording) -> Callable[[Sequence[Value]], float]:
     """A replay that interprets the recorded graph from flat lists (no generated code).
 
     The common ops (+, *, ReLU) are inlined in the loops; the others go through
-    `_tape_forward_slow` and `_tape_locals`.  Gradients start at 0.0 for interior nodes and
-    at ``p.grad`` for parameters, then every product is added, as `Value.backward` does.
+    `_tape_forward_slow` and `_tape_locals` (the op records).  Every gradient starts at 0.0 and
+    every product is added; a parameter's sum is then added to ``p.grad``, as in eager mode.
     """
     nodes = recording.nodes
     count = len(nodes)
@@ -474,8 +471,6 @@ def _tape_replay(recording: _Recording) -> Callable[[Sequence[Value]], float]:
                 params[root_param].grad += 1.0
             return v[root]
         g = [0.0] * count
-        for i, p in params_at:
-            g[i] = params[p].grad
         g[root] = 1.0
         for kind, i, a, b, need_a, need_b, n in backward:
             up = g[i]
@@ -494,7 +489,7 @@ def _tape_replay(recording: _Recording) -> Callable[[Sequence[Value]], float]:
                     if needs[child]:
                         g[child] += local * up
         for i, p in params_at:
-            params[p].grad = g[i]
+            params[p].grad += g[i]
         return v[root]
 
     return replay

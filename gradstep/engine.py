@@ -74,13 +74,12 @@ class Value:
     """A scalar node of a computation graph: its ``data``, its ``grad`` = ∂root/∂self,
     its children ``_prev``, the op ``_op`` that made it and that op's record ``_spec``."""
 
-    __slots__ = ("data", "grad", "label", "_prev", "_op", "_spec", "_ctx", "_scope")
+    __slots__ = ("data", "grad", "label", "_prev", "_spec", "_ctx", "_scope")
 
     data: float
     grad: float
     label: str
     _prev: tuple[Value, ...]
-    _op: str
     #: the record of the op that made this node (None for a leaf)
     _spec: OpSpec | None
     #: the op's constant (the exponent of ``x**n``, the slope of leaky_relu), else None
@@ -99,7 +98,6 @@ class Value:
         self.grad = 0.0
         self.label = label
         self._prev = tuple(_children)
-        self._op = _op
         # micrograd's way to make an op's node: its rule comes later, as ``_local_grads``
         self._spec = _NodeRule.missing(_op, len(self._prev)) if self._prev else None
         self._ctx = None
@@ -108,6 +106,14 @@ class Value:
     def __repr__(self) -> str:
         label = f", label={self.label!r}" if self.label else ""
         return f"Value(data={self.data!r}, grad={self.grad!r}{label})"
+
+    @property
+    def _op(self) -> str:
+        """The op that made this node, as drawings show it ("*", "tanh", "**2"); "" for a leaf."""
+        spec = self._spec
+        if spec is None:
+            return ""
+        return spec.op_text(self._ctx) if spec.param else spec.symbol
 
     # ----------------------------------------------------------------------------------
     # binary ops: forward value here, local derivatives in the op's record (gradstep.ops)
@@ -222,30 +228,49 @@ class Value:
     def backward(self, record: BackwardStep | None = None) -> None:
         """Compute ∂self/∂v into ``v.grad`` for every node ``v`` of this graph.
 
-        Leaves (nodes with no children) accumulate across calls, like PyTorch leaves;
-        every interior node is reset and holds the gradient of this pass only.  The walk
-        is iterative (no recursion, any depth).  Each edge applies the chain rule
-        ``child.grad += local * upstream``; ``record``, if given, is called once per edge,
-        in visit order, with ``(node, child, index, local, upstream, product, child.grad)``.
-        If anything raises during the walk (a user's rule, ``record``, Ctrl-C), every grad
-        is put back as it was before the call.
+        Leaves (nodes with no children) accumulate across calls, like PyTorch leaves: a
+        leaf's products of this pass are summed first, then added to what it held (so
+        ``x*2.1 + x*1.5 + x*-0.5`` gives 3.1 and then 6.2, as in PyTorch).  Every interior
+        node holds the gradient of this pass only.  The walk is iterative (no recursion, any
+        depth).  Each edge applies the chain rule ``child.grad += local * upstream``;
+        ``record``, if given, is called once per edge, in visit order, with
+        ``(node, child, index, local, upstream, product, child.grad)`` (for a leaf: what it
+        held before plus this pass so far).  If anything raises during the walk (a user's rule,
+        ``record``, Ctrl-C), every grad is put back as it was before the call.
         """
         with _CollectorPaused():  # the walk allocates no cycles
             order = _topological_order(self)
             saved = [v.grad for v in order]
             try:
                 for v in order:
-                    if v._prev:
-                        v.grad = 0.0
-                if self._prev:
-                    self.grad = 1.0
-                else:
-                    self.grad += 1.0
+                    v.grad = 0.0
+                self.grad = 1.0
+                if record is not None:
+                    record = _leaves_with_earlier_passes(record, order, saved)
                 _apply_chain_rule(order, record)
+                for v, before in zip(order, saved, strict=True):
+                    if not v._prev:
+                        v.grad = before + v.grad
             except BaseException:
-                for v, g in zip(order, saved, strict=True):
-                    v.grad = g
+                for v, before in zip(order, saved, strict=True):
+                    v.grad = before
                 raise
+
+
+def _leaves_with_earlier_passes(
+    record: BackwardStep, order: Sequence[Value], saved: Sequence[float]
+) -> BackwardStep:
+    """``record``, told a leaf's gradient as it will read: earlier passes + this pass so far."""
+    earlier = {v: g for v, g in zip(order, saved, strict=True) if not v._prev and g != 0.0}
+    if not earlier:
+        return record
+
+    def report(
+        node: Value, child: Value, k: int, local: float, up: float, prod: float, after: float
+    ) -> None:
+        record(node, child, k, local, up, prod, earlier.get(child, 0.0) + after)
+
+    return report
 
 
 # ---------------------------------------------------------------------------------------
@@ -264,7 +289,6 @@ def _leaf(x: object) -> Value:
     v.grad = 0.0
     v.label = ""
     v._prev = ()
-    v._op = ""
     v._spec = None
     v._ctx = None
     v._scope = ""
@@ -272,7 +296,7 @@ def _leaf(x: object) -> Value:
 
 
 def _node(
-    data: float, children: tuple[Value, ...], spec: OpSpec, op: str = "", ctx: float | None = None
+    data: float, children: tuple[Value, ...], spec: OpSpec, ctx: float | None = None
 ) -> Value:
     """Make an op's output node (no input checks: the op has already done them)."""
     out = _new_object(Value)
@@ -280,7 +304,6 @@ def _node(
     out.grad = 0.0
     out.label = ""
     out._prev = children
-    out._op = op or spec.symbol or spec.name
     out._spec = spec
     out._ctx = ctx
     out._scope = ""
@@ -306,7 +329,7 @@ def _apply(spec: OpSpec, operands: tuple[Value, ...], param: float | None = None
     data = spec.forward(*xs)
     if not spec.builtin:
         data = _forward_result(spec, operands, data)
-    return _node(data, operands, spec, spec.op_text(param) if spec.param else "", param)
+    return _node(data, operands, spec, param)
 
 
 def apply(spec: OpSpec, *operands: Operand, param: float | None = None) -> Value:

@@ -221,6 +221,7 @@ def where(condition: Any, a: Any, b: Any) -> Any:
 
 
 def sign(x: Any) -> Any:
-    """-1.0, 0.0 or 1.0 as x < 0, x = 0, x > 0 (nan for nan): a constant whatever x is."""
+    """-1.0, 0.0 or 1.0 as x < 0, x = 0, x > 0 (0.0 for nan, as PyTorch's abs slope): a
+    constant whatever x is."""
     v = data(x)
-    return where(v > 0.0, 1.0, where(v < 0.0, -1.0, v * 0.0))
+    return where(v > 0.0, 1.0, where(v < 0.0, -1.0, 0.0))

@@ -75,7 +75,7 @@ __all__ = [
 Refusal: TypeAlias = tuple[type[Exception], str]
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, slots=True)
 class OpSpec:
     """One op, defined once: forward on floats, local derivatives, domain, display, hints."""
 
@@ -126,11 +126,12 @@ class OpSpec:
         shape = (self.arity, bool(self.param))
         fast = {(1, False): 1, (2, False): 2, (1, True): 3}.get(shape, 0) if self.builtin else 0
         object.__setattr__(self, "call", fast)
+        if not self.symbol:
+            object.__setattr__(self, "symbol", self.name)
 
     def op_text(self, param: float | None = None) -> str:
         """The ``_op`` of a node: the symbol, with the constant filled in ("**2")."""
-        symbol = self.symbol or self.name
-        return symbol.format(**{self.param: param}) if self.param else symbol
+        return self.symbol.format(**{self.param: param}) if self.param else self.symbol
 
     def expression(self, *operands: str, param: float | None = None) -> str:
         """The op written in Python with these operand names: ``w * x``, ``tanh(n1)``, ``a**2``."""
@@ -269,7 +270,8 @@ POW_VALUE = OpSpec(
 RELU = OpSpec(
     "relu", 1,
     forward=float_relu,  # relu(-0.0) = -0.0 and relu(nan) = nan, as in PyTorch
-    local=lambda x, out: (where(data(out) > 0.0, 1.0, 0.0),),  # 1 if x > 0 else 0
+    # 1 if x > 0 else 0 (PyTorch's mask: 0 where out ≤ 0, so relu'(nan) is 1)
+    local=lambda x, out: (where(data(out) <= 0.0, 0.0, 1.0),),
     symbol="ReLU", formulas=("1 if {x} > 0 else 0",),
     activation=True, torch="torch.relu", kinks=(0.0,),
 )  # fmt: skip

@@ -574,3 +574,13 @@ def test_parsed_graph_computes_what_the_expression_means(
     root, leaves = e.build(values)
     assert root.data == pytest.approx(expected, rel=1e-12, abs=1e-300)
     assert set(leaves) == set(e.variables)
+
+
+@pytest.mark.parametrize("raw", ["٣", "１", "3.５", "\u0663e2"])
+def test_values_refuse_digits_the_expressions_refuse(raw: str) -> None:
+    """Issue 13.8: float() reads Arabic-Indic or full-width digits, Python's expressions do not
+    (``parse("٣")`` is refused); a variable's value is refused too, saying which digits to use."""
+    with pytest.raises(ExpressionError, match=r"is not a number \(write it with the digits 0-9\)"):
+        parse_assignments([f"x={raw}"])
+    with pytest.raises(ExpressionError):
+        parse(f"x + {raw}")

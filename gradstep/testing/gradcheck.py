@@ -195,7 +195,7 @@ def _constant_as_ctx(spec: OpSpec) -> Reapply:
 
 def _reapply_key(spec: OpSpec) -> str:
     """The ``_op`` a record's nodes show, with the constant as its name ("**n")."""
-    symbol = spec.symbol or spec.name
+    symbol = spec.symbol
     return symbol.split("{")[0] + spec.param if "{" in symbol else symbol
 
 
