@@ -4,7 +4,7 @@ Each tree's ``gradstep`` package is imported under its own name (the modules kee
 own globals, so both engines live side by side), then every repeat times the eager moons
 step, the ``chain`` workload and the ``wide`` workload on each tree in turn (A B A B ...);
 the figure reported is the median over repeats of t(new) / t(old) from the same repeat, as
-`bench.run` does, so load from other processes mostly cancels.  ``OLD_TREE`` is a checkout
+`bench.run` does, so load from other processes mostly cancels (and the times are CPU time).  ``OLD_TREE`` is a checkout
 of the "before" commit, e.g. ``git archive 13a87e3 | tar -x -C /tmp/old``.
 """
 
@@ -92,10 +92,12 @@ def wide(tree: dict[str, ModuleType], n: int = 20_000) -> Callable[[], Any]:
 
 
 def timed(fn: Callable[[], Any]) -> float:
+    """CPU seconds of one call (process time: on a shared machine, other processes' load
+    does not count; wall time would)."""
     gc.collect()
-    start = time.perf_counter()
+    start = time.process_time()
     fn()
-    return time.perf_counter() - start
+    return time.process_time() - start
 
 
 def main(argv: list[str] | None = None) -> None:
