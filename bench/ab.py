@@ -4,8 +4,9 @@ Each tree's ``gradstep`` package is imported under its own name (the modules kee
 own globals, so both engines live side by side), then every repeat times the eager moons
 step, the ``chain`` workload and the ``wide`` workload on each tree in turn (A B A B ...);
 the figure reported is the median over repeats of t(new) / t(old) from the same repeat, as
-`bench.run` does, so load from other processes mostly cancels (and the times are CPU time).  ``OLD_TREE`` is a checkout
-of the "before" commit, e.g. ``git archive 13a87e3 | tar -x -C /tmp/old``.
+`bench.run` does, so load from other processes mostly cancels (and the times are CPU time).
+``OLD_TREE`` is a checkout of the "before" commit, e.g. ``git archive 13a87e3 | tar -x -C
+/tmp/old``.
 """
 
 from __future__ import annotations
