@@ -21,6 +21,7 @@ __all__ = [
     "save_loss_curve",
     "save_decision_regions",
     "save_curve_fit",
+    "print_written",
 ]
 
 INSTALL_HINT = "pip install 'gradstep[demo]'"
@@ -177,3 +178,10 @@ def save_curve_fit(
     ax.set_title(title)
     ax.legend()
     fig.savefig(path)
+
+
+def print_written(paths: Sequence[Path]) -> None:
+    """Say which files a demo wrote, one a line."""
+    print("wrote:")
+    for path in paths:
+        print(f"  {path}")

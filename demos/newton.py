@@ -22,7 +22,7 @@ from pathlib import Path
 
 import gradstep
 from gradstep import Value
-from gradstep.demos._training import _figure, have_matplotlib
+from gradstep.demos._training import _figure, have_matplotlib, print_written
 
 __all__ = ["main", "rosenbrock", "gradient_and_hessian", "newton_step", "newton"]
 
@@ -214,9 +214,7 @@ def main(argv: list[str] | None = None) -> int:
         picture = out / "paths.png"
         _save_paths(picture, f, newton_path, gd_path)
         written.append(picture)
-    print("wrote:")
-    for path in written:
-        print(f"  {path}")
+    print_written(written)
     return 0
 
 

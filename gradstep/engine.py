@@ -295,27 +295,18 @@ def _leaf(x: object) -> Value:
     """Wrap a plain number as a constant leaf, refusing anything that is not a real number."""
     if isinstance(x, Value):  # a subclass of Value
         return x
-    v = _new_object(Value)
-    v.data = x if type(x) is float else _to_float(x)
-    v.grad = 0.0
-    v.label = ""
-    v._a = None
-    v._b = None
-    v._spec = None
-    v._ctx = None
-    v._scope = ""
-    return v
+    return _node(x if type(x) is float else _to_float(x), None, None, None)
 
 
 def _node(
     data: float,
-    a: Value,
+    a: Value | None,
     b: Value | tuple[Value, ...] | None,
-    spec: OpSpec,
+    spec: OpSpec | None,
     ctx: float | None = None,
 ) -> Value:
-    """Make an op's output node from its children ``a`` and ``b`` (`_slots_of`), with no input
-    checks: the op has already done them."""
+    """Make a node: an op's output from its children ``a`` and ``b`` (`_slots_of`) and its
+    record, or a leaf (all None).  No input checks: the op has already done them."""
     out = _new_object(Value)
     out.data = data
     out.grad = 0.0
@@ -357,7 +348,7 @@ def _apply(spec: OpSpec, operands: tuple[Value, ...], param: float | None = None
     if not spec.builtin:
         data = _forward_result(spec, operands, data)
     a, b = _slots_of(operands)
-    return _node(data, a, b, spec, param)  # type: ignore[arg-type]
+    return _node(data, a, b, spec, param)
 
 
 def apply(spec: OpSpec, *operands: Operand, param: float | None = None) -> Value:
