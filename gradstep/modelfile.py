@@ -348,13 +348,13 @@ def _parse(path: PathLike, text: str) -> Any:
 def _structure_problem(text: str) -> str | None:
     """Too deep or too many objects and lists, found without parsing (so no recursion)."""
     brackets = _NOT_BRACKET.sub("", _STRING.sub("", _ESCAPE.sub("", text)))
-    if len(brackets) > 2 * MAX_CONTAINERS:
-        return f"more than {MAX_CONTAINERS:,} objects and lists, the limit MAX_CONTAINERS"
     depth = 0
-    for ch in brackets:
+    for ch in brackets[: 2 * MAX_CONTAINERS + 1]:  # at most the limit: a loop in Python
         depth += 1 if ch in "[{" else -1
         if depth > MAX_DEPTH:
             return f"nested more than {MAX_DEPTH} deep, the limit MAX_DEPTH"
+    if len(brackets) > 2 * MAX_CONTAINERS:
+        return f"more than {MAX_CONTAINERS:,} objects and lists, the limit MAX_CONTAINERS"
     return None
 
 
