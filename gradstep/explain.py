@@ -9,7 +9,7 @@ engine itself used, edge by edge, in visit order::
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -21,6 +21,7 @@ from gradstep.viz import draw_dot, format_number, forward_order, render, to_svg
 
 __all__ = [
     "walkthrough",
+    "local_formula",
     "Walkthrough",
     "ForwardRecord",
     "BackwardRecord",
@@ -35,11 +36,55 @@ _BACKWARD_HEADERS = (
     "node",
     "op",
     "child",
+    "formula",
     "local ∂node/∂child",
     "upstream ∂L/∂node",
     "product",
     "∂L/∂child so far",
 )
+
+_BACKWARD_NUMERIC = {0, 5, 6, 7, 8}
+
+#: ∂out/∂operand_k as text, by ``_op``, in the operand names {a} {b}, the output {out} and
+#: the op's constant {p}.  Interim: the op records of issue 9 will carry these formulas, and
+#: `local_formula` will read them from there (this is the one place that knows them here).
+_FORMULAS: dict[str, tuple[str, ...]] = {
+    "+": ("1", "1"),
+    "-": ("1", "−1"),
+    "*": ("{b}", "{a}"),
+    "/": ("1/{b}", "−{a}/{b}²"),
+    "neg": ("−1",),
+    "**": ("{b}·{a}^({b} − 1)", "{out}·ln {a}"),  # a Value exponent
+    "**n": ("{p}·{a}^({p} − 1)",),  # a constant exponent: x**2 and the like
+    "ReLU": ("1 if {a} > 0 else 0",),
+    "LeakyReLU": ("1 if {a} > 0 else {p}",),
+    "tanh": ("1 − {out}²",),
+    "sigmoid": ("{out}·(1 − {out})",),
+    "exp": ("{out}",),
+    "log": ("1/{a}",),
+    "sqrt": ("1/(2·{out})",),
+    "abs": ("sign({a})",),
+}
+
+
+def _operand(name: str) -> str:
+    """A name as it stands in a formula: ``x``, ``2``; ``(-z)`` and ``(a b)`` in parentheses."""
+    plain = name.replace("_", "").replace("#", "").replace(".", "")
+    return name if plain.isalnum() else f"({name})"
+
+
+def local_formula(node: Value, k: int, names: Mapping[Value, str]) -> str:
+    """The local derivative of ``node`` with respect to its child ``k`` as a formula in the
+    graph's names, e.g. ``∂n1/∂w = x`` for n1 = w * x; "" for an op it does not know."""
+    op = node._op
+    key = "**n" if op.startswith("**") and len(node._prev) == 1 else op
+    rules = _FORMULAS.get(key)
+    children = [names[c] for c in node._prev]
+    if rules is None or len(rules) != len(children) or not 0 <= k < len(children):
+        return ""
+    slots = {"out": _operand(names[node]), "p": format_number(getattr(node, "_ctx", 0.0), 6)}
+    slots.update(zip(("a", "b"), (_operand(c) for c in children), strict=False))
+    return f"∂{names[node]}/∂{children[k]} = {rules[k].format(**slots)}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +112,7 @@ class BackwardRecord:
     upstream: float  # ∂L/∂node
     product: float  # local × upstream, as the engine computed it
     child_grad: float  # ∂L/∂child so far, right after adding the product
+    formula: str = ""  # the local derivative as a formula: "∂n1/∂w = x" (see `local_formula`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -395,6 +441,7 @@ class Walkthrough:
                 r.node,
                 r.op,
                 r.child,
+                r.formula,
                 fmt(r.local),
                 fmt(r.upstream),
                 fmt(r.product),
@@ -419,7 +466,7 @@ class Walkthrough:
         ]
         if self.backward:
             parts.append(
-                _text_table(_BACKWARD_HEADERS, self._backward_rows(digits), {0, 4, 5, 6, 7})
+                _text_table(_BACKWARD_HEADERS, self._backward_rows(digits), _BACKWARD_NUMERIC)
             )
         else:
             parts.append("(no edges: the root is an input)")
@@ -443,7 +490,10 @@ class Walkthrough:
         if self.backward:
             parts.append(
                 _md_table(
-                    _BACKWARD_HEADERS, self._backward_rows(digits), {0, 4, 5, 6, 7}, frozenset({2})
+                    _BACKWARD_HEADERS,
+                    self._backward_rows(digits),
+                    _BACKWARD_NUMERIC,
+                    frozenset({2, 4}),
                 )
             )
         else:
@@ -611,6 +661,7 @@ def walkthrough(root: Value, zero_grad: bool = True) -> Walkthrough:
                 upstream,
                 product,
                 after,
+                local_formula(node, k, names),
             )
         )
 

@@ -156,11 +156,14 @@ def draw_dot(
     grads: Mapping[Value, float] | None = None,
     title: str | None = None,
     digits: int = 4,
+    tooltips: bool = True,
 ) -> graphviz.Digraph:
     """Draw ``root``'s graph: a record ``label | data | grad`` per value, a small node per op.
 
     Edges follow the data: child → op → result.  Node ids are ``v0, v1, …`` in
-    `forward_order`, so ``.source`` is the same on every run.  Nothing is rendered: the
+    `forward_order`, so ``.source`` is the same on every run; the SVG keeps them as element
+    ids: value ``v3``, its op ``v3_op``, the edge from its child k ``e3_k`` and from its op
+    ``e3`` (the interactive page restyles them by id).  Nothing is rendered: the
     returned `graphviz.Digraph` displays itself in Jupyter, and `render` writes files.
 
     Args:
@@ -179,6 +182,7 @@ def draw_dot(
         grads: gradients to show instead of each value's ``grad`` (e.g. mid-backward).
         title: a caption drawn under the graph.
         digits: significant digits of data and grad.
+        tooltips: give each value a hover text with its full-precision data and grad.
     """
     if rankdir not in _RANKDIRS:
         raise ValueError(f"rankdir must be one of {', '.join(_RANKDIRS)}, got {rankdir!r}")
@@ -239,11 +243,14 @@ def draw_dot(
             fields.append(f"grad {format_number(grad_of(v), digits)}")
         body = " | ".join(fields)
         attrs: dict[str, str] = {
+            "id": vid,
             "shape": "record",
             "label": f"{{ {body} }}" if horizontal else body,
-            "tooltip": f"{name or vid}: data={v.data!r}"
-            + (f", grad={grad_of(v)!r}" if show_grad else ""),
         }
+        if tooltips:
+            attrs["tooltip"] = f"{name or vid}: data={v.data!r}" + (
+                f", grad={grad_of(v)!r}" if show_grad else ""
+            )
         if color_by_grad:
             attrs.update(style="filled", fillcolor=_grad_colour(grad_of(v), scale))
         if v in marked:
@@ -253,7 +260,12 @@ def draw_dot(
         target = group_for(v)
         target.node(vid, **attrs)
         if v._prev:
-            op_attrs = {"shape": "ellipse", "label": v._op or "?", "margin": "0.02,0.02"}
+            op_attrs = {
+                "id": f"{vid}_op",
+                "shape": "ellipse",
+                "label": v._op or "?",
+                "margin": "0.02,0.02",
+            }
             if i in marked_ops:
                 op_attrs.update(color=_HIGHLIGHT, penwidth="2.5", fontcolor=_HIGHLIGHT)
             target.node(f"{vid}_op", **op_attrs)
@@ -265,12 +277,12 @@ def draw_dot(
 
     for i, v in enumerate(nodes):
         for k, child in enumerate(v._prev):
-            attrs = {}
+            attrs = {"id": f"e{i}_{k}"}
             if (i, index[child], None) in edge_marks or (i, None, k) in edge_marks:
-                attrs = {"color": _HIGHLIGHT, "penwidth": "3"}
+                attrs.update(color=_HIGHLIGHT, penwidth="3")
             dot.edge(f"v{index[child]}", f"v{i}_op", **attrs)
         if v._prev:
-            dot.edge(f"v{i}_op", f"v{i}")
+            dot.edge(f"v{i}_op", f"v{i}", id=f"e{i}")
     return dot
 
 

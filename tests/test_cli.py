@@ -88,7 +88,9 @@ def test_explain_prints_tables_and_hand_checked_gradients() -> None:
     assert re.search(r"^\s+5\s+n2\s+\+\s+n1 \+ b\s+-0\.55$", out, re.M)
     assert re.search(r"^\s+6\s+L\s+tanh\s+tanh\(n2\)\s+-0\.5005$", out, re.M)
     # the backward table: at n1 (= w*x), x gets local w = -1.5 times upstream 0.7495
-    assert re.search(r"^\s+5\s+n1\s+\*\s+x\s+-1\.5\s+0\.7495\s+-1\.124\s+-1\.124$", out, re.M)
+    assert re.search(
+        r"^\s+5\s+n1\s+\*\s+x\s+∂n1/∂x = w\s+-1\.5\s+0\.7495\s+-1\.124\s+-1\.124$", out, re.M
+    )
     grads = printed_gradients(out)
     assert grads.keys() == NEURON_GRADS.keys()
     for name, expected in NEURON_GRADS.items():
@@ -108,7 +110,7 @@ def test_a_variable_used_twice_adds_its_gradients() -> None:
     result = run("explain", "x*x + x", "x=3", "--markdown")
     assert result.returncode == EXIT_OK
     assert result.stdout.startswith("**`L = x*x + x`** at x = 3\n")
-    assert "| 4 | n1 | `*` | x | 3 | 1 | 3 | 7 |" in result.stdout  # 1 + 3 + 3
+    assert "| 4 | n1 | `*` | x | `∂n1/∂x = x` | 3 | 1 | 3 | 7 |" in result.stdout  # 1 + 3 + 3
     assert "- ∂L/∂x = ∂L/∂L·∂L/∂x + ∂L/∂n1·∂n1/∂x + ∂L/∂n1·∂n1/∂x = 1 × 1 + 1 × 3 + 1 × 3 = 7" in (
         result.stdout
     )
