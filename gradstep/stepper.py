@@ -56,6 +56,7 @@ class TooManyStepsError(ValueError):
     def __init__(self, steps: int, limit: int, what: str, option: str) -> None:
         self.steps = steps
         self.limit = limit
+        self.what = what
         super().__init__(
             f"{steps} backward steps is more than {option}={limit} allows for {what}; "
             f"walk through a smaller graph, or raise the limit ({option}={max(steps, limit * 2)})"
@@ -88,6 +89,8 @@ _NODE_GROUP = re.compile(r'<g id="v(\d+)" class="node">(.*?)</g>', re.S)
 _LAST_TEXT = re.compile(r"(<text\b[^>]*)>([^<]*)</text>(?![\s\S]*<text\b)")
 _NOISE = re.compile(r"<!--.*?-->\n?|<title>.*?</title>\n?|<\?xml.*?\?>\n?|<!DOCTYPE.*?>\n?", re.S)
 _MARK = "\x00"
+#: above this many values, Graphviz's positioning is given a bounded number of passes
+_QUICK_LAYOUT = 50
 
 
 def _layout(
@@ -114,6 +117,8 @@ def _layout(
         title=caption or None,
         tooltips=False,
     )
+    if len(index) > _QUICK_LAYOUT:
+        dot.graph_attr["nslimit"] = "2"  # bound the x-placement passes: ~10x faster, same look
     text = _NOISE.sub("", to_svg(dot))
     first_node = text.find('<g id="v')
     label = text.find("<text", 0, first_node) if caption else -1

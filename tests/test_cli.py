@@ -121,7 +121,7 @@ def test_a_variable_used_twice_adds_its_gradients() -> None:
 def test_explain_draws_svg_png_pdf_dot_and_frames(tmp_path: Path) -> None:
     result = run(
         "explain", *NEURON, "--svg", "g", "--png", "g.png", "--pdf", "g.pdf",
-        "--dot", "g.dot", "--frames", "steps.html", cwd=tmp_path,
+        "--dot", "g.dot", "--html", "steps.html", cwd=tmp_path,
     )
     assert result.returncode == EXIT_OK, result.stderr
     svg = html.unescape((tmp_path / "g.svg").read_text(encoding="utf-8"))
@@ -133,7 +133,8 @@ def test_explain_draws_svg_png_pdf_dot_and_frames(tmp_path: Path) -> None:
     dot = (tmp_path / "g.dot").read_text(encoding="utf-8")
     assert dot.startswith("digraph") and "rankdir=LR" in dot
     page = (tmp_path / "steps.html").read_text(encoding="utf-8")
-    assert page.count('<div class="frame"') == 5  # one per backward edge
+    assert page.count("<svg") == 1 and page.count('<tr data-step="') == 6  # seed + 5 edges
+    assert "backward pass of L = tanh(w*x + b) at w = -1.5, x = 0.5, b = 0.2" in page
     assert result.stderr.splitlines() == [
         "wrote g.dot", "wrote g.svg", "wrote g.png", "wrote g.pdf", "wrote steps.html",
     ]
@@ -142,6 +143,47 @@ def test_explain_draws_svg_png_pdf_dot_and_frames(tmp_path: Path) -> None:
     assert sorted(p.name for p in (tmp_path / "frames").iterdir()) == [
         "step_001.svg", "step_002.svg",
     ]
+    assert frames.stderr == "wrote 2 frames to frames\n"  # no progress line off a terminal
+
+
+@needs_dot
+def test_frames_to_an_html_path_writes_the_page_and_says_so(tmp_path: Path) -> None:
+    result = run("explain", "x*y", "x=2", "y=3", "--frames", "old.html", cwd=tmp_path)
+    assert result.returncode == EXIT_OK
+    assert result.stderr.splitlines() == [
+        "gradstep explain: note: --frames old.html writes the interactive page, now made by "
+        "--html PAGE; --frames DIR writes SVG files",
+        "wrote old.html",
+    ]
+    assert 'class="gs-stepper gs-page"' in (tmp_path / "old.html").read_text(encoding="utf-8")
+
+
+@needs_dot
+def test_a_walkthrough_above_the_step_limit_names_the_option_that_raises_it(
+    tmp_path: Path,
+) -> None:
+    expression = "+".join(["x*x"] * 50)  # 198 backward steps
+    result = run("explain", expression, "x=1.5", "--html", "p.html", "--max-steps", "100",
+                 cwd=tmp_path)
+    assert result.returncode == EXIT_USAGE
+    assert result.stderr == (
+        "gradstep explain: error: 198 backward steps is more than the 100 allowed for one "
+        "page; walk through a smaller expression, or raise the limit with --max-steps 198\n"
+    )
+    assert not (tmp_path / "p.html").exists()
+    frames = run("explain", expression, "x=1.5", "--frames", "f", "--max-steps", "150",
+                 cwd=tmp_path)
+    assert frames.returncode == EXIT_USAGE and "for the frames" in frames.stderr
+    ok = run("explain", expression, "x=1.5", "--frames", "f", cwd=tmp_path)  # 198 <= 200
+    assert ok.returncode == EXIT_OK, ok.stderr
+    assert len(list((tmp_path / "f").iterdir())) == 198
+
+
+def test_help_states_the_step_limits_the_library_uses() -> None:
+    from gradstep.stepper import MAX_FRAMES, MAX_PAGE_STEPS
+
+    text = " ".join(run("explain", "--help").stdout.split())
+    assert f"--html (default {MAX_PAGE_STEPS}) or --frames (default {MAX_FRAMES})" in text
 
 
 def test_missing_graphviz_still_prints_the_tables_and_says_how_to_install(
