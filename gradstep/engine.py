@@ -92,6 +92,13 @@ class Value:
         label = f", label={self.label!r}" if self.label else ""
         return f"Value(data={self.data!r}, grad={self.grad!r}{label})"
 
+    def _repr_mimebundle_(self, include: object = None, exclude: object = None) -> dict[str, str]:
+        """Jupyter draws the graph (SVG).  `gradstep.viz` is imported here, when a notebook
+        asks, so that the engine never imports a room that reads it at module import."""
+        from gradstep.viz import notebook_bundle
+
+        return notebook_bundle(self)
+
     # ----------------------------------------------------------------------------------
     # binary ops: forward value and local derivatives side by side
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import math
 import os
 from collections.abc import Iterable, Mapping
@@ -20,11 +21,15 @@ __all__ = [
     "GraphTooLargeError",
     "GraphvizNotFoundError",
     "RENDER_FORMATS",
+    "INLINE_MAX_NODES",
+    "notebook_bundle",
 ]
 
 #: file suffixes `render` understands: images via Graphviz ``dot``, or the DOT source itself
 RENDER_FORMATS = ("svg", "png", "pdf", "dot", "gv")
 _RANKDIRS = ("LR", "RL", "TB", "BT")
+#: the most values a notebook draws inline for a bare `Value` (draw_dot takes max_nodes=)
+INLINE_MAX_NODES = 150
 _INSTALL_HINT = (
     "install Graphviz: apt-get install graphviz (Debian/Ubuntu), brew install graphviz "
     "(macOS), conda install -c conda-forge graphviz (conda), or see "
@@ -323,3 +328,27 @@ def _pipe(dot: graphviz.Digraph | graphviz.Source, fmt: str, purpose: str) -> by
             "dot.source, or write it with render(dot, 'graph.dot')."
         ) from err
     return data
+
+
+def notebook_bundle(root: Value, max_nodes: int = INLINE_MAX_NODES) -> dict[str, str]:
+    """What Jupyter shows for a `Value`: its graph as SVG, and its repr as plain text.
+
+    A graph of more than ``max_nodes`` values, or a machine without Graphviz, gets a
+    readable message instead of a drawing.
+    """
+    text = repr(root)
+    try:
+        svg = to_svg(draw_dot(root, max_nodes=max_nodes))
+    except GraphTooLargeError:
+        note = (
+            f"its graph has more than {max_nodes} values, too many to draw inline; draw it "
+            f"with gradstep.viz.draw_dot(v, max_nodes=N) and render(dot, 'graph.svg')"
+        )
+    except GraphvizNotFoundError:
+        note = f"no drawing: Graphviz's 'dot' program was not found ({_INSTALL_HINT})"
+    else:
+        return {"image/svg+xml": svg[svg.find("<svg") :], "text/plain": text}
+    return {
+        "text/plain": f"{text}\n({note})",
+        "text/html": f"<pre>{html.escape(text)}</pre><p><em>({html.escape(note)})</em></p>",
+    }

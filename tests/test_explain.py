@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from gradstep import Value, testing
 from gradstep.demos.neuron import build_neuron
 from gradstep.demos.neuron import main as neuron_main
-from gradstep.explain import BackwardRecord, ForwardRecord, Walkthrough, walkthrough
+from gradstep.explain import BackwardRecord, ForwardRecord, walkthrough
 
 
 def abc() -> tuple[dict[str, Value], Value]:

@@ -155,3 +155,49 @@ def test_frames_refuse_above_their_limit(tmp_path: Path) -> None:
     with pytest.raises(TooManyStepsError, match="more than max_frames=5"):
         wt.write_frames(tmp_path / "f", max_frames=5)
     assert not (tmp_path / "f").exists()
+
+
+# ---------------------------------------------------------------------------- Jupyter
+
+
+def test_a_value_shows_its_graph_in_jupyter() -> None:
+    x = Value(2.0, label="x")
+    y = (x * x).tanh()
+    y.backward()
+    bundle = y._repr_mimebundle_()
+    assert bundle["text/plain"] == repr(y)
+    svg = bundle["image/svg+xml"]
+    assert svg.startswith("<svg") and "<?xml" not in svg
+    for text in (">x<", ">data 2<", ">tanh<", ">grad 1<"):
+        assert text in svg, text
+
+
+def test_a_large_graph_gets_a_message_not_a_drawing() -> None:
+    from gradstep.viz import INLINE_MAX_NODES
+
+    z = Value(0.0, label="z")
+    for _ in range(INLINE_MAX_NODES):
+        z = z + 1.0
+    bundle = z._repr_mimebundle_()
+    assert "image/svg+xml" not in bundle
+    assert f"more than {INLINE_MAX_NODES} values, too many to draw inline" in bundle["text/plain"]
+    assert "draw_dot(v, max_nodes=N)" in bundle["text/html"]
+
+
+def test_without_graphviz_a_value_says_how_to_install_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # no 'dot' here
+    bundle = Value(1.0, label="x")._repr_mimebundle_()
+    assert "image/svg+xml" not in bundle
+    assert "Graphviz's 'dot' program was not found" in bundle["text/plain"]
+    assert "apt-get install graphviz" in bundle["text/plain"]
+
+
+def test_the_engine_does_not_import_viz() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, gradstep.engine; print('gradstep.viz' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"
