@@ -172,6 +172,22 @@ def _add_explain(commands: argparse._SubParsersAction[_Parser]) -> None:
         help="the most backward steps --html (default 500) or --frames (default 200) will "
         "write",  # gradstep.stepper's MAX_PAGE_STEPS and MAX_FRAMES (a test keeps them equal)
     )
+    teaching = command.add_argument_group("worksheets")
+    teaching.add_argument(
+        "--worksheet",
+        metavar="PATH.md|PATH.html",
+        help="write a worksheet: the drawing and the tables with the numbers a learner "
+        "works out left blank, and the answer key on a page of its own (.md writes the "
+        "drawing beside it as .svg; .html is one printable page)",
+    )
+    teaching.add_argument(
+        "--blank",
+        type=_blank_columns,
+        default=("local", "upstream", "product", "grad"),
+        metavar="COLUMNS",
+        help="which columns the worksheet leaves blank, comma-separated from "
+        "local,upstream,product,grad (default: all four)",
+    )
     drawing.add_argument(
         "--rankdir",
         choices=("LR", "TB", "RL", "BT"),
@@ -221,6 +237,16 @@ def _add_demo(commands: argparse._SubParsersAction[_Parser]) -> None:
         "demo_args", nargs=argparse.REMAINDER, metavar="...", help="arguments for the demo"
     )
     command.set_defaults(run=_demo)
+
+
+def _blank_columns(text: str) -> tuple[str, ...]:
+    """An argparse type: worksheet columns to leave blank, e.g. ``local,grad``."""
+    from gradstep.worksheet import parse_blank
+
+    try:
+        return parse_blank(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _positive(text: str) -> int:
@@ -398,7 +424,7 @@ def _write_drawings(
     from gradstep.stepper import TooManyStepsError
     from gradstep.viz import GraphvizNotFoundError, draw_dot, render
 
-    if not outputs and args.frames is None and args.html is None:
+    if not outputs and args.frames is None and args.html is None and args.worksheet is None:
         return EXIT_OK
     try:
         if outputs:
@@ -422,6 +448,18 @@ def _write_drawings(
                 page, rankdir=args.rankdir, digits=args.digits, title=title, **limit
             )
             print(f"wrote {written}", file=sys.stderr)
+        if args.worksheet is not None:
+            sheet = Path(args.worksheet)
+            if sheet.suffix.lower() not in (".md", ".html", ".htm"):
+                raise _Failure(
+                    f"--worksheet writes a .md or .html file, but the path {args.worksheet!r} "
+                    f"ends in {sheet.suffix or 'nothing'!r}",
+                    EXIT_USAGE,
+                )
+            for path in walk.write_worksheet(
+                sheet, blank=args.blank, digits=args.digits, rankdir=args.rankdir, title=header
+            ):
+                print(f"wrote {path}", file=sys.stderr)
         if frames is not None:
             max_frames = {} if args.max_steps is None else {"max_frames": args.max_steps}
             paths = walk.write_frames(

@@ -631,6 +631,61 @@ class Walkthrough:
         out.write_text(text, encoding="utf-8")
         return out
 
+    def write_worksheet(
+        self,
+        path: str | Path,
+        *,
+        blank: Sequence[str] | str = ("local", "upstream", "product", "grad"),
+        digits: int = 4,
+        rankdir: str = "LR",
+        title: str | None = None,
+        drawing: bool = True,
+    ) -> list[Path]:
+        """Write a worksheet: the drawing (values, no gradients) and the tables with the
+        ``blank`` columns (local, upstream, product, grad) left blank, then the answer key on
+        a page of its own.  ``.md`` writes Markdown and the drawing beside it as ``.svg``;
+        ``.html`` one printable page.  Returns the files written."""
+        from gradstep.worksheet import parse_blank, worksheet_html, worksheet_markdown
+
+        columns = parse_blank(blank)
+        out = Path(path)
+        kind = out.suffix.lower()
+        if kind not in (".md", ".html", ".htm"):
+            raise ValueError(f"a worksheet is .md or .html, but the path {str(out)!r} is not")
+        svg = None
+        if drawing:
+            from gradstep.viz import to_svg
+
+            dot = draw_dot(
+                self.root,
+                rankdir=rankdir,
+                names=self.names,
+                show_grad=False,
+                digits=digits,
+                tooltips=False,
+            )
+            svg = to_svg(dot)
+        if kind == ".md":
+            written = []
+            picture = None
+            if svg is not None:
+                picture = out.with_suffix(".svg")
+                picture.write_text(svg, encoding="utf-8")
+                written.append(picture)
+            text = worksheet_markdown(
+                self,
+                blank=columns,
+                digits=digits,
+                title=title,
+                drawing=picture.name if picture else None,
+            )
+            out.write_text(text, encoding="utf-8")
+            return [out, *written]
+        inline = svg[svg.find("<svg") :] if svg is not None else None
+        text = worksheet_html(self, blank=columns, digits=digits, title=title, svg=inline)
+        out.write_text(text, encoding="utf-8")
+        return [out]
+
     def _repr_html_(self) -> str:
         """Jupyter shows the stepper inline (plain HTML and script; its ids are unique)."""
         from gradstep.stepper import TooManyStepsError, page_html
