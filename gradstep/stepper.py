@@ -207,7 +207,8 @@ def _steps(walk: Walkthrough, digits: int) -> dict[str, Any]:
         formula = r.formula or f"∂{r.node}/∂{r.child}"
         lines = [
             f"at {r.node} = {expressions[i]}: the edge to {r.child}",
-            f"local gradient   {formula} = {fmt(r.local)}",
+            f"local gradient   {formula}"
+            + ("" if formula.endswith(f" = {fmt(r.local)}") else f" = {fmt(r.local)}"),
             f"upstream gradient   δ{r.node} = ∂L/∂{r.node} = {fmt(r.upstream)}",
             f"product = local × upstream = {_paren(fmt(r.local))} × {_paren(fmt(r.upstream))}"
             f" = {fmt(r.product)}",
