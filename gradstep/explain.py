@@ -45,27 +45,6 @@ _BACKWARD_HEADERS = (
 
 _BACKWARD_NUMERIC = {0, 5, 6, 7, 8}
 
-#: ∂out/∂operand_k as text, by ``_op``, in the operand names {a} {b}, the output {out} and
-#: the op's constant {p}.  Interim: the op records of issue 9 will carry these formulas, and
-#: `local_formula` will read them from there (this is the one place that knows them here).
-_FORMULAS: dict[str, tuple[str, ...]] = {
-    "+": ("1", "1"),
-    "-": ("1", "−1"),
-    "*": ("{b}", "{a}"),
-    "/": ("1/{b}", "−{a}/{b}²"),
-    "neg": ("−1",),
-    "**": ("{b}·{a}^({b} − 1)", "{out}·ln {a}"),  # a Value exponent
-    "**n": ("{p}·{a}^({p} − 1)",),  # a constant exponent: x**2 and the like
-    "ReLU": ("1 if {a} > 0 else 0",),
-    "LeakyReLU": ("1 if {a} > 0 else {p}",),
-    "tanh": ("1 − {out}²",),
-    "sigmoid": ("{out}·(1 − {out})",),
-    "exp": ("{out}",),
-    "log": ("1/{a}",),
-    "sqrt": ("1/(2·{out})",),
-    "abs": ("sign({a})",),
-}
-
 
 def _operand(name: str) -> str:
     """A name as it stands in a formula: ``x``, ``2``; ``(-z)`` and ``(a b)`` in parentheses."""
@@ -75,16 +54,18 @@ def _operand(name: str) -> str:
 
 def local_formula(node: Value, k: int, names: Mapping[Value, str]) -> str:
     """The local derivative of ``node`` with respect to its child ``k`` as a formula in the
-    graph's names, e.g. ``∂n1/∂w = x`` for n1 = w * x; "" for an op it does not know."""
-    op = node._op
-    key = "**n" if op.startswith("**") and len(node._prev) == 1 else op
-    rules = _FORMULAS.get(key)
-    children = [names[c] for c in node._prev]
-    if rules is None or len(rules) != len(children) or not 0 <= k < len(children):
+    graph's names, from the op's record (`gradstep.ops`): ``∂n1/∂w = x`` for n1 = w * x;
+    "" for an op whose record has no formula (a user's op without one)."""
+    spec = node._spec
+    if spec is None or not 0 <= k < len(node._prev):
         return ""
-    slots = {"out": _operand(names[node]), "p": format_number(getattr(node, "_ctx", 0.0), 6)}
-    slots.update(zip(("a", "b"), (_operand(c) for c in children), strict=False))
-    return f"∂{names[node]}/∂{children[k]} = {rules[k].format(**slots)}"
+    operands = tuple(_operand(names[c]) for c in node._prev)
+    param = node._ctx if spec.param else None
+    text = spec.formula(k, *operands, out=_operand(names[node]), param=param)
+    if not text:
+        return ""
+    rhs = text.partition(" = ")[2]
+    return f"∂{names[node]}/∂{names[node._prev[k]]} = {rhs}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -715,13 +696,16 @@ def walkthrough(root: Value, zero_grad: bool = True) -> Walkthrough:
 
     backward: list[BackwardRecord] = []
     edges: list[tuple[Value, int]] = []
-    last: list[Any] = [None, -1]  # the node of the previous edge and the child index
 
     def record(
-        node: Value, child: Value, local: float, upstream: float, product: float, after: float
+        node: Value,
+        child: Value,
+        k: int,
+        local: float,
+        upstream: float,
+        product: float,
+        after: float,
     ) -> None:
-        k = last[1] + 1 if last[0] is node else 0
-        last[0], last[1] = node, k
         edges.append((node, k))
         backward.append(
             BackwardRecord(
