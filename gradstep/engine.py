@@ -440,7 +440,8 @@ class _NodeRule(OpSpec):
         if base is None or isinstance(base, _NodeRule):
             return cls(op, arity, _no_forward, _no_local, symbol=op, builtin=False, rule=rule)
         kept = {f.name: getattr(base, f.name) for f in fields(OpSpec) if f.init}
-        return cls(**{**kept, "local": _no_local, "builtin": False, "rule": rule})
+        # its formulas describe the old rule, not this one: none are shown
+        return cls(**{**kept, "local": _no_local, "formulas": (), "builtin": False, "rule": rule})
 
     @classmethod
     def missing(cls, op: str, arity: int) -> _NodeRule:
@@ -730,4 +731,3 @@ def _positional_names(name: str, forward: Callable[..., float]) -> tuple[str, ..
             f"like forward(x) or forward(a, b)"
         )
     return names
-
