@@ -21,9 +21,12 @@ import secrets
 from collections.abc import Callable, Mapping, Sequence
 from numbers import Integral, Real
 from pathlib import Path
-from typing import Any, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 from gradstep.engine import Value
+
+if TYPE_CHECKING:  # torch is optional: only gradstep.torch_bridge imports it, when called
+    import torch
 
 __all__ = [
     "Module",
@@ -31,6 +34,7 @@ __all__ = [
     "Layer",
     "MLP",
     "ACTIVATIONS",
+    "LEAKY_RELU_SLOPE",
     "INITS",
     "FORMAT_VERSION",
     "ModelFileError",
@@ -40,13 +44,23 @@ Input: TypeAlias = "Sequence[Value | float] | Value | float"
 Output: TypeAlias = "Value | list[Value]"
 PathLike: TypeAlias = "str | os.PathLike[str]"
 M = TypeVar("M", bound="Module")
+N = TypeVar("N", bound="MLP")
+
+#: the slope of the "leaky_relu" activation for x < 0 (PyTorch's default too)
+LEAKY_RELU_SLOPE = 0.01
+
+
+def _leaky_relu(x: Value) -> Value:
+    """x if x > 0 else 0.01·x, the slope being `LEAKY_RELU_SLOPE`."""
+    return x.leaky_relu(LEAKY_RELU_SLOPE)
+
 
 #: activation name → the `Value` method applying it (None: the identity)
 ACTIVATIONS: dict[str, Callable[[Value], Value] | None] = {
     "relu": Value.relu,
     "tanh": Value.tanh,
     "sigmoid": Value.sigmoid,
-    "leaky_relu": Value.leaky_relu,
+    "leaky_relu": _leaky_relu,
     "linear": None,
 }
 _ACTIVATION_TITLES = {
@@ -387,6 +401,27 @@ class MLP(Module):
 
     def __repr__(self) -> str:
         return f"MLP of [{', '.join(repr(layer) for layer in self.layers)}]"
+
+    # ---- PyTorch (optional: pip install 'gradstep[torch]') -----------------------------
+
+    def to_torch(self) -> torch.nn.Sequential:
+        """This network as a float64 ``torch.nn.Sequential`` with the same weights.
+
+        ``layer{k}.neuron{j}.w{i}`` becomes ``weight[j, i]`` of the k-th Linear layer, each
+        followed by its activation module; see `gradstep.torch_bridge`.  Needs PyTorch.
+        """
+        from gradstep.torch_bridge import mlp_to_torch
+
+        return mlp_to_torch(self)
+
+    @classmethod
+    def from_torch(cls: type[N], module: torch.nn.Sequential) -> N:
+        """The MLP equal to a ``torch.nn.Sequential`` of Linear layers and ReLU / Tanh /
+        Sigmoid / LeakyReLU(0.01) activations; anything else raises an error naming the
+        layer.  Needs PyTorch."""
+        from gradstep.torch_bridge import mlp_from_torch
+
+        return mlp_from_torch(module, cls)
 
 
 # ---------------------------------------------------------------------------------------
