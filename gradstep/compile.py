@@ -27,6 +27,7 @@ from typing import Any, Literal, NoReturn
 
 from gradstep import engine
 from gradstep.engine import Value, topological_order
+from gradstep.grad_mode import enable_grad
 
 __all__ = ["compile", "CompiledStep", "CompileError", "GraphChangedError"]
 
@@ -192,8 +193,9 @@ def _describe_param(i: int, p: Value) -> str:
 
 
 def _record(loss_fn: Callable[[], Value], params: Sequence[Value]) -> _Recording:
-    """Call ``loss_fn()`` and number its graph, children first."""
-    root = loss_fn()
+    """Call ``loss_fn()`` and number its graph, children first (recording even in `no_grad`)."""
+    with enable_grad():
+        root = loss_fn()
     if not isinstance(root, Value):
         raise CompileError(
             f"loss_fn must return a gradstep Value, got {type(root).__name__}: {root!r}"
@@ -614,7 +616,8 @@ class CompiledStep:
         """
         saved = [p.grad for p in self.params]
         try:
-            self.loss_fn().backward()  # raises the error eager mode raises on this data
+            with enable_grad():
+                self.loss_fn().backward()  # raises the error eager mode raises on this data
         finally:
             for p, g in zip(self.params, saved, strict=True):
                 p.grad = g

@@ -20,6 +20,8 @@ from collections.abc import Callable, Iterable
 from numbers import Real
 from typing import TypeAlias
 
+from gradstep.grad_mode import grad_enabled_now
+
 __all__ = ["Value", "Number", "BackwardStep", "topological_order"]
 
 Number: TypeAlias = int | float
@@ -207,6 +209,10 @@ class Value:
 
     __abs__ = abs
 
+    def detach(self) -> Value:
+        """A new leaf with this node's data and label: gradients stop there (torch's detach)."""
+        return Value(self.data, label=self.label)
+
     # ----------------------------------------------------------------------------------
     # gradients
 
@@ -271,14 +277,20 @@ def _leaf(x: object) -> Value:
 
 
 def _node(data: float, children: tuple[Value, ...], op: str, rule: LocalGradRule) -> Value:
-    """Make an op's output node (no input checks: the op has already done them)."""
+    """Make an op's output node (no input checks: the op has already done them); under
+    `gradstep.no_grad` a plain leaf instead, which keeps no children."""
     out = _new_object(Value)
     out.data = data
     out.grad = 0.0
     out.label = ""
-    out._prev = children
-    out._op = op
-    out._local_grads = rule
+    if grad_enabled_now():
+        out._prev = children
+        out._op = op
+        out._local_grads = rule
+    else:
+        out._prev = ()
+        out._op = ""
+        out._local_grads = _no_local_grads
     return out
 
 
