@@ -174,7 +174,7 @@ def _read_stages(module: torch.nn.Sequential) -> list[_Stage]:
                 )
             stages[-1].activation, stages[-1].activation_where = kinds[kind], where
         else:
-            allowed = ", ".join(t for t in TORCH_ACTIVATIONS.values() if t)
+            allowed = ", ".join(_torch_name(a) for a in TORCH_ACTIVATIONS if a != "linear")
             raise ValueError(
                 f"cannot import {where}: a gradstep MLP is Linear layers (with bias), each "
                 f"followed by nothing, {allowed} or Identity"
@@ -193,7 +193,9 @@ def _read_stages(module: torch.nn.Sequential) -> list[_Stage]:
 
 
 def _torch_name(activation: str) -> str:
-    """``ReLU`` for "relu", ``no activation`` for "linear"."""
+    """``ReLU`` for "relu", ``LeakyReLU(0.01)`` for "leaky_relu", ``no activation`` for "linear"."""
+    if activation == "leaky_relu":
+        return f"LeakyReLU({LEAKY_RELU_SLOPE})"
     return TORCH_ACTIVATIONS[activation] or "no activation"
 
 
