@@ -3,7 +3,9 @@
 Inside ``with no_grad():`` (or a function decorated with ``@no_grad``) every op still
 computes its value, but the result is a plain leaf: no children, no op, no local-gradient
 rule.  Nothing upstream is kept alive, so evaluating a model costs less time and memory,
-and ``backward()`` cannot reach through it — as in PyTorch's ``torch.no_grad``.
+and ``backward()`` cannot reach through it — as in PyTorch's ``torch.no_grad``.  (A node
+built by hand, micrograd-style, as ``Value(data, children, op)`` keeps the children it is
+given: the mode applies to the nodes the engine's ops make.)
 
 The mode belongs to the running thread (and asyncio task), like PyTorch's thread-local grad
 mode: a ``no_grad`` block in one thread never stops another thread from recording, and

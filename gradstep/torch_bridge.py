@@ -9,14 +9,15 @@ in which neuron j of layer k is row j of the k-th Linear layer:
 A linear activation is no module at all (or ``nn.Identity``).  Weights travel as float64,
 the type of a Python float, so nothing is rounded in either direction.
 
-This is the only gradstep module that imports torch, and only when one of its functions
-is called: `gradstep.nn` imports it from `MLP.to_torch` / `MLP.from_torch`.
+torch is imported only when one of these functions is called, and `gradstep.nn` imports
+this module only from `MLP.to_torch` / `MLP.from_torch`: ``import gradstep`` never loads torch.
 """
 
 from __future__ import annotations
 
 import math
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -65,6 +66,7 @@ def mlp_to_torch(model: MLP) -> torch.nn.Sequential:
     require_torch("MLP.to_torch()")
     import torch
 
+    skip_init: Callable[..., torch.nn.Linear] = torch.nn.utils.skip_init  # (untyped in torch)
     modules: OrderedDict[str, torch.nn.Module] = OrderedDict()
     for k, layer in enumerate(model.layers):
         activations = {n.activation for n in layer.neurons}
@@ -73,7 +75,10 @@ def mlp_to_torch(model: MLP) -> torch.nn.Sequential:
                 f"layer {k} mixes activations {sorted(activations)}; a torch Linear layer is "
                 "followed by one activation for all its outputs"
             )
-        linear = torch.nn.Linear(len(layer.neurons[0].w), len(layer.neurons), dtype=torch.float64)
+        # skip_init: no random initialisation, so the user's torch random stream is untouched
+        linear = skip_init(
+            torch.nn.Linear, len(layer.neurons[0].w), len(layer.neurons), dtype=torch.float64
+        )
         with torch.no_grad():
             linear.weight.copy_(
                 torch.tensor([[w.data for w in n.w] for n in layer.neurons], dtype=torch.float64)

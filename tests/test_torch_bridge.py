@@ -90,6 +90,22 @@ def test_to_torch_builds_named_float64_layers_with_the_same_weights(torch: Modul
 
 
 @pytest.mark.torch
+def test_to_torch_leaves_torchs_random_stream_alone(torch: ModuleType) -> None:
+    torch.manual_seed(5)
+    state = torch.get_rng_state()
+    MLP(3, [8, 8, 1], seed=0).to_torch()
+    assert torch.equal(torch.get_rng_state(), state)
+
+
+@pytest.mark.torch
+def test_a_layer_with_mixed_activations_is_refused(torch: ModuleType) -> None:
+    model = MLP(2, [3, 1], seed=0)
+    model.layers[0].neurons[1].activation = "tanh"  # hand-edited: no Linear layer does this
+    with pytest.raises(ValueError, match=r"layer 0 mixes activations \['relu', 'tanh'\]"):
+        model.to_torch()
+
+
+@pytest.mark.torch
 @pytest.mark.parametrize("activation", list(ACTIVATIONS))
 def test_every_activation_exports_as_its_torch_module(torch: ModuleType, activation: str) -> None:
     net = MLP(2, [3, 1], activation=activation, seed=0).to_torch()
