@@ -34,6 +34,7 @@ from gradstep.datasets import make_moons
 from gradstep.demos.moons import accuracy
 from gradstep.losses import hinge_loss, l2_penalty
 from gradstep.nn import MLP
+from gradstep.ops import OpSpec
 
 __all__ = ["main"]
 
@@ -71,16 +72,17 @@ def train_step() -> float:
 
 
 def _node_without_check(
-    data: float, children: tuple[Value, ...], op: str, rule: engine.LocalGradRule
+    data: float, children: tuple[Value, ...], spec: OpSpec, ctx: float | None = None
 ) -> Value:
-    """`engine._node` as it was before no_grad: always records."""
+    """`engine._node` without the grad-mode check (the engine before ``no_grad``)."""
     out = engine._new_object(Value)
     out.data = data
     out.grad = 0.0
     out.label = ""
     out._prev = children
-    out._op = op
-    out._local_grads = rule
+    out._spec = spec
+    out._ctx = ctx
+    out._scope = ""
     return out
 
 

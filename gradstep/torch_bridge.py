@@ -15,13 +15,15 @@ this module only from `MLP.to_torch` / `MLP.from_torch`: ``import gradstep`` nev
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from gradstep.nn import LEAKY_RELU_SLOPE, MLP
+from gradstep.nn import MLP
+from gradstep.ops import BUILTIN_OPS, OpSpec
 
 if TYPE_CHECKING:
     import torch
@@ -32,13 +34,13 @@ TORCH_INSTALL_HINT = "pip install 'gradstep[torch]' (or just: pip install torch=
 
 Net = TypeVar("Net", bound=MLP)
 
-#: gradstep activation name → the name of the ``torch.nn`` module computing it ("linear":
-#: none).  The leaky ReLU is ``LeakyReLU(LEAKY_RELU_SLOPE)``, gradstep's slope.
-TORCH_ACTIVATIONS = {
-    "relu": "ReLU",
-    "tanh": "Tanh",
-    "sigmoid": "Sigmoid",
-    "leaky_relu": "LeakyReLU",
+#: the op records an MLP may use as activations; each names its ``torch.nn`` module
+_ACTIVATION_OPS: dict[str, OpSpec] = {spec.name: spec for spec in BUILTIN_OPS if spec.activation}
+
+#: gradstep activation name → the ``torch.nn`` module computing it (from the op records;
+#: made with the op's constant, e.g. ``LeakyReLU(0.01)``); "linear": none
+TORCH_ACTIVATIONS: dict[str, str | None] = {
+    **{name: spec.torch_module for name, spec in _ACTIVATION_OPS.items()},
     "linear": None,
 }
 
@@ -92,13 +94,12 @@ def mlp_to_torch(model: MLP) -> torch.nn.Sequential:
 
 
 def _torch_activation(activation: str) -> torch.nn.Module:
-    """The ``torch.nn`` module computing gradstep's ``activation``."""
+    """The ``torch.nn`` module computing gradstep's ``activation`` (with its constant)."""
     import torch
 
-    if activation == "leaky_relu":
-        return torch.nn.LeakyReLU(LEAKY_RELU_SLOPE)
-    kind: type[torch.nn.Module] = getattr(torch.nn, str(TORCH_ACTIVATIONS[activation]))
-    return kind()
+    spec = _ACTIVATION_OPS[activation]
+    kind: type[torch.nn.Module] = getattr(torch.nn, spec.torch_module)
+    return kind(spec.default) if spec.param else kind()
 
 
 # ---------------------------------------------------------------------------------------
@@ -154,7 +155,7 @@ def _read_stages(module: torch.nn.Sequential) -> list[_Stage]:
     """The Linear layers of ``module`` in order, each with the activation that follows it."""
     import torch
 
-    kinds = {getattr(torch.nn, t): name for name, t in TORCH_ACTIVATIONS.items() if t}
+    kinds = {getattr(torch.nn, spec.torch_module): spec for spec in _ACTIVATION_OPS.values()}
     stages: list[_Stage] = []
     last = "the input"
     # zip with the names, not named_children(): that skips a module used twice (a shared ReLU)
@@ -172,12 +173,10 @@ def _read_stages(module: torch.nn.Sequential) -> list[_Stage]:
                     f"cannot import {where}: an activation must follow a Linear layer, "
                     f"but it follows {last}"
                 )
-            if kind is torch.nn.LeakyReLU and layer.negative_slope != LEAKY_RELU_SLOPE:
-                raise ValueError(
-                    f"cannot import {where}: its negative_slope is {layer.negative_slope!r}, "
-                    f"but gradstep's leaky_relu has slope {LEAKY_RELU_SLOPE}"
-                )
-            stages[-1].activation, stages[-1].activation_where = kinds[kind], where
+            spec = kinds[kind]
+            if spec.param:
+                _check_constant(layer, spec, where)
+            stages[-1].activation, stages[-1].activation_where = spec.name, where
         else:
             allowed = ", ".join(_torch_name(a) for a in TORCH_ACTIVATIONS if a != "linear")
             raise ValueError(
@@ -197,11 +196,27 @@ def _read_stages(module: torch.nn.Sequential) -> list[_Stage]:
     return stages
 
 
+def _check_constant(layer: torch.nn.Module, spec: OpSpec, where: str) -> None:
+    """An activation with a constant (LeakyReLU's slope) must have gradstep's value.
+
+    The module keeps the constant under the name of its constructor's first argument
+    (``LeakyReLU(negative_slope)`` → ``layer.negative_slope``).
+    """
+    attribute = next(iter(inspect.signature(type(layer)).parameters))
+    value = getattr(layer, attribute)
+    if value != spec.default:
+        raise ValueError(
+            f"cannot import {where}: its {attribute} is {value!r}, but gradstep's "
+            f"{spec.name} has {spec.param} {spec.default}"
+        )
+
+
 def _torch_name(activation: str) -> str:
     """``ReLU`` for "relu", ``LeakyReLU(0.01)`` for "leaky_relu", ``no activation`` for "linear"."""
-    if activation == "leaky_relu":
-        return f"LeakyReLU({LEAKY_RELU_SLOPE})"
-    return TORCH_ACTIVATIONS[activation] or "no activation"
+    if activation == "linear":
+        return "no activation"
+    spec = _ACTIVATION_OPS[activation]
+    return f"{spec.torch_module}({spec.default})" if spec.param else spec.torch_module
 
 
 def _check_linear(layer: torch.nn.Linear, where: str, before: _Stage | None) -> None:

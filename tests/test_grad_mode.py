@@ -57,6 +57,25 @@ def test_under_no_grad_every_op_gives_a_plain_leaf_with_the_same_value(dag: Expr
     assert all(x.grad == 0.0 for x in leaves)
 
 
+def test_user_ops_build_no_graph_either() -> None:
+    cube = gradstep.define_op("cube", lambda x: x**3, lambda x, out: (3 * x**2,))
+    with no_grad():
+        y = cube(Value(2.0))
+    assert (y.data, _is_plain_leaf(y)) == (8.0, True)
+
+
+def test_grad_with_create_graph_records_even_inside_no_grad() -> None:
+    x = Value(2.0)
+    y = x * x * x
+    with no_grad():
+        (dy,) = gradstep.grad(y, [x], create_graph=True)  # as torch.autograd.grad does
+        (plain,) = gradstep.grad(y, [x])
+        assert not is_grad_enabled()
+    assert (dy.data, plain) == (12.0, 12.0)
+    (d2y,) = gradstep.grad(dy, [x])
+    assert d2y == 12.0  # 6x: dy kept its graph
+
+
 def test_leaves_made_under_no_grad_are_ordinary_leaves() -> None:
     with no_grad():
         w = Value(3.0, label="w")
