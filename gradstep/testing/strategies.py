@@ -6,17 +6,17 @@ PyTorch only by `torch_functions` / `ExpressionDAG.torch`.
 
 from __future__ import annotations
 
+import importlib
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeAlias
 
-from gradstep.engine import Value, _stable_sigmoid
+from gradstep.engine import Value, apply
+from gradstep.ops import BUILTIN_OPS, OpSpec
 
 if TYPE_CHECKING:
     from hypothesis.strategies import SearchStrategy
-
-from gradstep.testing.gradcheck import _leaky_relu_float
 
 __all__ = [
     "finite_floats",
@@ -37,65 +37,40 @@ __all__ = [
 #: name → function, for the unary ops of a DAG (``leaky_relu`` also takes the slope)
 Backend: TypeAlias = Mapping[str, Callable[..., Any]]
 
-VALUE_FUNCTIONS: Backend = {
-    "relu": Value.relu,
-    "leaky_relu": Value.leaky_relu,
-    "tanh": Value.tanh,
-    "sigmoid": Value.sigmoid,
-    "exp": Value.exp,
-    "log": Value.log,
-    "sqrt": Value.sqrt,
-    "abs": Value.abs,
-}
+#: the records of the DAG's functions: every built-in op that is not a Python operator
+_FUNCTION_OPS: tuple[OpSpec, ...] = tuple(spec for spec in BUILTIN_OPS if not spec.operator)
 
-FLOAT_FUNCTIONS: Backend = {
-    "relu": lambda x: x if x > 0.0 else 0.0,
-    "leaky_relu": _leaky_relu_float,
-    "tanh": math.tanh,
-    "sigmoid": _stable_sigmoid,
-    "exp": math.exp,
-    "log": math.log,
-    "sqrt": math.sqrt,
-    "abs": abs,
-}
+
+def _on_values(spec: OpSpec) -> Callable[..., Value]:
+    """``f(x[, constant])`` applying the op to a `Value`."""
+    return lambda x, *constant: apply(spec, x, param=constant[0] if constant else None)
+
+
+VALUE_FUNCTIONS: Backend = {spec.name: _on_values(spec) for spec in _FUNCTION_OPS}
+
+FLOAT_FUNCTIONS: Backend = {spec.name: spec.forward for spec in _FUNCTION_OPS}
+
+
+def _torch_function(dotted: str) -> Callable[..., Any]:
+    """``"torch.nn.functional.leaky_relu"`` → that function (imports its module)."""
+    module, _, name = dotted.rpartition(".")
+    return getattr(importlib.import_module(module), name)  # type: ignore[no-any-return]
 
 
 def torch_functions() -> Backend:
     """The DAG's unary functions on torch tensors (imports torch: call it only if installed)."""
-    import torch
-    import torch.nn.functional as F
-
-    return {
-        "relu": torch.relu,
-        "leaky_relu": F.leaky_relu,
-        "tanh": torch.tanh,
-        "sigmoid": torch.sigmoid,
-        "exp": torch.exp,
-        "log": torch.log,
-        "sqrt": torch.sqrt,
-        "abs": torch.abs,
-    }
+    return {spec.name: _torch_function(spec.torch) for spec in _FUNCTION_OPS}
 
 
 # =======================================================================================
 # random expression DAGs
 
 #: every op a DAG can use (binary ops come as Value⊕Value, Value⊕c and c⊕Value)
-DAG_OPS: tuple[str, ...] = (
-    "+",
-    "-",
-    "*",
-    "/",
-    "neg",
-    "**",
-    "relu",
-    "leaky_relu",
-    "tanh",
-    "sigmoid",
-    "exp",
-    "log",
-    "sqrt",
-    "abs",
+DAG_OPS: tuple[str, ...] = tuple(
+    dict.fromkeys(
+        spec.operator if spec.operator and (spec.arity == 2 or spec.param) else spec.name
+        for spec in BUILTIN_OPS
+    )
 )
 _BINARY = frozenset({"+", "-", "*", "/", "**"})
 
@@ -244,31 +219,39 @@ def _same_side(xs: Sequence[float], margin: float) -> bool:
     return all(x >= margin for x in xs) or all(x <= -margin for x in xs)
 
 
+#: the record of each DAG op that is not a power (whose domain depends on its exponent)
+_DAG_RECORDS: Mapping[str, OpSpec] = {
+    spec.operator if spec.arity == 2 else spec.name: spec
+    for spec in BUILTIN_OPS
+    if spec.operator != "**"
+}
+
+
 def _domain_ok(step: DAGStep, probes: Sequence[Sequence[float]]) -> bool:
-    """Whether ``step`` is well-conditioned at every probe point (each a list of slot values)."""
-    op = step.op
+    """Whether ``step`` is well-conditioned at every probe point (each a list of slot values):
+    its record's kinks, positive and non-zero operands kept at a margin, exp's argument small."""
     columns = [[p[i] for p in probes] for i in step.args]
-    a = columns[0]
-    if op in {"relu", "leaky_relu", "abs"}:
-        return _same_side(a, _KINK_MARGIN)
-    if op in {"log", "sqrt"}:
-        return min(a) >= _POSITIVE_MARGIN
-    if op == "exp":
-        return max(abs(x) for x in a) <= _EXP_BOUND
-    if op == "/":
-        return _same_side(_denominator(step, columns), _DENOMINATOR_MARGIN)
-    if op == "**":
+    if step.op == "**":
         return _pow_domain_ok(step, columns)
-    return True
+    if step.op == "exp":
+        return max(abs(x) for x in columns[0]) <= _EXP_BOUND
+    spec = _DAG_RECORDS[step.op]
+    operands = _operand_columns(step, columns)
+    return (
+        all(_same_side([x - k for x in operands[0]], _KINK_MARGIN) for k in spec.kinks)
+        and all(min(operands[i]) >= _POSITIVE_MARGIN for i in spec.positive)
+        and all(_same_side(operands[i], _DENOMINATOR_MARGIN) for i in spec.nonzero)
+    )
 
 
-def _denominator(step: DAGStep, columns: Sequence[Sequence[float]]) -> Sequence[float]:
-    """The denominator of a division step at every probe: b in a / b, a in c / a, or c."""
-    if len(columns) == 2:
-        return columns[1]
-    if step.const_first:
-        return columns[0]
-    return [float(step.const or 0.0)]
+def _operand_columns(
+    step: DAGStep, columns: Sequence[Sequence[float]]
+) -> Sequence[Sequence[float]]:
+    """Each operand's values at every probe: a slot's column, or the step's constant."""
+    if step.op not in _BINARY or len(columns) == 2:
+        return columns
+    constant = [float(step.const or 0.0)]
+    return [constant, columns[0]] if step.const_first else [columns[0], constant]
 
 
 def _pow_domain_ok(step: DAGStep, columns: Sequence[Sequence[float]]) -> bool:
