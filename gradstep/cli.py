@@ -332,7 +332,7 @@ def _error(prog: str, message: str) -> None:
 
 
 @contextmanager
-def _progress(message: str, show: bool = True) -> Iterator[None]:
+def _status_line(message: str, show: bool = True) -> Iterator[None]:
     """Show ``message`` on stderr while the block runs, if stderr is a terminal; erase it after.
 
     One status line, not a bar: the long work (a Graphviz layout) is one opaque call.
@@ -448,7 +448,7 @@ def _write_drawings(
         if outputs:
             dot = draw_dot(walk.root, rankdir=args.rankdir, names=walk.names, digits=args.digits)
             for path in sorted(outputs, key=lambda p: p.suffix != ".dot"):  # no Graphviz first
-                with _progress(
+                with _status_line(
                     f"drawing {path} ({len(walk.nodes)} values; Graphviz lays out large graphs "
                     "for seconds)…",
                     show=path.suffix != ".dot",
