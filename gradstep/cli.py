@@ -19,12 +19,13 @@ import os
 import pkgutil
 import sys
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, NoReturn, TextIO
 
 import gradstep
+from gradstep.anomaly import AnomalyError, detect_anomaly
 from gradstep.engine import Value
 from gradstep.expr import (
     FUNCTIONS,
@@ -138,6 +139,12 @@ def _add_explain(commands: argparse._SubParsersAction[_Parser]) -> None:
     _add_expression_arguments(command)
     command.add_argument(
         "--markdown", action="store_true", help="print the tables as Markdown instead of text"
+    )
+    command.add_argument(
+        "--strict",
+        action="store_true",
+        help="stop at the first gradient that is not finite (inf or nan) with an error naming "
+        "the op, the node and its inputs (anomaly mode), instead of printing it with a warning",
     )
     command.add_argument(
         "--digits",
@@ -374,11 +381,15 @@ def _explain(args: argparse.Namespace) -> int:
 
     outputs = _requested_drawings(args)
     expression, values = _expression_and_values(args)
-    root, leaves = expression.build(values)
+    root, leaves = expression.build(values)  # refuses a value that is not finite
     f = _name_root(root, expression)
-    walk = walkthrough(root)
-
     header = f"{f} = {expression.source.strip()}"
+    try:
+        with detect_anomaly() if args.strict else nullcontext():
+            walk = walkthrough(root)
+    except AnomalyError as error:
+        raise _Failure(f"{error} (in {header}; --strict)", EXIT_USAGE) from None
+
     at = ", ".join(f"{name} = {_number(values[name])}" for name in expression.variables)
     if args.markdown:
         print(f"**`{header}`**" + (f" at {at}" if at else "") + "\n")
@@ -397,7 +408,7 @@ def _explain(args: argparse.Namespace) -> int:
     if not all(math.isfinite(v.grad) for v in walk.nodes):
         print(
             f"{_PROG} explain: warning: some gradients are not finite (an infinite slope, "
-            "e.g. sqrt at 0)",
+            "e.g. sqrt at 0); --strict stops at the first and says where",
             file=sys.stderr,
         )
     title = header + (f" at {at}" if at else "")

@@ -305,7 +305,10 @@ def _leaf(x: object) -> Value:
 def _node(
     data: float, children: tuple[Value, ...], spec: OpSpec, ctx: float | None = None
 ) -> Value:
-    """Make an op's output node (no input checks: the op has already done them)."""
+    """Make an op's output node (no input checks: the op has already done them).
+
+    Called through the module global: `gradstep.anomaly.detect_anomaly` swaps in a version
+    that checks ``data`` is finite."""
     out = _new_object(Value)
     out.data = data
     out.grad = 0.0
@@ -493,7 +496,9 @@ def _apply_chain_rule(
     The one place it is written.  Built-in unary and binary ops (nearly all nodes) call
     their record's rule on the children's data directly: the same arithmetic, about half
     the interpreter work on the hot path.  With ``create_graph`` the rules run on the
-    `Value`s themselves, so the gradients are `Value`s, differentiable again.
+    `Value`s themselves, so the gradients are `Value`s, differentiable again.  Called
+    through the module global: `gradstep.anomaly.detect_anomaly` swaps in a version that
+    checks every edge.
     """
     fast = record is None and not create_graph
     for node in order:
@@ -659,4 +664,3 @@ def _positional_names(name: str, forward: Callable[..., float]) -> tuple[str, ..
             f"like forward(x) or forward(a, b)"
         )
     return names
-
