@@ -3,10 +3,10 @@
 ::
 
     with gradstep.detect_anomaly():
-        loss = (x ** -1 + z * 2)      # every op checks its result
-        loss.backward()               # every edge checks local × upstream and the sum
-    # AnomalyError: backward: at n1 = x**-1 (op **-1), local ∂n1/∂x = -x**-2 = -inf
-    #   × upstream ∂L/∂n1 = 1 gives -inf; inputs: x = 1e-200
+        loss = x**-1 + z * 2  # every op checks its result
+        loss.backward()  # every edge checks local × upstream and the sum it makes
+    # AnomalyError: backward: at n1 = x**-1 (op **-1), local ∂n1/∂x = -1·x^(-1 − 1) = -inf
+    #   × upstream ∂L/∂n1 = 1.0 gives -inf; inputs: x = 1e-200
 
 Outside the block the engine's numbers follow IEEE 754, as PyTorch's do: a result too
 large is ±inf, 0·inf is nan, and nothing stops.  Inside, the first op whose result is
