@@ -18,11 +18,14 @@ import math
 import os
 import pkgutil
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, NoReturn, TextIO
 
 import gradstep
+from gradstep.anomaly import AnomalyError, detect_anomaly
 from gradstep.engine import Value
 from gradstep.expr import (
     FUNCTIONS,
@@ -136,6 +139,12 @@ def _add_explain(commands: argparse._SubParsersAction[_Parser]) -> None:
     _add_expression_arguments(command)
     command.add_argument(
         "--markdown", action="store_true", help="print the tables as Markdown instead of text"
+    )
+    command.add_argument(
+        "--strict",
+        action="store_true",
+        help="stop at the first gradient that is not finite (inf or nan) with an error naming "
+        "the op, the node and its inputs (anomaly mode), instead of printing it with a warning",
     )
     command.add_argument(
         "--digits",
@@ -329,6 +338,22 @@ def _error(prog: str, message: str) -> None:
     print(f"{prog}: error: {' '.join(message.split())}", file=sys.stderr)
 
 
+@contextmanager
+def _status_line(message: str, show: bool = True) -> Iterator[None]:
+    """Show ``message`` on stderr while the block runs, if stderr is a terminal; erase it after.
+
+    One status line, not a bar: the long work (a Graphviz layout) is one opaque call.
+    """
+    shown = show and sys.stderr.isatty()
+    if shown:
+        print(f"{_PROG}: {message}", end="", file=sys.stderr, flush=True)
+    try:
+        yield
+    finally:
+        if shown:
+            print("\r\x1b[K", end="", file=sys.stderr, flush=True)
+
+
 def _silence_stdout() -> None:
     """Point stdout at /dev/null, so that the interpreter's final flush cannot fail again."""
     try:
@@ -356,11 +381,15 @@ def _explain(args: argparse.Namespace) -> int:
 
     outputs = _requested_drawings(args)
     expression, values = _expression_and_values(args)
-    root, leaves = expression.build(values)
+    root, leaves = expression.build(values)  # refuses a value that is not finite
     f = _name_root(root, expression)
-    walk = walkthrough(root)
-
     header = f"{f} = {expression.source.strip()}"
+    try:
+        with detect_anomaly() if args.strict else nullcontext():
+            walk = walkthrough(root)
+    except AnomalyError as error:
+        raise _Failure(f"{error} (in {header}; --strict)", EXIT_USAGE) from None
+
     at = ", ".join(f"{name} = {_number(values[name])}" for name in expression.variables)
     if args.markdown:
         print(f"**`{header}`**" + (f" at {at}" if at else "") + "\n")
@@ -379,7 +408,7 @@ def _explain(args: argparse.Namespace) -> int:
     if not all(math.isfinite(v.grad) for v in walk.nodes):
         print(
             f"{_PROG} explain: warning: some gradients are not finite (an infinite slope, "
-            "e.g. sqrt at 0)",
+            "e.g. sqrt at 0); --strict stops at the first and says where",
             file=sys.stderr,
         )
     title = header + (f" at {at}" if at else "")
@@ -430,7 +459,12 @@ def _write_drawings(
         if outputs:
             dot = draw_dot(walk.root, rankdir=args.rankdir, names=walk.names, digits=args.digits)
             for path in sorted(outputs, key=lambda p: p.suffix != ".dot"):  # no Graphviz first
-                written = render(dot, path)
+                with _status_line(
+                    f"drawing {path} ({len(walk.nodes)} values; Graphviz lays out large graphs "
+                    "for seconds)…",
+                    show=path.suffix != ".dot",
+                ):
+                    written = render(dot, path)
                 print(f"wrote {written}", file=sys.stderr)
         frames = Path(args.frames) if args.frames is not None else None
         page = Path(args.html) if args.html is not None else None
@@ -571,6 +605,7 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 def _demo(args: argparse.Namespace) -> int:
     """Run ``gradstep.demos.NAME.main(args)``; without a name, list the demos."""
+    _demos_package()
     demos = _available_demos()
     if args.name is None:
         _list_demos(demos, sys.stdout)
@@ -590,9 +625,38 @@ def _demo(args: argparse.Namespace) -> int:
     return _status(status)
 
 
+def _demos_package() -> ModuleType:
+    """``gradstep.demos``: as installed, or in a source checkout the ``demos/`` folder beside
+    the package (pyproject.toml installs that folder as ``gradstep.demos``)."""
+    try:
+        return importlib.import_module("gradstep.demos")
+    except ModuleNotFoundError as error:
+        if error.name != "gradstep.demos":
+            raise
+    folder = Path(gradstep.__file__).resolve().parent.parent / "demos"
+    spec = importlib.util.spec_from_file_location(
+        "gradstep.demos", folder / "__init__.py", submodule_search_locations=[str(folder)]
+    )
+    if spec is None or spec.loader is None or not (folder / "__init__.py").is_file():
+        raise _Failure(
+            "the demos are not installed: no gradstep.demos package, and no demos/ folder "
+            f"beside {Path(gradstep.__file__).parent}",
+            EXIT_FAILED,
+        )
+    package = importlib.util.module_from_spec(spec)
+    sys.modules["gradstep.demos"] = package
+    try:
+        spec.loader.exec_module(package)
+    except BaseException:
+        del sys.modules["gradstep.demos"]
+        raise
+    gradstep.demos = package  # type: ignore[attr-defined]
+    return package
+
+
 def _available_demos() -> dict[str, str]:
     """Each demo module's name and the first line of its docstring (read, not imported)."""
-    package = importlib.import_module("gradstep.demos")
+    package = _demos_package()
     names = sorted(
         info.name
         for info in pkgutil.iter_modules(package.__path__)

@@ -313,7 +313,10 @@ def _node(
     ctx: float | None = None,
 ) -> Value:
     """Make a node: an op's output from its children ``a`` and ``b`` (`_slots_of`) and its
-    record, or a leaf (all None).  No input checks: the op has already done them."""
+    record, or a leaf (all None).  No input checks: the op has already done them.
+
+    Called through the module global: `gradstep.anomaly.detect_anomaly` swaps in a version
+    that checks ``data`` is finite."""
     out = _new_object(Value)
     out.data = data
     out.grad = 0.0
@@ -557,7 +560,9 @@ def _apply_chain_rule(
     The one place it is written.  Built-in unary and binary ops (nearly all nodes) call
     their record's rule on the children's data directly: the same arithmetic, about half
     the interpreter work on the hot path.  With ``create_graph`` the rules run on the
-    `Value`s themselves, so the gradients are `Value`s, differentiable again.
+    `Value`s themselves, so the gradients are `Value`s, differentiable again.  Called
+    through the module global: `gradstep.anomaly.detect_anomaly` swaps in a version that
+    checks every edge.
     """
     fast = record is None and not create_graph
     for node in order:
