@@ -23,6 +23,7 @@ __all__ = [
     "save_decision_regions",
     "save_score_panels",
     "save_curve_fit",
+    "print_written",
 ]
 
 INSTALL_HINT = "pip install 'gradstep[demo]'"
@@ -219,3 +220,10 @@ def save_curve_fit(
     ax.set_title(title)
     ax.legend()
     fig.savefig(path)
+
+
+def print_written(paths: Sequence[Path]) -> None:
+    """Say which files a demo wrote, one a line."""
+    print("wrote:")
+    for path in paths:
+        print(f"  {path}")

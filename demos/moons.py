@@ -21,6 +21,7 @@ from gradstep.datasets import make_moons
 from gradstep.demos._training import (
     Progress,
     have_matplotlib,
+    print_written,
     save_decision_regions,
     save_loss_curve,
 )
@@ -136,9 +137,7 @@ def main(argv: list[str] | None = None) -> int:
         curve = out / "loss_curve.png"
         save_loss_curve(curve, losses, accuracies or None, "two moons")
         written += [boundary, curve]
-    print("wrote:")
-    for path in written:
-        print(f"  {path}")
+    print_written(written)
     return 0
 
 

@@ -219,31 +219,39 @@ def _same_side(xs: Sequence[float], margin: float) -> bool:
     return all(x >= margin for x in xs) or all(x <= -margin for x in xs)
 
 
+#: the record of each DAG op that is not a power (whose domain depends on its exponent)
+_DAG_RECORDS: Mapping[str, OpSpec] = {
+    spec.operator if spec.arity == 2 else spec.name: spec
+    for spec in BUILTIN_OPS
+    if spec.operator != "**"
+}
+
+
 def _domain_ok(step: DAGStep, probes: Sequence[Sequence[float]]) -> bool:
-    """Whether ``step`` is well-conditioned at every probe point (each a list of slot values)."""
-    op = step.op
+    """Whether ``step`` is well-conditioned at every probe point (each a list of slot values):
+    its record's kinks, positive and non-zero operands kept at a margin, exp's argument small."""
     columns = [[p[i] for p in probes] for i in step.args]
-    a = columns[0]
-    if op in {"relu", "leaky_relu", "abs"}:
-        return _same_side(a, _KINK_MARGIN)
-    if op in {"log", "sqrt"}:
-        return min(a) >= _POSITIVE_MARGIN
-    if op == "exp":
-        return max(abs(x) for x in a) <= _EXP_BOUND
-    if op == "/":
-        return _same_side(_denominator(step, columns), _DENOMINATOR_MARGIN)
-    if op == "**":
+    if step.op == "**":
         return _pow_domain_ok(step, columns)
-    return True
+    if step.op == "exp":
+        return max(abs(x) for x in columns[0]) <= _EXP_BOUND
+    spec = _DAG_RECORDS[step.op]
+    operands = _operand_columns(step, columns)
+    return (
+        all(_same_side([x - k for x in operands[0]], _KINK_MARGIN) for k in spec.kinks)
+        and all(min(operands[i]) >= _POSITIVE_MARGIN for i in spec.positive)
+        and all(_same_side(operands[i], _DENOMINATOR_MARGIN) for i in spec.nonzero)
+    )
 
 
-def _denominator(step: DAGStep, columns: Sequence[Sequence[float]]) -> Sequence[float]:
-    """The denominator of a division step at every probe: b in a / b, a in c / a, or c."""
-    if len(columns) == 2:
-        return columns[1]
-    if step.const_first:
-        return columns[0]
-    return [float(step.const or 0.0)]
+def _operand_columns(
+    step: DAGStep, columns: Sequence[Sequence[float]]
+) -> Sequence[Sequence[float]]:
+    """Each operand's values at every probe: a slot's column, or the step's constant."""
+    if step.op not in _BINARY or len(columns) == 2:
+        return columns
+    constant = [float(step.const or 0.0)]
+    return [constant, columns[0]] if step.const_first else [columns[0], constant]
 
 
 def _pow_domain_ok(step: DAGStep, columns: Sequence[Sequence[float]]) -> bool:
