@@ -72,14 +72,19 @@ def train_step() -> float:
 
 
 def _node_without_check(
-    data: float, children: tuple[Value, ...], spec: OpSpec, ctx: float | None = None
+    data: float,
+    a: Value | None,
+    b: Value | tuple[Value, ...] | None,
+    spec: OpSpec | None,
+    ctx: float | None = None,
 ) -> Value:
     """`engine._node` without the grad-mode check (the engine before ``no_grad``)."""
     out = engine._new_object(Value)
     out.data = data
     out.grad = 0.0
     out.label = ""
-    out._prev = children
+    out._a = a
+    out._b = b
     out._spec = spec
     out._ctx = ctx
     out._scope = ""
