@@ -53,7 +53,11 @@ def _import_file(path: Path) -> Any:
     folder = str(path.resolve().parent)
     if folder not in sys.path:
         sys.path.insert(0, folder)
-    name = path.stem if path.stem.isidentifier() and path.stem not in sys.modules else "_gradstep_target"
+    name = (
+        path.stem
+        if path.stem.isidentifier() and path.stem not in sys.modules
+        else "_gradstep_target"
+    )
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
         raise TargetError(f"cannot import {path}: not a Python file")
@@ -76,7 +80,9 @@ def _import_module(name: str) -> Any:
         return importlib.import_module(name)
     except ModuleNotFoundError as error:
         if error.name is not None and name.startswith(error.name):
-            raise TargetError(f"no module named {error.name!r} (from the target {name!r})") from error
+            raise TargetError(
+                f"no module named {error.name!r} (from the target {name!r})"
+            ) from error
         raise TargetError(f"cannot import {name}: {_one_line(error, None)}") from error
     except BaseException as error:
         raise TargetError(f"cannot import {name}: {_one_line(error, None)}") from error
@@ -105,7 +111,9 @@ def load_class(kind: str, location: str, class_name: str) -> tuple[type, str]:
         found = getattr(found, part, None)
         if found is None:
             classes = sorted(
-                name for name, obj in vars(module).items() if isinstance(obj, type) and obj.__module__ == module.__name__
+                name
+                for name, obj in vars(module).items()
+                if isinstance(obj, type) and obj.__module__ == module.__name__
             )
             offer = f" (it defines {', '.join(classes)})" if classes else " (it defines no class)"
             raise TargetError(f"{location} has no class {class_name!r}{offer}")
@@ -128,7 +136,9 @@ def _check_shape(cls: type) -> None:
         if not hasattr(v, attribute):
             raise TargetError(f"{name}(1.5) has no .{attribute}: not a micrograd-style Value class")
     if not callable(getattr(v, "backward", None)):
-        raise TargetError(f"{name}(1.5) has no backward() method: not a micrograd-style Value class")
+        raise TargetError(
+            f"{name}(1.5) has no backward() method: not a micrograd-style Value class"
+        )
 
 
 def _send(channel: IO[str], event: Mapping[str, Any]) -> None:
@@ -146,15 +156,23 @@ def main() -> int:
             sys.path.insert(0, entry)
     import hypothesis  # noqa: F401  (before the user's folder can shadow it)
 
-    from gradstep.testing.engine_checks import Engine, op_names, plan, run_check
+    from gradstep.testing.engine_checks import Engine, Options, op_names, plan, run_check
 
     try:
         cls, import_line = load_class(config["kind"], config["location"], config["class"])
     except TargetError as error:
-        _send(channel, {"event": "target-error", "message": str(error), "traceback": traceback.format_exc()})
+        details = traceback.format_exc()
+        _send(channel, {"event": "target-error", "message": str(error), "traceback": details})
         return 0
     _send(channel, {"event": "ready", "class": cls.__name__})
     engine = Engine(cls, import_line, dict(config.get("statuses", {})))
+    options = Options(
+        ops=op_names(config.get("ops")),
+        examples=int(config["examples"]),
+        dag_seconds=float(config["dag_seconds"]),
+        max_depth=int(config["max_depth"]),
+        depth_seconds=float(config["depth_seconds"]),
+    )
     done = set(config.get("skip", []))
     for spec in plan(config.get("ops")):
         if spec.id in done:
@@ -164,15 +182,7 @@ def main() -> int:
         def progress(data: Mapping[str, Any], check: str = spec.id) -> None:
             _send(channel, {"event": "progress", "check": check, "data": dict(data)})
 
-        result = run_check(
-            engine,
-            spec,
-            ops=op_names(config.get("ops")),
-            examples=int(config["examples"]),
-            max_depth=int(config["max_depth"]),
-            depth_seconds=float(config["depth_seconds"]),
-            progress=progress,
-        )
+        result = run_check(engine, spec, options, progress)
         _send(channel, {"event": "result", "check": spec.id, "result": result.to_dict()})
     _send(channel, {"event": "done"})
     return 0

@@ -17,7 +17,7 @@ import sys
 import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from types import CodeType
 from typing import Any, Literal, TypeAlias
@@ -37,6 +37,9 @@ __all__ = [
     "STATUSES",
     "plan",
     "op_names",
+    "Engine",
+    "Options",
+    "run_check",
 ]
 
 Status: TypeAlias = Literal["PASS", "FAIL", "UNSUPPORTED", "SKIP", "INFO"]
@@ -174,7 +177,7 @@ def op_names(selected: Sequence[str] | None) -> tuple[str, ...]:
 # the plan: every check, in report order
 
 
-Kind: TypeAlias = Literal["seed", "form", "case", "dags", "repeated", "reset", "depth"]
+Kind: TypeAlias = Literal["backward", "form", "case", "dags", "repeated", "reset", "depth"]
 
 
 @dataclass(frozen=True)
@@ -198,25 +201,25 @@ class _Case:
 
 
 _CASES: tuple[_Case, ...] = (
-    _Case("reuse_add", "a + a (one node used twice)", "out = a + a", (("a", 1.5),), ("add",)),
+    _Case("reuse_add", "a + a", "out = a + a", (("a", 1.5),), ("add",)),
     _Case("reuse_mul", "a * a", "out = a * a", (("a", 1.5),), ("mul",)),
     _Case(
         "shared_node",
-        "a node feeding two parents",
+        "shared node",
         "c = a * b\nd = c + a\nout = d * c",
         (("a", 1.5), ("b", -0.7)),
         ("add", "mul"),
     ),
     _Case(
         "sum",
-        "sum() of Values",
+        "sum([a, b, a * b])",
         "out = sum([a, b, a * b])",
         (("a", 1.5), ("b", -0.7)),
         ("add", "mul"),
     ),
     _Case(
         "ints",
-        "ints as data and constants",
+        "ints",
         "out = a * b + a * 3 + 1",
         (("a", 2), ("b", -3)),
         ("add", "mul", "add_n", "mul_n"),
@@ -231,13 +234,17 @@ _SHARED = _CASE_BY_ID["shared_node"]
 def plan(ops: Sequence[str] | None = None) -> list[CheckSpec]:
     """Every check, in report order; ``ops`` (names or symbols) limits the op rows and DAGs."""
     chosen = set(op_names(ops))
-    rows = [CheckSpec("seed", "backward() seeds ∂out/∂out = 1", "seed")]
+    rows = [
+        CheckSpec("birth", "grad starts at 0", "backward"),
+        CheckSpec("seed", "backward() seeds 1", "backward"),
+        CheckSpec("order", "backward() order", "backward"),
+    ]
     rows += [CheckSpec(f.id, f.expression, "form") for f in FORMS if f.op in chosen]
     rows += [CheckSpec(c.id, c.title, "case") for c in _CASES]
     rows += [
-        CheckSpec("dags", "random expression DAGs", "dags"),
+        CheckSpec("dags", "random DAGs", "dags"),
         CheckSpec("repeated_backward", "repeated backward()", "repeated"),
-        CheckSpec("reset", "zeroing grads, then backward()", "reset"),
+        CheckSpec("reset", "grad = 0, backward()", "reset"),
         CheckSpec("deepest_chain", "deepest chain", "depth"),
     ]
     return rows
@@ -333,15 +340,26 @@ def _raised_in_user_code(error: BaseException) -> bool:
     return False
 
 
-def _is_refusal(error: BaseException) -> bool:
-    """An op the class does not have or refuses, rather than one that breaks while running.
+def _is_refusal(error: BaseException, form: Form, class_name: str) -> bool:
+    """Whether an error trying ``form`` means the class does not do it (rather than a bug).
 
-    A missing method or operator (a TypeError or AttributeError raised outside the user's
-    code), NotImplementedError, or an assert (micrograd: "only supporting int/float powers").
+    NotImplementedError or an assert refuse (micrograd: "only supporting int/float powers").
+    A method that exists but raises TypeError or AttributeError is broken, unless Python
+    raised it before reaching the method.  An operator that raises them about an operand
+    we gave it (its own class, or the float n) does not handle that operand type
+    (``self.data ** other`` with a Value exponent; ``other.data`` of a number); one that
+    complains about anything else (an int it made itself) is broken.
     """
     if isinstance(error, NotImplementedError | AssertionError):
         return True
-    return isinstance(error, TypeError | AttributeError) and not _raised_in_user_code(error)
+    if not isinstance(error, TypeError | AttributeError):
+        return False
+    if not _raised_in_user_code(error):
+        return True
+    if form.kind == "unary":
+        return False
+    operand_types = {f"'{class_name}'", "'float'"} if "n" in form.names else {f"'{class_name}'"}
+    return any(name in str(error) for name in operand_types)
 
 
 def _where(error: BaseException) -> str:
@@ -367,6 +385,11 @@ def _describe_error(error: BaseException) -> str:
 def _number(x: float) -> str:
     """A number as Python reads it back, short: 1.5, -0.7, 0.7115941."""
     return f"{x:.10g}" if math.isfinite(x) else repr(x)
+
+
+def _shown(x: float | None) -> str:
+    """A number for a message, or "not a number"."""
+    return "not a number" if x is None else _number(x)
 
 
 def _agree(expected: float, got: float, rel: float = _REL, abs_: float = _ABS) -> bool:
@@ -418,6 +441,10 @@ class Engine:
         status = self.statuses.get(form_id)
         if status is not None:
             return "unsupported" if status == "UNSUPPORTED" else None
+        return self.probe(form_id)
+
+    def probe(self, form_id: str) -> str | None:
+        """Try the form once (remembered): None if the class does it, else why not."""
         if form_id not in self._probes:
             self._probes[form_id] = _probe(self, _FORM_BY_ID[form_id])
         return self._probes[form_id]
@@ -460,7 +487,7 @@ def _probe(engine: Engine, form: Form) -> str | None:
     try:
         engine.run(_compile(f"out = {form.expression}"), leaves, numbers)
     except Exception as error:
-        if _is_refusal(error):
+        if _is_refusal(error, form, engine.name):
             return f"{form.expression} raised {_describe_error(error)}"
     return None
 
@@ -620,38 +647,73 @@ def _changed_leaves(
 # the checks
 
 
-def _check_seed(engine: Engine, spec: CheckSpec) -> CheckResult:
-    """out = a * b; out.backward() must leave out.grad = 1 (∂out/∂out)."""
-    code = "out = a * b"
-    if (why := engine.unsupported("mul")) is not None:
-        return CheckResult(spec.id, spec.title, "SKIP", f"needs a * b: {why}")
+def _check_backward(engine: Engine, spec: CheckSpec) -> CheckResult:
+    """The walk itself, with + and * only: grads start at 0, the seed is 1, parents go first."""
+    for form_id in ("add", "mul"):
+        if (why := engine.unsupported(form_id)) is not None:
+            return CheckResult(
+                spec.id, spec.title, "SKIP", f"needs {_FORM_BY_ID[form_id].expression}: {why}"
+            )
     leaves = {"a": 1.5, "b": -0.7}
+    if spec.id == "order":
+        code = "d = a + b\nout = d * c"  # no node used twice: only the order can go wrong
+        findings = check_code(engine, code, {**leaves, "c": 2.5})
+        if not findings:
+            return CheckResult(
+                spec.id,
+                spec.title,
+                "PASS",
+                f"{_oneline(code)}: d passes its gradient on after receiving it",
+            )
+        hint = (
+            "; if a + b and a * b pass alone, backward() runs a node's _backward before the "
+            "node has its gradient: walk the topological order in reverse (root first)"
+        )
+        first = replace(findings[0], message=findings[0].message + hint)
+        return CheckResult(
+            spec.id, spec.title, "FAIL", first.message, "backward", (first, *findings[1:])
+        )
+    code = "out = a * b"
     try:
         ns = engine.run(_compile(code), leaves, {})
+        born = {"a": _as_float(ns["a"].grad), "out": _as_float(ns["out"].grad)}
         ns["out"].backward()
         seed = _as_float(ns["out"].grad)
     except Exception as error:
         return CheckResult(
             spec.id, spec.title, "FAIL", f"raised {_describe_error(error)}", "backward"
         )
+    if spec.id == "birth":
+        wrong = {name: g for name, g in born.items() if g != 0.0}
+        if not wrong:
+            return CheckResult(
+                spec.id, spec.title, "PASS", "a leaf's and a result's grad are 0 before backward()"
+            )
+        shown = ", ".join(f"{name}.grad = {_shown(g)}" for name, g in wrong.items())
+        message = (
+            f"before any backward(), {shown}: a new node's grad must start at 0 (backward() "
+            "adds into it; only the root is seeded with 1)"
+        )
+        prints = [(f"{name}.grad", 0.0, g) for name, g in wrong.items()]
+        code_text = _repro(engine, code, leaves, {}, prints).replace("out.backward()\n", "")
+        finding = Finding(message, 0.0, next(iter(wrong.values())), code_text)
+        return CheckResult(spec.id, spec.title, "FAIL", message, "backward", (finding,))
     if seed == 1.0:
         return CheckResult(spec.id, spec.title, "PASS", "out.grad = 1 after out.backward()")
-    code_text = _repro(engine, code, leaves, {}, [("out.grad", 1.0, seed)])
-    got = "not a number" if seed is None else _number(seed)
-    finding = Finding(
-        f"after out.backward(), out.grad is {got}, not 1: backward() must start the chain "
-        "rule with ∂out/∂out = 1 (out.grad = 1.0)",
-        1.0,
-        seed,
-        code_text,
+    message = (
+        f"after out.backward(), out.grad is {_shown(seed)}, not 1: backward() must start the "
+        "chain rule with ∂out/∂out = 1 (out.grad = 1.0)"
     )
-    return CheckResult(spec.id, spec.title, "FAIL", finding.message, "backward", (finding,))
+    finding = Finding(
+        message, 1.0, seed, _repro(engine, code, leaves, {}, [("out.grad", 1.0, seed)])
+    )
+    return CheckResult(spec.id, spec.title, "FAIL", message, "backward", (finding,))
 
 
 def _check_form(engine: Engine, spec: CheckSpec) -> CheckResult:
     """A form's value and gradients at each of its points, with upstream 1 and -1.5."""
     form = _FORM_BY_ID[spec.id]
-    why = _probe(engine, form)
+    why = engine.probe(form.id)
     if why is not None:
         missing = _missing_mirror(engine, form)
         if missing:
@@ -661,10 +723,18 @@ def _check_form(engine: Engine, spec: CheckSpec) -> CheckResult:
     scaled = engine.can_scale()
     for point in form.points:
         leaves, numbers = _form_inputs(form, point)
-        findings += check_code(engine, f"out = {form.expression}", leaves, numbers)
+        alone = check_code(engine, f"out = {form.expression}", leaves, numbers)
+        findings += alone
         if scaled:
             code = f"out = ({form.expression}) * {_UPSTREAM}"
-            findings += check_code(engine, code, leaves, numbers)
+            upstream = check_code(engine, code, leaves, numbers)
+            hint = (
+                "; alone it is right, so its backward must multiply the local derivative by "
+                "out.grad (the upstream gradient)"
+            )
+            findings += (
+                [replace(f, message=f.message + hint) for f in upstream] if not alone else upstream
+            )
     findings = _unique(findings)
     if findings:
         more = f" (and {len(findings) - 1} more)" if len(findings) > 1 else ""
@@ -688,19 +758,28 @@ def _unique(findings: Sequence[Finding]) -> list[Finding]:
     return kept
 
 
+#: forms every micrograd-style class must have
+_REQUIRED = frozenset({"add", "mul"})
+
+
 def _missing_mirror(engine: Engine, form: Form) -> str:
-    """A number-on-the-left form the class lacks although its mirror works: a missing
-    ``__radd__`` & co. is a bug (``2 - a`` and ``sum()`` fail), not a missing feature."""
-    if form.kind != "number-value":
+    """Why an unsupported form is a bug: ``a + b`` and ``a * b`` are the core of any engine;
+    a form whose mirror works must work too (``a - n`` but not ``a - b``; ``a + n`` but not
+    ``n + a``: a missing ``__radd__`` breaks ``2 + a`` and ``sum()``); "" if it is not."""
+    why = engine.probe(form.id)
+    if form.id in _REQUIRED:
+        return f"{form.expression} must work in a micrograd-style engine: {why}"
+    if form.kind == "number-value":
+        mirror = f"{form.op}_n" if form.op != "pow" else "pow"  # n ** a needs a Value exponent
+        reason = f"Python calls {form.needs} for a number on the left"
+    elif form.kind == "value-value" and form.op != "pow":
+        mirror, reason = f"{form.op}_n", "a Value operand must work where a number does"
+    else:
         return ""
-    mirror = f"{form.op}_n" if form.op != "pow" else "pow"  # 2 ** a needs a Value exponent
     if engine.unsupported(mirror) is not None:
         return ""
     works = _FORM_BY_ID[mirror].expression
-    return (
-        f"{works} works but {form.expression} does not: {engine.name} needs {form.needs} "
-        f"(Python calls it for a number on the left; {_probe(engine, form)})"
-    )
+    return f"{works} works but {form.expression} does not ({reason}): {why}"
 
 
 def _check_case(engine: Engine, spec: CheckSpec) -> CheckResult:
@@ -760,9 +839,13 @@ def _dag_ops(
 
 
 def _check_dags(
-    engine: Engine, spec: CheckSpec, chosen: Sequence[str], examples: int
+    engine: Engine, spec: CheckSpec, chosen: Sequence[str], examples: int, seconds: float
 ) -> CheckResult:
-    """Random DAGs over the ops that pass alone, vs gradstep; shrunk to a minimal failure."""
+    """Random DAGs over the ops that pass alone, vs gradstep; shrunk to a minimal failure.
+
+    After ``seconds`` no more DAGs are tried: the search reports what it has, and the
+    shrinking stops at the smallest failure found so far.
+    """
     from hypothesis import HealthCheck, find, settings
     from hypothesis.errors import NoSuchExample
 
@@ -773,9 +856,13 @@ def _check_dags(
     if not ops or examples <= 0:
         why = "no op passes alone" if not ops else "--examples 0"
         return CheckResult(spec.id, spec.title, "SKIP", why + left_out)
-    counts = {"tried": 0, "first": 0}
+    counts = {"tried": 0, "first": 0, "stopped": 0}
+    stop_at = time.perf_counter() + seconds
 
     def fails(dag: ExpressionDAG) -> bool:
+        if time.perf_counter() > stop_at:
+            counts["stopped"] = counts["stopped"] or counts["tried"]
+            return False
         counts["tried"] += 1
         bad = _dag_problem(engine, dag) is not None
         if bad and not counts["first"]:
@@ -793,15 +880,37 @@ def _check_dags(
     try:
         dag = find(expression_dags(ops=ops, forms=forms), fails, settings=options)
     except NoSuchExample:
+        tried = counts["stopped"] or examples
+        stopped = f" (stopped at the time limit of {seconds:g} s)" if counts["stopped"] else ""
         detail = (
-            f"{examples} DAGs with shared nodes agree with gradstep (ops {shown_ops}){left_out}"
+            f"{tried} DAGs with shared nodes agree with gradstep{stopped} "
+            f"(ops {shown_ops}){left_out}"
         )
         return CheckResult(spec.id, spec.title, "PASS", detail, data={"ops": ops})
+    pruned = _prune(dag)
+    if _dag_problem(engine, pruned) is not None:
+        dag = pruned
     finding, blamed = _dag_finding(engine, dag)
-    detail = (
-        f"failing DAG found after {counts['first']} examples, shrunk: {finding.message}{left_out}"
-    )
+    detail = f"failing DAG found at example {counts['first']}, shrunk: {finding.message}{left_out}"
     return CheckResult(spec.id, spec.title, "FAIL", detail, blamed, (finding,), {"ops": ops})
+
+
+def _prune(dag: ExpressionDAG) -> ExpressionDAG:
+    """The DAG without the steps and inputs its root does not depend on (slots renumbered)."""
+    n = len(dag.inputs)
+    needed = {n + len(dag.steps) - 1}
+    for k in range(len(dag.steps) - 1, -1, -1):
+        if n + k in needed:
+            needed.update(dag.steps[k].args)
+    kept = sorted(needed)
+    new_slot = {old: new for new, old in enumerate(kept)}
+    inputs = tuple(x for i, x in enumerate(dag.inputs) if i in needed)
+    steps = tuple(
+        replace(step, args=tuple(new_slot[i] for i in step.args))
+        for k, step in enumerate(dag.steps)
+        if n + k in needed
+    )
+    return ExpressionDAG(inputs, steps)
 
 
 def _method_backend(methods: Sequence[str]) -> dict[str, Callable[..., Any]]:
@@ -900,7 +1009,9 @@ def _dag_finding(engine: Engine, dag: ExpressionDAG) -> tuple[Finding, str]:
         step = dag.steps[k - n]
         got = _as_float(slots[k].data)
         prints = [(f"{names[k]}.data", ref[k].data, got)]
-        message = f"{_oneline(code)}: {names[k]}.data expected {_number(ref[k].data)}, got {got!r}"
+        message = (
+            f"{_oneline(code)}: {names[k]}.data expected {_number(ref[k].data)}, got {_shown(got)}"
+        )
         return Finding(
             message, ref[k].data, got, _repro(engine, code, leaves, {}, prints)
         ), _dag_op_name(step)
@@ -911,7 +1022,7 @@ def _dag_finding(engine: Engine, dag: ExpressionDAG) -> tuple[Finding, str]:
     first = wrong[0]
     message = (
         f"{_oneline(code)}: ∂out/∂{names[first]} expected {_number(ref[first].grad)}, "
-        f"got {got_grads[first]!r}"
+        f"got {_shown(got_grads[first])}"
     )
     blamed, hint = _dag_blame(dag, ref, got_grads, names, engine)
     finding = Finding(
@@ -1005,7 +1116,7 @@ def _check_repeated(engine: Engine, spec: CheckSpec) -> CheckResult:
             spec.id,
             spec.title,
             "SKIP",
-            "the first backward() is already wrong (see a node feeding two parents)",
+            "the first backward() is already wrong (see shared node)",
         )
     firsts = {n: float(g or 0.0) for n, g in first.items()}
     ns["out"].backward()
@@ -1095,7 +1206,7 @@ def _check_reset(engine: Engine, spec: CheckSpec) -> CheckResult:
             spec.id,
             spec.title,
             "SKIP",
-            "the first backward() is already wrong (see a node feeding two parents)",
+            "the first backward() is already wrong (see shared node)",
         )
     findings = []
     # 1. the training loop: zero the leaves, build the graph again, backward()
@@ -1181,6 +1292,8 @@ def _check_depth(
         """("ok" | an error, seconds) for a chain of n links."""
         progress({"trying": n})
         start = time.perf_counter()
+        collecting = gc.isenabled()
+        gc.disable()  # a micrograd-style graph is full of cycles: collect once, afterwards
         try:
             leaf = engine.leaf(0.5)
             one = engine.leaf(1.0)
@@ -1197,7 +1310,9 @@ def _check_depth(
             return _describe_error(error), time.perf_counter() - start
         finally:
             v = leaf = one = None
-            gc.collect()  # a micrograd-style graph is full of cycles (closures hold out)
+            gc.collect()
+            if collecting:
+                gc.enable()
         outcome = "ok" if grad == 1.0 else f"the leaf's grad is {grad!r}, not 1"
         return outcome, time.perf_counter() - start
 
@@ -1265,19 +1380,26 @@ def _check_depth(
 # running one check
 
 
+@dataclass(frozen=True)
+class Options:
+    """What the checks may spend: DAG examples and seconds, the chain's depth and seconds."""
+
+    ops: tuple[str, ...]  # the op names the rows and the DAGs cover
+    examples: int
+    dag_seconds: float
+    max_depth: int
+    depth_seconds: float
+
+
 def run_check(
     engine: Engine,
     spec: CheckSpec,
-    *,
-    ops: Sequence[str],
-    examples: int,
-    max_depth: int,
-    depth_seconds: float,
+    options: Options,
     progress: Callable[[Mapping[str, Any]], None],
 ) -> CheckResult:
     """Run one check of the plan on the foreign class (an error from its code fails the row)."""
     try:
-        result = _run(engine, spec, ops, examples, max_depth, depth_seconds, progress)
+        result = _run(engine, spec, options, progress)
     except (Exception, SystemExit) as error:
         result = CheckResult(spec.id, spec.title, "FAIL", f"raised {_describe_error(error)}")
     if spec.kind == "form":
@@ -1288,23 +1410,20 @@ def run_check(
 def _run(
     engine: Engine,
     spec: CheckSpec,
-    ops: Sequence[str],
-    examples: int,
-    max_depth: int,
-    depth_seconds: float,
+    options: Options,
     progress: Callable[[Mapping[str, Any]], None],
 ) -> CheckResult:
     """Dispatch on the check's kind."""
-    if spec.kind == "seed":
-        return _check_seed(engine, spec)
+    if spec.kind == "backward":
+        return _check_backward(engine, spec)
     if spec.kind == "form":
         return _check_form(engine, spec)
     if spec.kind == "case":
         return _check_case(engine, spec)
     if spec.kind == "dags":
-        return _check_dags(engine, spec, ops, examples)
+        return _check_dags(engine, spec, options.ops, options.examples, options.dag_seconds)
     if spec.kind == "repeated":
         return _check_repeated(engine, spec)
     if spec.kind == "reset":
         return _check_reset(engine, spec)
-    return _check_depth(engine, spec, max_depth, depth_seconds, progress)
+    return _check_depth(engine, spec, options.max_depth, options.depth_seconds, progress)

@@ -93,7 +93,9 @@ def parse_target(target: str | type) -> Target:
     if sep and _DOTTED.match(tail) and head and not re.fullmatch(r"[A-Za-z]", head):
         location, class_name = head, tail
     if not location:
-        raise EngineTargetError("no target: give path/to/file.py:ClassName or package.module:ClassName")
+        raise EngineTargetError(
+            "no target: give path/to/file.py:ClassName or package.module:ClassName"
+        )
     looks_like_file = location.endswith(".py") or "/" in location or os.sep in location
     if looks_like_file or Path(location).is_file():
         path = Path(location)
@@ -298,7 +300,9 @@ def _worker_environment() -> dict[str, str]:
     """This environment, with gradstep importable in the worker even from a source checkout."""
     env = dict(os.environ)
     root = str(Path(__file__).resolve().parents[2])
-    installed = {str(Path(p).resolve()) for p in [*site.getsitepackages(), site.getusersitepackages()]}
+    installed = {
+        str(Path(p).resolve()) for p in [*site.getsitepackages(), site.getusersitepackages()]
+    }
     if root not in installed:
         env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
     env["PYTHONIOENCODING"] = "utf-8"
@@ -379,6 +383,7 @@ def check_engine(
             "path": list(where.path),
             "ops": names,
             "examples": examples,
+            "dag_seconds": _time_limit(by_id["dags"], timeout, examples, depth_seconds) / 2,
             "max_depth": max_depth,
             "depth_seconds": depth_seconds,
             "skip": list(results),
@@ -392,7 +397,13 @@ def check_engine(
         finally:
             worker.stop()
     rows = tuple(results[spec.id] for spec in specs)
-    options = {"ops": names, "examples": examples, "max_depth": max_depth, "depth_seconds": depth_seconds, "timeout": timeout}
+    options = {
+        "ops": names,
+        "examples": examples,
+        "max_depth": max_depth,
+        "depth_seconds": depth_seconds,
+        "timeout": timeout,
+    }
     return EngineReport(str(where), class_name, rows, time.perf_counter() - start, options)
 
 
@@ -423,7 +434,9 @@ def _collect(
     current: CheckSpec | None = None
     progress: list[Mapping[str, Any]] = []
     while True:
-        limit = timeout if current is None else _time_limit(current, timeout, examples, depth_seconds)
+        limit = (
+            timeout if current is None else _time_limit(current, timeout, examples, depth_seconds)
+        )
         event = worker.next(limit)
         if event is _TIMEOUT or event is _EOF:
             if current is None:
@@ -503,4 +516,3 @@ def engine_suite(
             pytest.skip(f"{row.status} {row.title}: {row.detail}")
 
     return test_engine
-
