@@ -161,7 +161,8 @@ def main() -> int:
     try:
         cls, import_line = load_class(config["kind"], config["location"], config["class"])
     except TargetError as error:
-        details = traceback.format_exc()
+        cause = error.__cause__
+        details = "".join(traceback.format_exception(cause)) if cause is not None else ""
         _send(channel, {"event": "target-error", "message": str(error), "traceback": details})
         return 0
     _send(channel, {"event": "ready", "class": cls.__name__})

@@ -18,6 +18,7 @@ import signal
 import site
 import subprocess
 import sys
+import textwrap
 import threading
 import time
 from collections import deque
@@ -49,7 +50,7 @@ __all__ = [
 #: the defaults of `check_engine` and ``gradstep test-engine``
 DEFAULT_EXAMPLES = 100
 DEFAULT_MAX_DEPTH = 1_000_000
-DEFAULT_DEPTH_SECONDS = 20.0
+DEFAULT_DEPTH_SECONDS = 10.0
 DEFAULT_TIMEOUT = 10.0
 _MAX_WORKERS = 12  # a worker that keeps dying: give up on the remaining checks after this many
 
@@ -182,7 +183,9 @@ class EngineReport:
         ]
         for row in self.rows:
             head = f"  {row.status:<11}  {row.title:<{title_width}}  "
-            lines.append(head + _shorten(row.detail, max(30, width - len(head))))
+            wrapped = textwrap.wrap(row.detail, max(30, width - len(head))) or [""]
+            lines.append(head + wrapped[0])
+            lines += [" " * len(head) + more for more in wrapped[1:]]
         failures = [row for row in self.rows if row.failed and row.findings]
         if failures:
             lines += ["", "failures"]
@@ -199,12 +202,6 @@ class EngineReport:
         return "\n".join(lines)
 
     __str__ = format
-
-
-def _shorten(text: str, width: int) -> str:
-    """One line of at most ``width`` characters."""
-    text = " ".join(text.split())
-    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 # =======================================================================================
@@ -409,7 +406,7 @@ def check_engine(
 
 def _await_ready(worker: _Worker, where: Target, timeout: float, first: bool) -> str:
     """Wait for the worker to import the class; raise `EngineTargetError` if it cannot."""
-    limit = max(30.0, 3.0 * timeout)
+    limit = 3.0 * timeout
     event = worker.next(limit)
     if event is _TIMEOUT:
         raise EngineTargetError(f"importing {where} did not finish within {limit:g} s")
