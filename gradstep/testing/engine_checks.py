@@ -191,7 +191,7 @@ class CheckSpec:
 
 @dataclass(frozen=True)
 class _Case:
-    """A fixed expression over leaves (statements ending in ``out = ...``) and the forms it needs."""
+    """Fixed statements ending in ``out = ...``, their leaves and the forms they need."""
 
     id: str
     title: str
@@ -639,7 +639,8 @@ def _changed_leaves(
         if now is None or now != x:
             findings.append(
                 Finding(
-                    f"{when} changed the operand {name}.data from {_number(x)} to {ns[name].data!r} (at {at})",
+                    f"{when} changed the operand {name}.data from {_number(x)} to "
+                    f"{ns[name].data!r} (at {at})",
                     float(x),
                     now,
                     repro([(f"{name}.data", float(x), now)]),
@@ -715,6 +716,12 @@ def _check_backward(engine: Engine, spec: CheckSpec) -> CheckResult:
     return CheckResult(spec.id, spec.title, "FAIL", message, "backward", (finding,))
 
 
+_FORGOT_UPSTREAM = (
+    "; alone it is right, so its backward must multiply the local derivative by out.grad "
+    "(the upstream gradient)"
+)
+
+
 def _check_form(engine: Engine, spec: CheckSpec) -> CheckResult:
     """A form's value and gradients at each of its points, with upstream 1 and -1.5."""
     form = _FORM_BY_ID[spec.id]
@@ -732,14 +739,10 @@ def _check_form(engine: Engine, spec: CheckSpec) -> CheckResult:
         findings += alone
         if scaled:
             code = f"out = ({form.expression}) * {_UPSTREAM}"
-            upstream = check_code(engine, code, leaves, numbers)
-            hint = (
-                "; alone it is right, so its backward must multiply the local derivative by "
-                "out.grad (the upstream gradient)"
-            )
-            findings += (
-                [replace(f, message=f.message + hint) for f in upstream] if not alone else upstream
-            )
+            findings += [
+                f if alone else replace(f, message=f.message + _FORGOT_UPSTREAM)
+                for f in check_code(engine, code, leaves, numbers)
+            ]
     findings = _unique(findings)
     if findings:
         more = f" (and {len(findings) - 1} more)" if len(findings) > 1 else ""
@@ -747,8 +750,8 @@ def _check_form(engine: Engine, spec: CheckSpec) -> CheckResult:
             spec.id, spec.title, "FAIL", findings[0].message + more, form.op, tuple(findings)
         )
     names = [n for n in form.names if n != "n"]
-    upstream = f" (upstream 1 and {_UPSTREAM})" if scaled else ""
-    detail = f"value, ∂/∂{', ∂/∂'.join(names)} at {len(form.points)} points{upstream}"
+    times = f" (upstream 1 and {_UPSTREAM})" if scaled else ""
+    detail = f"value, ∂/∂{', ∂/∂'.join(names)} at {len(form.points)} points{times}"
     return CheckResult(spec.id, spec.title, "PASS", detail, form.op)
 
 
@@ -1057,7 +1060,8 @@ def _dag_blame(
                 for f in _OP_BY_NAME[op].forms
                 if f.id in engine.statuses
             )
-            where = f"the gradient first goes wrong below {names[n + k]} = {_dag_code_line(dag, names, k)}"
+            line = _dag_code_line(dag, names, k)
+            where = f"the gradient first goes wrong below {names[n + k]} = {line}"
             if passes:
                 return op, (
                     f"{where}; {_OP_BY_NAME[op].call} passes on its own, so suspect how backward() "
@@ -1075,6 +1079,7 @@ def _dag_code_line(dag: ExpressionDAG, names: Sequence[str], k: int) -> str:
 # --- repeated backward and resets ----------------------------------------------------------
 
 _GRAPH_NODES = ("a", "b", "c", "d", "out")
+_LEAVES = ("a", "b")
 
 
 def _graph(engine: Engine) -> dict[str, Any]:
@@ -1082,172 +1087,134 @@ def _graph(engine: Engine) -> dict[str, Any]:
     return engine.run(_compile(_SHARED.code), dict(_SHARED.leaves), {})
 
 
-def _grads(ns: Mapping[str, Any], names: Sequence[str]) -> dict[str, float | None]:
-    """The nodes' gradients as floats."""
-    return {name: _as_float(ns[name].grad) for name in names}
+def _reference_graph() -> dict[str, Any]:
+    """The shared-node graph with gradstep, after one backward()."""
+    return _reference(_compile(_SHARED.code), dict(_SHARED.leaves), {})
 
 
-def _simulate_accumulate_all(first: Mapping[str, float], root_assigned: bool) -> dict[str, float]:
-    """Every node's grad after a second backward() that resets nothing, micrograd's way:
-    the root's grad set to 1 (or += 1), every child.grad += local · node.grad again."""
-    ref = _reference(_compile(_SHARED.code), dict(_SHARED.leaves), {})
-    names = {id(ref[name]): name for name in _GRAPH_NODES}
-    grads = dict(first)
-    grads["out"] = 1.0 if root_assigned else first["out"] + 1.0
+def _grads(ns: Mapping[str, Any], names: Sequence[str]) -> dict[str, float]:
+    """The nodes' gradients as floats (NaN for one that is not a number)."""
+    return {name: _or_nan(_as_float(ns[name].grad)) for name in names}
+
+
+def _or_nan(x: float | None) -> float:
+    """x, or NaN for None (NaN agrees with nothing)."""
+    return math.nan if x is None else x
+
+
+def _same(expected: Mapping[str, float], got: Mapping[str, float]) -> bool:
+    """The leaves' gradients agree."""
+    return all(_agree(expected[n], got[n]) for n in _LEAVES)
+
+
+def _accumulate_all(first: Mapping[str, float], root_seed: float) -> dict[str, float]:
+    """Every node's grad after a second backward() that resets nothing (micrograd's way):
+    the root's grad set to ``root_seed``, then child.grad += local · node.grad again."""
+    ref = _reference_graph()
+    name = {id(ref[n]): n for n in _GRAPH_NODES}
+    grads = {**first, "out": root_seed}
     for node in topological_order(ref["out"]):
         for child, local in zip(node._prev, node.local_grads(), strict=True):
-            grads[names[id(child)]] += local * grads[names[id(node)]]
+            grads[name[id(child)]] += local * grads[name[id(node)]]
     return grads
 
 
-def _check_repeated(engine: Engine, spec: CheckSpec) -> CheckResult:
-    """Two backward() calls without zeroing: which model does the class follow?"""
-    if (why := _graph_unsupported(engine)) is not None:
-        return CheckResult(spec.id, spec.title, "SKIP", why)
-    ns = _graph(engine)
-    ns["out"].backward()
-    first = _grads(ns, _GRAPH_NODES)
-    expected = _reference(_compile(_SHARED.code), dict(_SHARED.leaves), {})
-    if not all(_agree(float(expected[n].grad), first[n] or math.nan) for n in ("a", "b")):
-        return CheckResult(
-            spec.id,
-            spec.title,
-            "SKIP",
-            "the first backward() is already wrong (see shared node)",
-        )
-    firsts = {n: float(g or 0.0) for n, g in first.items()}
-    ns["out"].backward()
-    second = _grads(ns, _GRAPH_NODES)
-    a1, a2 = firsts["a"], second["a"]
-    data = {"first": firsts, "second": second}
-    models = {
-        "leaves": {n: 2.0 * firsts[n] for n in ("a", "b")},
-        "reset": {n: firsts[n] for n in ("a", "b")},
-        "micrograd": _simulate_accumulate_all(firsts, root_assigned=True),
-        "micrograd-root-accumulates": _simulate_accumulate_all(firsts, root_assigned=False),
-    }
-    matches = [
-        m
-        for m, model in models.items()
-        if all(_agree(model[n], second[n] or math.nan) for n in ("a", "b"))
-    ]
-    seen = (
-        f"a.grad went from {_number(a1)} to {_number(a2 or math.nan)} after a second out.backward()"
-    )
-    if "leaves" in matches:
-        interior = (
-            "interior nodes hold the last pass's gradient"
-            if _agree(firsts["c"], second["c"] or math.nan)
-            else "interior nodes accumulate too"
-        )
-        text = f"leaves accumulate, like PyTorch ({seen}, 2×); {interior}; zero the leaves' grads before each backward()"
-        return CheckResult(
-            spec.id, spec.title, "INFO", text, data={**data, "behaviour": "leaves-accumulate"}
-        )
-    if "micrograd" in matches or "micrograd-root-accumulates" in matches:
-        text = (
-            f"every node accumulates, like micrograd: {seen}, not 2× ({_number(2 * a1)}), because the "
-            "stale interior gradients flow down again; zero every grad (or rebuild the graph) before each backward()"
-        )
-        return CheckResult(
-            spec.id, spec.title, "INFO", text, data={**data, "behaviour": "accumulate-all"}
-        )
-    if "reset" in matches:
-        text = (
-            f"each backward() starts from zero ({seen}): gradients do not accumulate across calls"
-        )
-        return CheckResult(spec.id, spec.title, "INFO", text, data={**data, "behaviour": "reset"})
-    code = _repro(
-        engine,
-        _SHARED.code + "\nout.backward()",
-        dict(_SHARED.leaves),
-        {},
-        [("a.grad", 2 * a1, a2)],
-    )
-    finding = Finding(
-        f"inconsistent: {seen}, which is neither 2× (leaves accumulate, like PyTorch: {_number(2 * a1)}), "
-        f"every node accumulating (micrograd: {_number(models['micrograd']['a'])}) nor a fresh start ({_number(a1)})",
-        2 * a1,
-        a2,
-        code,
-    )
-    return CheckResult(
-        spec.id,
-        spec.title,
-        "FAIL",
-        finding.message,
-        "backward",
-        (finding,),
-        {**data, "behaviour": "inconsistent"},
-    )
-
-
-def _graph_unsupported(engine: Engine) -> str | None:
-    """Why the shared-node graph cannot be built (no + or *), or None."""
+def _first_pass(engine: Engine) -> tuple[dict[str, Any], dict[str, float]] | str:
+    """The foreign graph after one backward() and its grads, or why the check cannot run."""
     for form_id in _SHARED.needs:
         if (why := engine.unsupported(form_id)) is not None:
             return f"needs {_FORM_BY_ID[form_id].expression}: {why}"
-    return None
+    ns = _graph(engine)
+    ns["out"].backward()
+    first = _grads(ns, _GRAPH_NODES)
+    expected = _grads(_reference_graph(), _LEAVES)
+    if not _same(expected, first):
+        return "the first backward() is already wrong (see shared node)"
+    return ns, first
+
+
+def _check_repeated(engine: Engine, spec: CheckSpec) -> CheckResult:
+    """Two backward() calls without zeroing: leaves accumulate (PyTorch), every node
+    accumulates (micrograd), each call starts afresh, or none of these (a FAIL)."""
+    started = _first_pass(engine)
+    if isinstance(started, str):
+        return CheckResult(spec.id, spec.title, "SKIP", started)
+    ns, first = started
+    ns["out"].backward()
+    second = _grads(ns, _GRAPH_NODES)
+    a1, a2 = first["a"], second["a"]
+    seen = f"a.grad went from {_number(a1)} to {_number(a2)} after a second out.backward()"
+    data: dict[str, Any] = {"first": first, "second": second}
+    micrograd = _accumulate_all(first, 1.0)
+    if _same({n: 2.0 * first[n] for n in _LEAVES}, second):
+        interior = (
+            "interior nodes hold the last pass's gradient"
+            if _agree(first["c"], second["c"])
+            else "interior nodes accumulate too"
+        )
+        text = f"leaves accumulate, like PyTorch ({seen}, 2×); {interior}"
+        return CheckResult(spec.id, spec.title, "INFO", text, data={**data, "behaviour": "leaves"})
+    if _same(micrograd, second) or _same(_accumulate_all(first, first["out"] + 1.0), second):
+        text = (
+            f"every node accumulates, like micrograd: {seen}, not 2× ({_number(2 * a1)}): the "
+            "stale interior gradients flow down again, so zero every grad (or build the graph "
+            "again) before each backward()"
+        )
+        return CheckResult(spec.id, spec.title, "INFO", text, data={**data, "behaviour": "all"})
+    if _same(first, second):
+        text = f"each backward() starts afresh ({seen}): no accumulation across calls"
+        return CheckResult(spec.id, spec.title, "INFO", text, data={**data, "behaviour": "fresh"})
+    message = (
+        f"inconsistent: {seen}, neither 2× ({_number(2 * a1)}: leaves accumulate, like "
+        f"PyTorch), {_number(micrograd['a'])} (every node accumulates, like micrograd) nor "
+        f"{_number(a1)} (a fresh start)"
+    )
+    code = _repro(engine, _SHARED.code + "\nout.backward()", dict(_SHARED.leaves), {}, [])
+    code += f"\nprint(a.grad)  # {_number(a2)}: after one backward() it was {_number(a1)}"
+    finding = Finding(message, 2.0 * a1, a2, code)
+    data["behaviour"] = "inconsistent"
+    return CheckResult(spec.id, spec.title, "FAIL", message, "backward", (finding,), data)
 
 
 def _check_reset(engine: Engine, spec: CheckSpec) -> CheckResult:
-    """Zeroing grads must make the next backward() give the first pass's gradients again."""
-    if (why := _graph_unsupported(engine)) is not None:
-        return CheckResult(spec.id, spec.title, "SKIP", why)
-    expected_ns = _reference(_compile(_SHARED.code), dict(_SHARED.leaves), {})
-    expected = {n: float(expected_ns[n].grad) for n in ("a", "b")}
-    ns = _graph(engine)
-    ns["out"].backward()
-    if not all(_agree(expected[n], _as_float(ns[n].grad) or math.nan) for n in expected):
-        return CheckResult(
-            spec.id,
-            spec.title,
-            "SKIP",
-            "the first backward() is already wrong (see shared node)",
-        )
+    """Setting grads to 0 must make the next backward() give the first pass's gradients:
+    on the leaves before building the graph again (a training step), or on every node."""
+    started = _first_pass(engine)
+    if isinstance(started, str):
+        return CheckResult(spec.id, spec.title, "SKIP", started)
+    ns, first = started
     findings = []
-    # 1. the training loop: zero the leaves, build the graph again, backward()
-    for name in ("a", "b"):
+    for name in _LEAVES:
         ns[name].grad = 0.0
-    rebuilt: dict[str, Any] = {"a": ns["a"], "b": ns["b"]}
-    exec(_compile(_SHARED.code), {"__builtins__": {}}, rebuilt)
-    rebuilt["out"].backward()
-    got = _grads(rebuilt, ("a", "b"))
-    if not all(_agree(expected[n], got[n] or math.nan) for n in expected):
+    again: dict[str, Any] = {name: ns[name] for name in _LEAVES}
+    exec(_compile(_SHARED.code), {"__builtins__": {}}, again)
+    again["out"].backward()
+    got = _grads(again, _LEAVES)
+    if not _same(first, got):
         findings.append(
-            Finding(
-                f"after a.grad = b.grad = 0 and building the graph again, backward() gives a.grad = "
-                f"{got['a']!r}, b.grad = {got['b']!r} (expected {_number(expected['a'])}, {_number(expected['b'])})",
-                expected["a"],
-                got["a"],
-            )
+            _reset_finding("a.grad = b.grad = 0, then the graph built again", first, got)
         )
-    # 2. the same graph: zero every node, backward() again
     for name in _GRAPH_NODES:
         ns[name].grad = 0.0
     ns["out"].backward()
-    got = _grads(ns, ("a", "b"))
-    if not all(_agree(expected[n], got[n] or math.nan) for n in expected):
-        findings.append(
-            Finding(
-                f"after setting every node's grad to 0, backward() on the same graph gives a.grad = "
-                f"{got['a']!r} (expected {_number(expected['a'])})",
-                expected["a"],
-                got["a"],
-            )
-        )
+    got = _grads(ns, _LEAVES)
+    if not _same(first, got):
+        findings.append(_reset_finding("every node's grad set to 0 (same graph)", first, got))
     zero_grad = _describe_zero_grad(engine)
     if findings:
-        return CheckResult(
-            spec.id,
-            spec.title,
-            "FAIL",
-            findings[0].message + zero_grad,
-            "backward",
-            tuple(findings),
-        )
-    detail = "grad = 0 on the leaves (new graph) or on every node (same graph) gives the first pass again"
+        detail = findings[0].message + zero_grad
+        return CheckResult(spec.id, spec.title, "FAIL", detail, "backward", tuple(findings))
+    detail = "zeroing the leaves (new graph) or every node (same graph) gives the first pass"
     return CheckResult(spec.id, spec.title, "PASS", detail + zero_grad)
+
+
+def _reset_finding(how: str, first: Mapping[str, float], got: Mapping[str, float]) -> Finding:
+    """After ``how``, backward() did not give the first pass's leaf gradients."""
+    message = (
+        f"after {how}, backward() gives a.grad = {_number(got['a'])}, b.grad = "
+        f"{_number(got['b'])}, not the first pass's {_number(first['a'])}, {_number(first['b'])}"
+    )
+    return Finding(message, first["a"], got["a"])
 
 
 def _describe_zero_grad(engine: Engine) -> str:
@@ -1269,6 +1236,39 @@ def _describe_zero_grad(engine: Engine) -> str:
 # --- the deepest chain ---------------------------------------------------------------------
 
 
+def _chain_link(engine: Engine) -> Callable[[Any, Any], Any] | None:
+    """One link of the chain: v + 1.0, or v + one with a Value one; None without +."""
+    if engine.unsupported("add_n") is None:
+        return lambda v, one: v + 1.0
+    if engine.unsupported("add") is None:
+        return lambda v, one: v + one
+    return None
+
+
+def _chain(engine: Engine, link: Callable[[Any, Any], Any], n: int) -> str:
+    """Backpropagate through a chain of n links: "ok", or what went wrong."""
+    collecting = gc.isenabled()
+    gc.disable()  # a micrograd-style graph is full of cycles: collect once, afterwards
+    try:
+        leaf = engine.leaf(0.5)
+        one = engine.leaf(1.0)
+        v = leaf
+        for _ in range(n):
+            v = link(v, one)
+        v.backward()
+        grad = _as_float(leaf.grad)
+    except (RecursionError, MemoryError) as error:
+        return type(error).__name__
+    except Exception as error:
+        return _describe_error(error)
+    finally:
+        v = leaf = one = None
+        gc.collect()
+        if collecting:
+            gc.enable()
+    return "ok" if grad == 1.0 else f"the leaf's grad is {grad!r}, not 1"
+
+
 def _check_depth(
     engine: Engine,
     spec: CheckSpec,
@@ -1276,101 +1276,50 @@ def _check_depth(
     seconds: float,
     progress: Callable[[Mapping[str, Any]], None],
 ) -> CheckResult:
-    """The longest chain v = v + 1 backward() handles: doubling to max_depth within ``seconds``;
-    after a RecursionError, bisection finds the exact limit."""
-    if engine.unsupported("add_n") is None:
-        link, step_text = (lambda v, one: v + 1.0), "v = v + 1.0"
-    elif engine.unsupported("add") is None:
-        link, step_text = (lambda v, one: v + one), "v = v + one"
-    else:
+    """The longest chain v = v + 1 that backward() handles: doubling from 100 up to
+    ``max_depth`` while the next try fits in ``seconds``; after a RecursionError,
+    bisection finds the exact limit."""
+    link = _chain_link(engine)
+    if link is None:
         return CheckResult(spec.id, spec.title, "SKIP", "needs a + n or a + b")
 
     def trial(n: int) -> tuple[str, float]:
-        """("ok" | an error, seconds) for a chain of n links."""
         progress({"trying": n})
         start = time.perf_counter()
-        collecting = gc.isenabled()
-        gc.disable()  # a micrograd-style graph is full of cycles: collect once, afterwards
-        try:
-            leaf = engine.leaf(0.5)
-            one = engine.leaf(1.0)
-            v = leaf
-            for _ in range(n):
-                v = link(v, one)
-            v.backward()
-            grad = _as_float(leaf.grad)
-        except RecursionError:
-            return "RecursionError", time.perf_counter() - start
-        except MemoryError:
-            return "MemoryError", time.perf_counter() - start
-        except Exception as error:
-            return _describe_error(error), time.perf_counter() - start
-        finally:
-            v = leaf = one = None
-            gc.collect()
-            if collecting:
-                gc.enable()
-        outcome = "ok" if grad == 1.0 else f"the leaf's grad is {grad!r}, not 1"
+        outcome = _chain(engine, link, n)
         return outcome, time.perf_counter() - start
 
-    spent, n, best, best_time = 0.0, min(100, max_depth), 0, 0.0
+    spent, n, best = 0.0, min(100, max_depth), 0
     while True:
         outcome, took = trial(n)
         spent += took
         if outcome != "ok":
             break
-        best, best_time = n, took
+        best = n
         progress({"ok": n, "seconds": took})
-        if n >= max_depth:
-            text = f"{n:,} ops ({took:.2g} s): the largest tried (--max-depth)"
-            return CheckResult(spec.id, spec.title, "INFO", text, data={"depth": n, "limit": None})
         following = min(2 * n, max_depth)
-        if spent + took * following / n > seconds:
-            text = (
-                f"at least {n:,} ops ({took:.2g} s); stopped at the time bound of {seconds:g} s "
-                f"before trying {following:,}"
-            )
+        if n == max_depth or spent + took * following / n > seconds:
+            why = "the largest tried (--max-depth)" if n == max_depth else "the time bound"
+            text = f"at least {n:,} ops ({took:.2g} s), then stopped: {why}"
             return CheckResult(spec.id, spec.title, "INFO", text, data={"depth": n, "limit": None})
         n = following
+    data = {"depth": best, "limit": n, "error": outcome}
     if outcome == "RecursionError":
         low, high = best, n
         while high - low > 1:
             mid = (low + high) // 2
-            if trial(mid)[0] == "RecursionError":
-                high = mid
-            else:
-                low = mid
+            low, high = (low, mid) if trial(mid)[0] == "RecursionError" else (mid, high)
         text = (
-            f"{low:,} ops; RecursionError at {high:,}: backward() is recursive (Python's recursion "
-            f"limit is {sys.getrecursionlimit():,}); an explicit stack removes the limit"
+            f"{low:,} ops; RecursionError at {high:,}: backward() is recursive (Python's "
+            f"recursion limit is {sys.getrecursionlimit():,}); an explicit stack removes the limit"
         )
-        return CheckResult(
-            spec.id,
-            spec.title,
-            "INFO",
-            text,
-            data={"depth": low, "limit": high, "error": "RecursionError"},
-        )
+        data.update(depth=low, limit=high)
+        return CheckResult(spec.id, spec.title, "INFO", text, data=data)
     if outcome == "MemoryError":
         text = f"{best:,} ops; out of memory at {n:,}"
-        return CheckResult(
-            spec.id,
-            spec.title,
-            "INFO",
-            text,
-            data={"depth": best, "limit": n, "error": "MemoryError"},
-        )
+        return CheckResult(spec.id, spec.title, "INFO", text, data=data)
     text = f"a chain of {n:,} ops: {outcome}"
-    finding = Finding(text)
-    return CheckResult(
-        spec.id,
-        spec.title,
-        "FAIL",
-        text,
-        "backward",
-        (finding,),
-        {"depth": best, "limit": n, "error": outcome},
-    )
+    return CheckResult(spec.id, spec.title, "FAIL", text, "backward", (Finding(text),), data)
 
 
 # =======================================================================================

@@ -10,6 +10,7 @@ expected vs got, and Python that reproduces it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
@@ -85,7 +86,8 @@ _DOTTED = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*\Z")
 
 
 def parse_target(target: str | type) -> Target:
-    """``path/to/file.py:Class``, ``package.module:Class`` (class ``Value`` if omitted) or a class."""
+    """Where the class is: ``path/file.py:Class``, ``package.module:Class`` (``Value`` by
+    default), or the class itself."""
     if isinstance(target, type):
         return _class_target(target)
     text = target.strip()
@@ -287,10 +289,8 @@ class _Worker:
                     self.process.kill()
             except (ProcessLookupError, PermissionError):
                 pass
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             self.process.wait(timeout=5)
-        except subprocess.TimeoutExpired:  # pragma: no cover
-            pass
 
 
 def _worker_environment() -> dict[str, str]:
@@ -478,7 +478,7 @@ def engine_suite(
     depth_seconds: float = DEFAULT_DEPTH_SECONDS,
     timeout: float = DEFAULT_TIMEOUT,
 ) -> Callable[[str], None]:
-    """A pytest test parametrised over every check: ``test_engine = engine_suite("engine.py:Value")``.
+    """A pytest test, parametrised over every check: ``test_it = engine_suite("engine.py")``.
 
     The checks run once (in one worker process) when the first test runs; each test then
     reports its row: FAIL fails with the op, the point, expected vs got and the code that
