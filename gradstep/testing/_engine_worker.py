@@ -15,6 +15,7 @@ or dies it records that check and starts a new worker that skips the checks alre
 
 from __future__ import annotations
 
+import gc
 import importlib
 import importlib.util
 import json
@@ -165,6 +166,7 @@ def main() -> int:
         details = "".join(traceback.format_exception(cause)) if cause is not None else ""
         _send(channel, {"event": "target-error", "message": str(error), "traceback": details})
         return 0
+    gc.freeze()  # what is loaded now stays: the chain check's collections scan only its graphs
     _send(channel, {"event": "ready", "class": cls.__name__})
     engine = Engine(cls, import_line, dict(config.get("statuses", {})))
     options = Options(

@@ -267,6 +267,8 @@ class Finding:
     expected: float | None = None
     got: float | None = None
     code: str = ""
+    #: the op whose method raised, when the finding is an exception; "" otherwise
+    op: str = ""
 
 
 @dataclass(frozen=True)
@@ -281,6 +283,10 @@ class CheckResult:
     op: str = ""
     findings: tuple[Finding, ...] = ()
     data: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.status == "FAIL" and not self.findings:  # a failure always says what it is
+            object.__setattr__(self, "findings", (Finding(self.detail),))
 
     @property
     def failed(self) -> bool:
@@ -306,11 +312,12 @@ class CheckResult:
         )
 
     def message(self) -> str:
-        """The row and every finding, with its reproducing code, as a test failure message."""
-        lines = [f"{self.status} {self.title}: {self.detail}".rstrip(": ")]
-        for finding in self.findings:
+        """The row, every finding, and the code reproducing the first, for a test failure."""
+        lines = [f"{self.status} {self.title}: {self.detail}"]
+        for k, finding in enumerate(self.findings):
             lines.append(f"  {finding.message}")
-            lines += [f"    {line}" for line in finding.code.splitlines()]
+            if k == 0:
+                lines += [f"    {line}" for line in finding.code.splitlines()]
         return "\n".join(lines)
 
 
@@ -365,6 +372,21 @@ def _is_refusal(error: BaseException, form: Form, class_name: str) -> bool:
         return False
     operand_types = {f"'{class_name}'", "'float'"} if "n" in form.names else {f"'{class_name}'"}
     return any(name in str(error) for name in operand_types)
+
+
+#: the method name of every probed op's form → the op (__add__, __radd__, tanh, ...)
+_OP_OF_METHOD = {form.needs: form.op for form in FORMS}
+
+
+def _raised_by(error: BaseException) -> str:
+    """The probed op whose method (the outermost of the user's frames) raised ``error``."""
+    tb = error.__traceback__
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        if code.co_filename != _SOURCE and str(Path(code.co_filename).resolve()) != _THIS_FILE:
+            return _OP_OF_METHOD.get(code.co_name, "")
+        tb = tb.tb_next
+    return ""
 
 
 def _where(error: BaseException) -> str:
@@ -574,7 +596,11 @@ def check_code(
         data = _as_float(out.data)
     except Exception as error:
         return [
-            Finding(f"at {at}: {_first_line(code)} raised {_describe_error(error)}", code=repro([]))
+            Finding(
+                f"at {at}: {_first_line(code)} raised {_describe_error(error)}",
+                code=repro([]),
+                op=_raised_by(error),
+            )
         ]
     if data is None:
         return [Finding(f"at {at}: out.data is {out.data!r}, not a number", code=repro([]))]
@@ -594,7 +620,11 @@ def check_code(
     except Exception as error:
         return [
             *findings,
-            Finding(f"at {at}: out.backward() raised {_describe_error(error)}", code=repro([])),
+            Finding(
+                f"at {at}: out.backward() raised {_describe_error(error)}",
+                code=repro([]),
+                op=_raised_by(error) or "backward",
+            ),
         ]
     got = {name: _as_float(ns[name].grad) for name in leaves}
     for name in leaves:
@@ -729,7 +759,10 @@ def _check_form(engine: Engine, spec: CheckSpec) -> CheckResult:
     if why is not None:
         missing = _missing_mirror(engine, form)
         if missing:
-            return CheckResult(spec.id, spec.title, "FAIL", missing, form.op)
+            leaves, numbers = _form_inputs(form, form.points[0])
+            code = _repro(engine, f"out = {form.expression}", leaves, numbers, [])
+            finding = Finding(missing, code=code.removesuffix("\nout.backward()"))
+            return CheckResult(spec.id, spec.title, "FAIL", missing, form.op, (finding,))
         return CheckResult(spec.id, spec.title, "UNSUPPORTED", why, form.op)
     findings: list[Finding] = []
     scaled = engine.can_scale()
@@ -805,7 +838,7 @@ def _check_case(engine: Engine, spec: CheckSpec) -> CheckResult:
             spec.title,
             "FAIL",
             findings[0].message + more,
-            case.blame,
+            case.blame or findings[0].op,
             tuple(findings),
         )
     return CheckResult(spec.id, spec.title, "PASS", f"{_oneline(case.code)}: value and gradients")

@@ -93,6 +93,8 @@ def parse_target(target: str | type) -> Target:
     text = target.strip()
     location, class_name = text, "Value"
     head, sep, tail = text.rpartition(":")
+    if sep and not tail:
+        raise EngineTargetError(f"no class name after ':' in {text!r}")
     if sep and _DOTTED.match(tail) and head and not re.fullmatch(r"[A-Za-z]", head):
         location, class_name = head, tail
     if not location:

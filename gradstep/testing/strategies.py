@@ -329,11 +329,14 @@ class _DagBuilder:
                 self.probes.append(probe)
 
     def add_step(self) -> None:
-        """Draw one well-conditioned step (up to 4 tries, then tanh of an argument)."""
+        """Draw one well-conditioned step (up to 4 tries, then tanh of an argument; without
+        tanh among the ops, the DAG stays a step shorter)."""
         for _ in range(4):
             step = self._draw_step()
             if self._try(step):
                 return
+        if "tanh" not in self.ops:
+            return
         fallback = DAGStep("tanh", (self._draw_arg(),))
         if not self._try(fallback):  # pragma: no cover (tanh of a bounded value never fails)
             raise RuntimeError("expression_dags: could not extend the DAG")
@@ -479,6 +482,7 @@ def expression_dags(
     log/sqrt of x ≥ 0.2, |denominator| ≥ 0.5, relu/leaky_relu/abs of |x| ≥ 0.1, exp of |x| ≤ 4,
     powers with safe bases and exponents, every value |v| ≤ 50.
     """
+    from hypothesis import reject
     from hypothesis import strategies as st
 
     if not 1 <= min_inputs <= max_inputs:
@@ -502,6 +506,8 @@ def expression_dags(
         builder = _DagBuilder(draw, inputs, max_depth, ops, allowed)
         for _ in range(draw(st.integers(1, max_steps))):
             builder.add_step()
+        if not builder.steps:  # only possible without tanh: every draw left a domain
+            reject()
         return ExpressionDAG(tuple(inputs), tuple(builder.steps))
 
     return dags()

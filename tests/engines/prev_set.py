@@ -14,7 +14,7 @@ class Value:
         self.grad = 0.0
         self._prev = set(_children)  # should be a tuple: a + a has the child a twice
         self._op = _op
-        self._local = dict(zip(_children, _local))
+        self._local = dict(zip(_children, _local, strict=True))
 
     def __add__(self, other):
         other = other if isinstance(other, Value) else Value(other)
