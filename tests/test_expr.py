@@ -186,11 +186,8 @@ def test_leading_blanks_are_allowed_and_counted_in_columns() -> None:
         ("x.tanh()", "attribute access is not allowed: write tanh(x), not x.tanh()", 2),
         ("().__class__", "attribute access ('.__class__') is not allowed", 3),
         ("x.__class__.__bases__", "attribute access ('.__bases__') is not allowed", 12),
-        (
-            "foo(x)",
-            "unknown function 'foo' (known: tanh, sigmoid, relu, leaky_relu, exp, log, sqrt, abs)",
-            1,
-        ),
+        ("foo(x)", "unknown function 'foo' (known: tanh, sigmoid, relu, leaky_relu, exp, "
+         "log, sqrt, abs)", 1),
         ("tanhh(x)", "unknown function 'tanhh'; did you mean 'tanh'?", 1),
         ("__import__('os')", "unknown function '__import__'", 1),
         ("eval('1')", "unknown function 'eval'", 1),
@@ -333,10 +330,7 @@ def test_huge_integer_literal_is_refused_not_converted() -> None:
 
 def test_parse_assignments() -> None:
     assert parse_assignments(["x=0.5", " w = -1.5 ", "b=2e-1", "n=1_000"]) == {
-        "x": 0.5,
-        "w": -1.5,
-        "b": 0.2,
-        "n": 1000.0,
+        "x": 0.5, "w": -1.5, "b": 0.2, "n": 1000.0,
     }
     assert parse_assignments([]) == {}
 
@@ -399,13 +393,13 @@ def test_parse_wants_a_string() -> None:
     [
         ("log(x)", {"x": -1.0}, "log of a non-positive number: log(x=-1.0)", 1),
         ("1 + 2 / x", {"x": 0.0}, "division by zero: 2.0 / x=0.0", 7),
-        ("exp(x)", {"x": 1000.0}, "exp(x=1000.0) overflows a float", 1),
+        ("exp(x)", {"x": 1000.0}, "exp(x) = inf is not a finite number", 1),
         ("sqrt(x)", {"x": -4.0}, "square root of a negative number: sqrt(x=-4.0)", 1),
         ("x ** 0.5", {"x": -1.0}, "fractional power of a negative base", 3),
         ("x ** y", {"x": -1.0, "y": 2.0}, "power with a Value exponent needs a non-negative", 3),
-        ("x ** 100", {"x": 1e100}, "x=1e+100 ** 100.0 overflows a float", 3),
+        ("x ** 100", {"x": 1e100}, "x ** 100 = inf is not a finite number", 3),
         ("x*y*y*y", {"x": 1e100, "y": 1e100}, "x*y*y*y = inf is not a finite number", 6),
-        ("9 ** 9 ** 9", {}, "9.0 ** 387420489.0 overflows a float", 3),
+        ("9 ** 9 ** 9", {}, "9 ** 9 ** 9 = inf is not a finite number", 3),
     ],
 )
 def test_domain_errors_become_evaluation_errors_at_the_op(
@@ -440,77 +434,12 @@ def test_the_parser_module_calls_no_eval_exec_or_compile() -> None:
 # fuzzing: any string is an Expression or an ExpressionError, never anything else
 
 _PIECES = [
-    *"0123456789",
-    "x",
-    "y",
-    "w",
-    "b",
-    "foo",
-    "_",
-    "__",
-    "__class__",
-    "__import__",
-    "+",
-    "-",
-    "*",
-    "/",
-    "**",
-    "//",
-    "%",
-    "^",
-    "(",
-    ")",
-    "[",
-    "]",
-    "{",
-    "}",
-    ".",
-    ",",
-    ":",
-    "'",
-    '"',
-    "=",
-    "==",
-    "<",
-    " ",
-    "\t",
-    "e",
-    "e-",
-    "1e308",
-    "1e999",
-    "j",
-    "lambda",
-    "lambda x: x",
-    "if",
-    "else",
-    "not",
-    "and",
-    "tanh(",
-    "sigmoid(",
-    "relu(",
-    "exp(",
-    "log(",
-    "sqrt(",
-    "abs(",
-    "leaky_relu(",
-    "tanh",
-    "0x",
-    "0b",
-    "_1",
-    "…",
-    "é",
-    "\\",
-    "#",
-    "@",
-    "!",
-    "\n",
-    "\x00",
-    "9" * 30,
-    "yield",
-    "await",
-    "*x",
-    "f'",
-    "b'",
+    *"0123456789", "x", "y", "w", "b", "foo", "_", "__", "__class__", "__import__",
+    "+", "-", "*", "/", "**", "//", "%", "^", "(", ")", "[", "]", "{", "}", ".", ",", ":",
+    "'", '"', "=", "==", "<", " ", "\t", "e", "e-", "1e308", "1e999", "j", "lambda",
+    "lambda x: x", "if", "else", "not", "and", "tanh(", "sigmoid(", "relu(", "exp(", "log(",
+    "sqrt(", "abs(", "leaky_relu(", "tanh", "0x", "0b", "_1", "…", "é", "\\", "#", "@", "!",
+    "\n", "\x00", "9" * 30, "yield", "await", "*x", "f'", "b'",
 ]
 _grammarish = st.lists(st.sampled_from(_PIECES), max_size=40).map("".join)
 
@@ -645,3 +574,13 @@ def test_parsed_graph_computes_what_the_expression_means(
     root, leaves = e.build(values)
     assert root.data == pytest.approx(expected, rel=1e-12, abs=1e-300)
     assert set(leaves) == set(e.variables)
+
+
+@pytest.mark.parametrize("raw", ["٣", "１", "3.５", "\u0663e2"])
+def test_values_refuse_digits_the_expressions_refuse(raw: str) -> None:
+    """Issue 13.8: float() reads Arabic-Indic or full-width digits, Python's expressions do not
+    (``parse("٣")`` is refused); a variable's value is refused too, saying which digits to use."""
+    with pytest.raises(ExpressionError, match=r"is not a number \(write it with the digits 0-9\)"):
+        parse_assignments([f"x={raw}"])
+    with pytest.raises(ExpressionError):
+        parse(f"x + {raw}")
