@@ -284,7 +284,7 @@ def _add_test_engine(commands: argparse._SubParsersAction[_Parser]) -> None:
 
 def _op_list(text: str) -> list[str]:
     """An argparse type: comma-separated op names or symbols, each known."""
-    from gradstep.testing.engine_checks import op_names
+    from gradstep.testing.engine_ops import op_names
 
     ops = [item.strip() for item in text.split(",") if item.strip()]
     try:

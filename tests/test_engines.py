@@ -31,7 +31,9 @@ from gradstep.testing import (
     expression_dags,
     gradcheck,
 )
-from gradstep.testing.engine_checks import FORMS, PROBED_OPS, _prune, op_names, plan
+from gradstep.testing.engine_checks import plan
+from gradstep.testing.engine_graphs import _prune
+from gradstep.testing.engine_ops import FORMS, NOT_PROBED, PROBED_OPS, dag_op, op_names
 from gradstep.testing.engines import parse_target
 
 ENGINES = Path(__file__).parent / "engines"
@@ -57,7 +59,7 @@ def broken(name: str, *fails: str, only: bool = True, **options: object) -> Brok
 
 BROKEN = [
     broken("assign_not_accumulate", "reuse_add", "shared_node", **DAGS),
-    broken("pow_derivative", "pow_n", "div", "rdiv"),  # its / is built from ** -1
+    broken("pow_derivative", "pow", "div", "rdiv"),  # its / is built from ** -1
     broken("tanh_from_input", "tanh"),
     broken("relu_output_as_slope", "relu"),
     broken("topo_revisits_shared", "shared_node", **DAGS),
@@ -65,7 +67,7 @@ BROKEN = [
     broken("no_rsub", "rsub"),
     broken("no_seed", "seed", only=False),  # every gradient is 0
     broken("div_detached", "div", "rdiv"),
-    broken("exp_from_input", "exp", "pow", "rpow"),  # its a ** b is exp(b·ln a)
+    broken("exp_from_input", "exp", "pow_value", "rpow"),  # its a ** b is exp(b·ln a)
     broken("rsub_backwards", "rsub"),
     broken("rtruediv_swapped", "rdiv"),
     broken("grad_starts_at_one", "birth", only=False),
@@ -222,8 +224,8 @@ def test_micrograd_is_described_accurately() -> None:
     report = check_engine("micrograd.engine:Value", examples=50, max_depth=5000)
     unsupported = {row.id for row in report.rows if row.status == "UNSUPPORTED"}
     # no tanh, sigmoid, exp, log, sqrt or abs; ** takes only a number exponent (an assert)
-    assert unsupported == {"pow", "rpow", "tanh", "sigmoid", "exp", "log", "sqrt", "abs"}
-    assert "only supporting int/float powers" in report.row("pow").detail
+    assert unsupported == {"pow_value", "rpow", "tanh", "sigmoid", "exp", "log", "sqrt", "abs"}
+    assert "only supporting int/float powers" in report.row("pow_value").detail
     assert "no __rpow__" in report.row("rpow").detail
     assert report.ok, report.format()  # everything it has is right
     repeated = report.row("repeated_backward")
@@ -234,10 +236,15 @@ def test_micrograd_is_described_accurately() -> None:
     depth = report.row("deepest_chain")
     assert depth.status == "INFO" and depth.data["error"] == "RecursionError"
     assert 900 < depth.data["depth"] < 1000 and depth.data["limit"] == depth.data["depth"] + 1
-    assert (
-        report.row("dags").detail.startswith("50 DAGs")
-        and "ops + - * / ** neg relu" in report.row("dags").detail
-    )
+    assert report.row("dags").detail.startswith("50 DAGs") and report.row("dags").data["ops"] == [
+        "+",
+        "-",
+        "*",
+        "/",
+        "neg",
+        "**",
+        "relu",
+    ]
 
 
 # ---------------------------------------------------------------------------------------
@@ -432,7 +439,9 @@ def test_parse_target(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_op_names_take_names_or_symbols() -> None:
     assert op_names(["*", "tanh", "+"]) == ("add", "mul", "tanh")
+    assert op_names(["**"]) == ("pow", "pow_value")
     assert op_names(None) == tuple(op.name for op in PROBED_OPS)
+    assert "leaky_relu" in NOT_PROBED and "leaky_relu" not in op_names(None)
     with pytest.raises(ValueError, match="unknown op 'cosh'"):
         op_names(["cosh"])
     ids = [spec.id for spec in plan()]
@@ -441,7 +450,11 @@ def test_op_names_take_names_or_symbols() -> None:
 
 
 def test_every_probed_op_is_a_dag_op_and_its_points_are_safe() -> None:
-    assert {op.dag_op for op in PROBED_OPS} <= set(DAG_OPS)
+    assert {dag_op(spec.name) for spec in PROBED_OPS} <= set(DAG_OPS)
+    # every record but leaky_relu, every operator in its three forms (a ** n has its own record)
+    assert [f.expression for f in FORMS if f.op in {"sub", "pow", "pow_value", "neg"}] == [
+        "a - b", "a - n", "n - a", "-a", "a ** n", "a ** b", "n ** a"
+    ]  # fmt: skip
     for form in FORMS:
         for point in form.points:
             bound = dict(zip(form.names, point, strict=True))

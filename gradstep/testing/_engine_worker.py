@@ -22,11 +22,74 @@ import json
 import os
 import sys
 import traceback
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-__all__ = ["main", "load_class", "TargetError"]
+from gradstep.testing.engine_checks import (
+    CheckResult,
+    CheckSpec,
+    Engine,
+    check_backward,
+    check_case,
+    check_form,
+    describe_error,
+    plan,
+)
+from gradstep.testing.engine_graphs import check_dags, check_depth, check_repeated, check_reset
+from gradstep.testing.engine_ops import op_names
+
+__all__ = ["main", "load_class", "TargetError", "Options", "run_check"]
+
+
+@dataclass(frozen=True)
+class Options:
+    """What the checks may spend: DAG examples and seconds, the chain's depth and seconds."""
+
+    ops: tuple[str, ...]  # the op names the rows and the DAGs cover
+    examples: int
+    dag_seconds: float
+    max_depth: int
+    depth_seconds: float
+
+
+def run_check(
+    engine: Engine,
+    spec: CheckSpec,
+    options: Options,
+    progress: Callable[[Mapping[str, Any]], None],
+) -> CheckResult:
+    """Run one check of the plan on the foreign class (an error from its code fails the row)."""
+    try:
+        result = _dispatch(engine, spec, options, progress)
+    except (Exception, SystemExit) as error:
+        result = CheckResult(spec.id, spec.title, "FAIL", f"raised {describe_error(error)}")
+    if spec.kind == "form":
+        engine.statuses[spec.id] = result.status
+    return result
+
+
+def _dispatch(
+    engine: Engine,
+    spec: CheckSpec,
+    options: Options,
+    progress: Callable[[Mapping[str, Any]], None],
+) -> CheckResult:
+    """The check of the spec's kind."""
+    if spec.kind == "backward":
+        return check_backward(engine, spec)
+    if spec.kind == "form":
+        return check_form(engine, spec)
+    if spec.kind == "case":
+        return check_case(engine, spec)
+    if spec.kind == "dags":
+        return check_dags(engine, spec, options.ops, options.examples, options.dag_seconds)
+    if spec.kind == "repeated":
+        return check_repeated(engine, spec)
+    if spec.kind == "reset":
+        return check_reset(engine, spec)
+    return check_depth(engine, spec, options.max_depth, options.depth_seconds, progress)
 
 
 class TargetError(Exception):
@@ -156,8 +219,6 @@ def main() -> int:
         if entry not in sys.path:
             sys.path.insert(0, entry)
     import hypothesis  # noqa: F401  (before the user's folder can shadow it)
-
-    from gradstep.testing.engine_checks import Engine, Options, op_names, plan, run_check
 
     try:
         cls, import_line = load_class(config["kind"], config["location"], config["class"])

@@ -33,9 +33,9 @@ from gradstep.testing.engine_checks import (
     CheckResult,
     CheckSpec,
     Finding,
-    op_names,
     plan,
 )
+from gradstep.testing.engine_ops import op_names
 
 __all__ = [
     "check_engine",

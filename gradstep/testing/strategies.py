@@ -26,6 +26,8 @@ __all__ = [
     "DAGStep",
     "DAG_OPS",
     "BINARY_FORMS",
+    "BINARY_OPS",
+    "dag_op_name",
     "Backend",
     "VALUE_FUNCTIONS",
     "FLOAT_FUNCTIONS",
@@ -66,14 +68,17 @@ def torch_functions() -> Backend:
 # =======================================================================================
 # random expression DAGs
 
+
+def dag_op_name(spec: OpSpec) -> str:
+    """An op's name in a DAG: its operator if it is binary in Python ("+", "**" for both
+    powers), else its record's name ("neg", "tanh")."""
+    return spec.operator if spec.operator and (spec.arity == 2 or spec.param) else spec.name
+
+
 #: every op a DAG can use (binary ops come as Value⊕Value, Value⊕c and c⊕Value)
-DAG_OPS: tuple[str, ...] = tuple(
-    dict.fromkeys(
-        spec.operator if spec.operator and (spec.arity == 2 or spec.param) else spec.name
-        for spec in BUILTIN_OPS
-    )
-)
-_BINARY = frozenset({"+", "-", "*", "/", "**"})
+DAG_OPS: tuple[str, ...] = tuple(dict.fromkeys(dag_op_name(spec) for spec in BUILTIN_OPS))
+#: the DAG ops written as binary Python operators
+BINARY_OPS = frozenset({"+", "-", "*", "/", "**"})
 #: how a binary op may appear in a DAG: a ⊕ b, a ⊕ c, c ⊕ a (c a plain number)
 BINARY_FORMS: tuple[str, ...] = ("value-value", "value-number", "number-value")
 
@@ -96,7 +101,7 @@ class DAGStep:
 def _apply_step(step: DAGStep, slots: Sequence[Any], functions: Backend) -> Any:
     """Evaluate one step on any number-like backend (Values, floats, tensors)."""
     op, args = step.op, [slots[i] for i in step.args]
-    if op in _BINARY:
+    if op in BINARY_OPS:
         if len(args) == 2:
             a, b = args
         elif step.const_first:
@@ -180,7 +185,7 @@ class ExpressionDAG:
     def _format(self, step: DAGStep) -> str:
         """One step as an expression."""
         args = [self.name(i) for i in step.args]
-        if step.op in _BINARY:
+        if step.op in BINARY_OPS:
             if len(args) == 2:
                 return f"{args[0]} {step.op} {args[1]}"
             c = repr(step.const)
@@ -349,7 +354,7 @@ class _DagBuilder:
         if op == "leaky_relu":
             slope = self.draw(st.floats(0.01, 0.5))
             return DAGStep(op, (self._draw_arg(),), slope)
-        if op not in _BINARY:
+        if op not in BINARY_OPS:
             return DAGStep(op, (self._draw_arg(),))
         form = self.draw(st.sampled_from(self.forms.get(op, BINARY_FORMS)))
         if form == "value-value":
@@ -372,7 +377,7 @@ def _allowed_forms(
     """Each binary op's allowed forms, in `BINARY_FORMS` order; refuse unknown or empty ones."""
     allowed: dict[str, tuple[str, ...]] = {}
     for op, chosen in forms.items():
-        if op not in _BINARY or op not in ops:
+        if op not in BINARY_OPS or op not in ops:
             raise ValueError(f"expression_dags: forms names {op!r}, not a binary op of ops")
         unknown = sorted(set(chosen) - set(BINARY_FORMS))
         if unknown or not chosen:
