@@ -503,3 +503,29 @@ def test_prune_drops_what_the_root_does_not_use() -> None:
 @given(dag=expression_dags(ops=["relu", "*"]))
 def test_expression_dags_use_only_the_ops_given(dag: ExpressionDAG) -> None:
     assert dag.steps and {step.op for step in dag.steps} <= {"relu", "*"}
+
+
+def test_the_readme_report_card_is_a_real_run() -> None:
+    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    start = readme.index("$ gradstep test-engine tanh_from_input.py --ops +,*,tanh\n")
+    shown = readme[start : readme.index("```", start)].splitlines()[1:]
+    command = ["gradstep", "test-engine", "tanh_from_input.py", "--ops", "+,*,tanh"]
+    # the chain row and the seconds depend on the machine: a small chain, and both masked
+    done = subprocess.run(
+        [sys.executable, "-m", *command, "--max-depth", "2000"],
+        cwd=ENGINES,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 1
+
+    def steady(lines: list[str]) -> list[str]:
+        kept, in_chain_row = [], False
+        for line in lines:
+            in_chain_row = "deepest chain" in line or (in_chain_row and line.startswith(" " * 30))
+            if not in_chain_row:
+                kept.append(line.rsplit(" (", 1)[0] if "failed (" in line else line)
+        return kept
+
+    assert steady(done.stdout.splitlines()) == steady(shown)

@@ -564,7 +564,7 @@ def check_backward(engine: Engine, spec: CheckSpec) -> CheckResult:
                 spec.id,
                 spec.title,
                 "PASS",
-                f"{_oneline(code)}: d gets its gradient before passing it on",
+                f"{_oneline(code)}: walked from the root down",
             )
         hint = (
             "; if a + b and a * b pass alone, backward() runs a node's _backward before the "

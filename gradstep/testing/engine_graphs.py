@@ -41,23 +41,23 @@ __all__ = ["check_dags", "check_repeated", "check_reset", "check_depth"]
 def _dag_ops(
     engine: Engine, chosen: Sequence[str]
 ) -> tuple[list[str], dict[str, list[str]], list[str]]:
-    """The DAG ops and binary forms whose rows passed, and the ops left out because they fail."""
+    """The DAG ops and binary forms whose rows passed, and the forms left out as they fail."""
     ops: dict[str, None] = {}
     forms: dict[str, list[str]] = {}
-    failing: dict[str, None] = {}
+    failing: list[str] = []
     for form in FORMS:
         if form.op not in chosen:
             continue
         status = engine.statuses.get(form.id)
         if status == "FAIL":
-            failing[form.op] = None
+            failing.append(form.expression)
         if status != "PASS":
             continue
         name = dag_op(form.op)
         ops[name] = None
         if form.kind != "unary":
             forms.setdefault(name, []).append(form.kind)
-    return list(ops), forms, list(failing)
+    return list(ops), forms, failing
 
 
 def check_dags(
@@ -74,7 +74,7 @@ def check_dags(
     from gradstep.testing.strategies import expression_dags
 
     ops, forms, failing = _dag_ops(engine, chosen)
-    left_out = f"; left out because they fail alone: {', '.join(failing)}" if failing else ""
+    left_out = f"; left out as they fail alone: {', '.join(failing)}" if failing else ""
     if not ops or examples <= 0:
         why = "no op passes alone" if not ops else "--examples 0"
         return CheckResult(spec.id, spec.title, "SKIP", why + left_out)
@@ -427,7 +427,7 @@ def check_reset(engine: Engine, spec: CheckSpec) -> CheckResult:
     if findings:
         detail = findings[0].message + zero_grad
         return CheckResult(spec.id, spec.title, "FAIL", detail, "backward", tuple(findings))
-    detail = "zeroing the leaves (new graph) or every node (same graph) gives the first pass"
+    detail = "zeroed leaves + a new graph, or every node zeroed: the first pass again"
     return CheckResult(spec.id, spec.title, "PASS", detail + zero_grad)
 
 
