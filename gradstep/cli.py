@@ -664,7 +664,7 @@ def _test_engine(args: argparse.Namespace) -> int:
             print(json.dumps({"target": args.target, "error": str(error)}, indent=2))
         raise _Failure(str(error), EXIT_USAGE) from None
     if args.json:
-        print(json.dumps(report.to_dict(), indent=2))
+        print(json.dumps(report.to_dict(), indent=2, allow_nan=False))
     else:
         print(report.format())
     return EXIT_OK if report.ok else EXIT_FAILED

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import queue
 import re
@@ -173,7 +174,7 @@ class EngineReport:
             "counts": self.counts,
             "seconds": round(self.seconds, 3),
             "options": dict(self.options),
-            "checks": [row.to_dict() for row in self.rows],
+            "checks": [_jsonable(row.to_dict()) for row in self.rows],
         }
 
     def format(self, width: int = 100) -> str:
@@ -206,6 +207,17 @@ class EngineReport:
         return "\n".join(lines)
 
     __str__ = format
+
+
+def _jsonable(data: Any) -> Any:
+    """``data`` with every NaN or infinity as the string "nan", "inf", "-inf" (strict JSON)."""
+    if isinstance(data, float) and not math.isfinite(data):
+        return repr(data)
+    if isinstance(data, dict):
+        return {key: _jsonable(value) for key, value in data.items()}
+    if isinstance(data, list | tuple):
+        return [_jsonable(value) for value in data]
+    return data
 
 
 # =======================================================================================
@@ -489,7 +501,8 @@ def engine_suite(
     import pytest
 
     ids = [spec.id for spec in plan(ops)]
-    key = (str(parse_target(target)), tuple(ops or ()), examples, max_depth, depth_seconds, timeout)
+    where = target if isinstance(target, str) else f"{target.__module__}:{target.__qualname__}"
+    key = (where, tuple(ops or ()), examples, max_depth, depth_seconds, timeout)
 
     @pytest.mark.parametrize("check", ids)
     def test_engine(check: str) -> None:
