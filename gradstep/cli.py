@@ -263,7 +263,7 @@ def _add_test_engine(commands: argparse._SubParsersAction[_Parser]) -> None:
         type=_seconds,
         default=engines.DEFAULT_DEPTH_SECONDS,
         metavar="S",
-        help=f"time bound of the chain search (default: {engines.DEFAULT_DEPTH_SECONDS:g} s)",
+        help=f"CPU-time bound of the chain search (default: {engines.DEFAULT_DEPTH_SECONDS:g} s)",
     )
     command.add_argument(
         "--timeout",

@@ -500,7 +500,8 @@ def check_depth(
     progress: Callable[[Mapping[str, Any]], None],
 ) -> CheckResult:
     """The longest chain v = v + 1 that backward() handles: doubling from 100 up to
-    ``max_depth`` while the next try fits in ``seconds``; after a RecursionError,
+    ``max_depth`` while the next try fits in ``seconds`` of this process's CPU time (so
+    the result does not depend on how busy the machine is); after a RecursionError,
     bisection finds the exact limit."""
     link = _chain_link(engine)
     if link is None:
@@ -508,9 +509,9 @@ def check_depth(
 
     def trial(n: int) -> tuple[str, float]:
         progress({"trying": n})
-        start = time.perf_counter()
+        start = time.process_time()
         outcome = _chain(engine, link, n)
-        return outcome, time.perf_counter() - start
+        return outcome, time.process_time() - start
 
     spent, n, best = 0.0, min(100, max_depth), 0
     while True:
@@ -522,8 +523,13 @@ def check_depth(
         progress({"ok": n, "seconds": took})
         following = min(2 * n, max_depth)
         if n == max_depth or spent + took * following / n > seconds:
-            why = "the largest tried (--max-depth)" if n == max_depth else "the time bound"
-            text = f"at least {n:,} ops ({took:.2g} s), then stopped: {why}"
+            if n == max_depth:
+                text = f"{n:,} ops ({took:.2g} s of CPU): the most it tries (--max-depth)"
+            else:
+                text = (
+                    f"at least {n:,} ops ({took:.2g} s of CPU); stopped by the time bound "
+                    f"(--depth-seconds {seconds:g})"
+                )
             return CheckResult(spec.id, spec.title, "INFO", text, data={"depth": n, "limit": None})
         n = following
     data = {"depth": best, "limit": n, "error": outcome}

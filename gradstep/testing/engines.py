@@ -188,7 +188,9 @@ class EngineReport:
         ]
         for row in self.rows:
             head = f"  {row.status:<11}  {row.title:<{title_width}}  "
-            wrapped = textwrap.wrap(row.detail, max(30, width - len(head))) or [""]
+            wrapped = textwrap.wrap(
+                row.detail, max(30, width - len(head)), break_on_hyphens=False
+            ) or [""]
             lines.append(head + wrapped[0])
             lines += [" " * len(head) + more for more in wrapped[1:]]
         failures = [row for row in self.rows if row.failed and row.findings]
@@ -328,8 +330,8 @@ def _time_limit(spec: CheckSpec, timeout: float, examples: int, depth_seconds: f
     """How long one check may take before the worker is killed."""
     if spec.kind == "dags":
         return timeout * max(6.0, examples / 20.0)
-    if spec.kind == "depth":
-        return 2.0 * depth_seconds + timeout
+    if spec.kind == "depth":  # its bound is CPU time: leave room for a busy machine
+        return 3.0 * depth_seconds + timeout
     return timeout
 
 
@@ -366,7 +368,7 @@ def check_engine(
     ``target`` is ``"path/to/file.py:Class"``, ``"package.module:Class"`` (``Value`` when
     omitted) or the class itself.  ``ops`` limits the op rows and the DAGs (names such as
     ``"tanh"``, or ``"+"``).  Each check runs in the worker with a ``timeout`` (seconds);
-    the chain check doubles its depth up to ``max_depth`` within ``depth_seconds``.
+    the chain check doubles its depth up to ``max_depth`` within ``depth_seconds`` of CPU time.
     Raises `EngineTargetError` when the class cannot be loaded, ValueError on bad options.
     """
     if examples < 0 or max_depth < 1 or depth_seconds <= 0 or timeout <= 0:
