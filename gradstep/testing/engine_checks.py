@@ -206,15 +206,12 @@ def _compile(code: str) -> CodeType:
     return compile(code, _SOURCE, "exec")
 
 
-def _raised_in_user_code(error: BaseException) -> bool:
-    """Whether the traceback reaches a frame outside this module and our compiled code."""
-    tb = error.__traceback__
-    while tb is not None:
-        filename = tb.tb_frame.f_code.co_filename
-        if filename != _SOURCE and str(Path(filename).resolve()) != _THIS_FILE:
-            return True
-        tb = tb.tb_next
-    return False
+def _user_frames(error: BaseException) -> list[traceback.FrameSummary]:
+    """The traceback's frames outside this module and our compiled code: the user's."""
+    frames = traceback.extract_tb(error.__traceback__)
+    return [
+        f for f in frames if f.filename != _SOURCE and str(Path(f.filename).resolve()) != _THIS_FILE
+    ]
 
 
 def _is_refusal(error: BaseException, form: Form, class_name: str) -> bool:
@@ -231,7 +228,7 @@ def _is_refusal(error: BaseException, form: Form, class_name: str) -> bool:
         return True
     if not isinstance(error, TypeError | AttributeError):
         return False
-    if not _raised_in_user_code(error):
+    if not _user_frames(error):  # Python refused before reaching a method of the class
         return True
     if form.kind == "unary":
         return False
@@ -239,32 +236,21 @@ def _is_refusal(error: BaseException, form: Form, class_name: str) -> bool:
     return any(name in str(error) for name in operand_types)
 
 
-#: the method name of every probed op's form → the op (__add__, __radd__, tanh, ...)
-_OP_OF_METHOD = {form.needs: form.op for form in FORMS}
+#: the method name of every probed op's form → the op (__add__, __radd__, tanh, ...; the
+#: first form wins: __pow__ is ``a ** n``)
+_OP_OF_METHOD = {form.needs: form.op for form in reversed(FORMS)}
 
 
 def _raised_by(error: BaseException) -> str:
     """The probed op whose method (the outermost of the user's frames) raised ``error``."""
-    tb = error.__traceback__
-    while tb is not None:
-        code = tb.tb_frame.f_code
-        if code.co_filename != _SOURCE and str(Path(code.co_filename).resolve()) != _THIS_FILE:
-            return _OP_OF_METHOD.get(code.co_name, "")
-        tb = tb.tb_next
-    return ""
+    frames = _user_frames(error)
+    return _OP_OF_METHOD.get(frames[0].name, "") if frames else ""
 
 
 def _where(error: BaseException) -> str:
     """`` (file.py, line N)`` for the user's frame the error came from, or ""."""
-    frames = [
-        f
-        for f in traceback.extract_tb(error.__traceback__)
-        if f.filename != _SOURCE and str(Path(f.filename).resolve()) != _THIS_FILE
-    ]
-    if not frames:
-        return ""
-    last = frames[-1]
-    return f" ({Path(last.filename).name}, line {last.lineno})"
+    frames = _user_frames(error)
+    return f" ({Path(frames[-1].filename).name}, line {frames[-1].lineno})" if frames else ""
 
 
 def describe_error(error: BaseException) -> str:
@@ -291,8 +277,6 @@ def _agree(expected: float, got: float, rel: float = _REL, abs_: float = _ABS) -
 
 def _as_float(x: object) -> float | None:
     """A node's ``data`` or ``grad`` as a float, or None if it is not a number."""
-    if isinstance(x, bool):
-        return float(x)
     try:
         return float(x)  # type: ignore[arg-type]
     except (TypeError, ValueError, OverflowError):
@@ -462,7 +446,7 @@ def check_code(
     except Exception as error:
         return [
             Finding(
-                f"at {at}: {_first_line(code)} raised {describe_error(error)}",
+                f"at {at}: {_what_ran(code)} raised {describe_error(error)}",
                 code=repro([]),
                 op=_raised_by(error),
             )
@@ -515,9 +499,10 @@ def check_code(
     return findings
 
 
-def _first_line(code: str) -> str:
-    """The expression of ``out = ...`` (the last line), for a message."""
-    return code.splitlines()[-1].removeprefix("out = ")
+def _what_ran(code: str) -> str:
+    """The code for a message: ``a + b`` for ``out = a + b``, else the statements on a line."""
+    lines = code.splitlines()
+    return lines[0].removeprefix("out = ") if len(lines) == 1 else _oneline(code)
 
 
 def _changed_leaves(

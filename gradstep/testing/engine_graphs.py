@@ -165,7 +165,8 @@ def _dag_problem(engine: Engine, dag: ExpressionDAG) -> str | None:
         if data is None or not _agree(ref[-1].data, data, abs_=1e-7):
             return "value"
         slots[-1].backward()
-        for mine, theirs in zip(ref[: len(dag.inputs)], slots, strict=False):
+        n = len(dag.inputs)
+        for mine, theirs in zip(ref[:n], slots[:n], strict=True):
             got = _as_float(theirs.grad)
             if got is None or not _agree(mine.grad, got, abs_=1e-7):
                 return "grad"
@@ -192,7 +193,7 @@ def _dag_code(dag: ExpressionDAG, names: Sequence[str]) -> str:
     lines = []
     for k, step in enumerate(dag.steps):
         args = [names[i] for i in step.args]
-        if step.op in {"+", "-", "*", "/", "**"}:
+        if step.op in BINARY_OPS:
             if len(args) == 2:
                 expr = f"{args[0]} {step.op} {args[1]}"
             elif step.const_first:
@@ -226,7 +227,7 @@ def _dag_finding(engine: Engine, dag: ExpressionDAG) -> tuple[Finding, str]:
         k = next(
             i
             for i in range(n, len(slots))
-            if not _agree(ref[i].data, _as_float(slots[i].data) or math.nan, abs_=1e-7)
+            if not _agree(ref[i].data, _or_nan(_as_float(slots[i].data)), abs_=1e-7)
         )
         step = dag.steps[k - n]
         got = _as_float(slots[k].data)
@@ -240,7 +241,7 @@ def _dag_finding(engine: Engine, dag: ExpressionDAG) -> tuple[Finding, str]:
     slots[-1].backward()
     got_grads = [_as_float(s.grad) for s in slots]
     prints = [(f"{names[i]}.grad", float(ref[i].grad), got_grads[i]) for i in range(n)]
-    wrong = [i for i in range(n) if not _agree(ref[i].grad, got_grads[i] or math.nan, abs_=1e-7)]
+    wrong = [i for i in range(n) if not _agree(ref[i].grad, _or_nan(got_grads[i]), abs_=1e-7)]
     first = wrong[0]
     message = (
         f"{_oneline(code)}: ∂out/∂{names[first]} expected {_number(ref[first].grad)}, "
