@@ -62,6 +62,7 @@ BROKEN = [
     broken("pow_derivative", "pow", "div", "rdiv"),  # its / is built from ** -1
     broken("tanh_from_input", "tanh"),
     broken("relu_output_as_slope", "relu"),
+    broken("relu_in_place", "relu"),
     broken("topo_revisits_shared", "shared_node", **DAGS),
     broken("no_radd", "radd", "sum"),
     broken("no_rsub", "rsub"),
@@ -162,6 +163,9 @@ def test_what_each_failure_says(reports: dict[str, EngineReport]) -> None:
     ints = reports["int_constants"].row("ints")
     assert "AttributeError: 'int' object has no attribute 'data' (good.py, line" in ints.detail
     assert ints.op == "mul"  # a * 3 raised in __mul__
+
+    in_place = reports["relu_in_place"].row("relu").findings[0]
+    assert in_place.message.startswith("the forward pass changed the operand a.data from -1.1")
 
     stale = reports["stale_interior"].row("repeated_backward")
     assert stale.data["behaviour"] == "inconsistent" and stale.op == "backward"
