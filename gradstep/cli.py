@@ -214,6 +214,7 @@ def _add_demo(commands: argparse._SubParsersAction[_Parser]) -> None:
 
 def _add_test_engine(commands: argparse._SubParsersAction[_Parser]) -> None:
     from gradstep.testing import engines
+    from gradstep.testing.engine_ops import op_names
 
     command = commands.add_parser(
         "test-engine",
@@ -241,8 +242,8 @@ def _add_test_engine(commands: argparse._SubParsersAction[_Parser]) -> None:
         "--ops",
         type=_op_list,
         metavar="OPS",
-        help="only these ops' rows and DAGs, comma-separated: add,sub,mul,div,pow,neg,relu,tanh,"
-        "sigmoid,exp,log,sqrt,abs (or + - * / **)",
+        help="only these ops' rows and random DAGs, comma-separated, e.g. tanh,+; the ops: "
+        f"{', '.join(op_names(None))}, or the operators + - * / **",
     )
     command.add_argument(
         "--examples",
