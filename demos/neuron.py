@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--html",
         metavar="PATH",
-        help="write a self-contained HTML page with one frame per backward step",
+        help="write the interactive page: step through backprop edge by edge",
     )
     parser.add_argument(
         "--frames", metavar="DIR", help="write step_001.svg, step_002.svg, ... into DIR"
@@ -141,7 +141,9 @@ def main(argv: list[str] | None = None) -> int:
             drawing = draw_dot(f, highlight=[values[n] for n in SLIDE_INPUTS], digits=args.digits)
             print(f"\ndrawing written to {render(drawing, args.out)}")
         if args.html:
-            print(f"frames page written to {wt.write_html(args.html, digits=args.digits)}")
+            title = f"backward pass of f = σ(w0·x0 + w1·x1 + w2)  ({kind})"
+            page = wt.write_html(args.html, digits=args.digits, title=title)
+            print(f"interactive page written to {page}")
         if args.frames:
             paths = wt.write_frames(args.frames, digits=args.digits)
             print(f"{len(paths)} frames written to {args.frames}")

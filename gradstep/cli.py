@@ -133,7 +133,7 @@ def _add_explain(commands: argparse._SubParsersAction[_Parser]) -> None:
         '  gradstep explain "tanh(w*x + b)" x=0.5 w=-1.5 b=0.2\n'
         '  gradstep explain "x*x + x" x=3 --markdown\n'
         '  gradstep explain "sigmoid(w0*x0 + w1*x1 + w2)" w0=2 x0=-1 w1=-3 x1=-2 w2=-3 \\\n'
-        "      --svg neuron.svg --frames neuron.html\n",
+        "      --svg neuron.svg --html neuron.html\n",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _add_expression_arguments(command)
@@ -156,10 +156,40 @@ def _add_explain(commands: argparse._SubParsersAction[_Parser]) -> None:
             help=f"write the graph as {what}; .{fmt} is added if missing",
         )
     drawing.add_argument(
+        "--html",
+        metavar="PAGE",
+        help="write the interactive page: the graph drawn once beside the forward and "
+        "backward tables; arrow keys, Home/End or a click on a row step through backprop "
+        "(one self-contained HTML file, no network)",
+    )
+    drawing.add_argument(
         "--frames",
-        metavar="DIR|PAGE.html",
-        help="write one drawing per backward step, the current edge in red: numbered SVG "
-        "files in DIR, or one self-contained HTML page if the path ends in .html",
+        metavar="DIR",
+        help="write one SVG per backward step into DIR (step_001.svg, ...), the current "
+        "edge in red, every grad as it stood then; all from one layout",
+    )
+    drawing.add_argument(
+        "--max-steps",
+        type=_positive,
+        metavar="N",
+        help="the most backward steps --html (default 500) or --frames (default 200) will "
+        "write",  # gradstep.stepper's MAX_PAGE_STEPS and MAX_FRAMES (a test keeps them equal)
+    )
+    teaching = command.add_argument_group("worksheets")
+    teaching.add_argument(
+        "--worksheet",
+        metavar="PATH.md|PATH.html",
+        help="write a worksheet: the drawing and the tables with the numbers a learner "
+        "works out left blank, and the answer key on a page of its own (.md writes the "
+        "drawing beside it as .svg; .html is one printable page)",
+    )
+    teaching.add_argument(
+        "--blank",
+        type=_blank_columns,
+        default=("local", "upstream", "product", "grad"),
+        metavar="COLUMNS",
+        help="which columns the worksheet leaves blank, comma-separated from "
+        "local,upstream,product,grad (default: all four)",
     )
     drawing.add_argument(
         "--rankdir",
@@ -308,14 +338,6 @@ def _non_negative(text: str) -> int:
     return n
 
 
-def _positive(text: str) -> int:
-    """An argparse type: an integer ≥ 1."""
-    n = _non_negative(text)
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer ≥ 1, got {n}")
-    return n
-
-
 def _seconds(text: str) -> float:
     """An argparse type: a positive number of seconds."""
     try:
@@ -325,6 +347,37 @@ def _seconds(text: str) -> float:
     if not (math.isfinite(s) and s > 0):
         raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text}")
     return s
+
+
+def _blank_columns(text: str) -> tuple[str, ...]:
+    """An argparse type: worksheet columns to leave blank, e.g. ``local,grad``."""
+    from gradstep.worksheet import parse_blank
+
+    try:
+        return parse_blank(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _positive(text: str) -> int:
+    """An argparse type: a positive integer."""
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {n}")
+    return n
+
+
+def _progress(what: str) -> Callable[[int, int], None]:
+    """Report ``k/n what`` on one terminal line of stderr (long work shows it is moving)."""
+
+    def report(k: int, n: int) -> None:
+        end = "\n" if k == n else ""
+        print(f"\r{_PROG} explain: {k}/{n} {what}", end=end, file=sys.stderr, flush=True)
+
+    return report
 
 
 def _digits(text: str) -> int:
@@ -439,7 +492,8 @@ def _explain(args: argparse.Namespace) -> int:
             "e.g. sqrt at 0)",
             file=sys.stderr,
         )
-    return _write_drawings(walk, outputs, args)
+    title = header + (f" at {at}" if at else "")
+    return _write_drawings(walk, outputs, args, title)
 
 
 def _name_root(root: Value, expression: Expression) -> str:
@@ -472,11 +526,15 @@ def _requested_drawings(args: argparse.Namespace) -> list[Path]:
     return paths
 
 
-def _write_drawings(walk: Walkthrough, outputs: Sequence[Path], args: argparse.Namespace) -> int:
-    """Render the graph to each path and the frames, if asked; report each file on stderr."""
+def _write_drawings(
+    walk: Walkthrough, outputs: Sequence[Path], args: argparse.Namespace, header: str
+) -> int:
+    """Render the graph to each path, the page and the frames, if asked; report each file on
+    stderr."""
+    from gradstep.stepper import TooManyStepsError
     from gradstep.viz import GraphvizNotFoundError, draw_dot, render
 
-    if not outputs and args.frames is None:
+    if not outputs and args.frames is None and args.html is None and args.worksheet is None:
         return EXIT_OK
     try:
         if outputs:
@@ -484,14 +542,51 @@ def _write_drawings(walk: Walkthrough, outputs: Sequence[Path], args: argparse.N
             for path in sorted(outputs, key=lambda p: p.suffix != ".dot"):  # no Graphviz first
                 written = render(dot, path)
                 print(f"wrote {written}", file=sys.stderr)
-        if args.frames is not None:
-            options = {"rankdir": args.rankdir, "digits": args.digits}
-            frames = Path(args.frames)
-            if frames.suffix.lower() in (".html", ".htm"):
-                print(f"wrote {walk.write_html(frames, **options)}", file=sys.stderr)
-            else:
-                written_frames = walk.write_frames(frames, **options)
-                print(f"wrote {len(written_frames)} frames to {frames}", file=sys.stderr)
+        frames = Path(args.frames) if args.frames is not None else None
+        page = Path(args.html) if args.html is not None else None
+        if frames is not None and frames.suffix.lower() in (".html", ".htm"):
+            print(
+                f"{_PROG} explain: note: --frames {frames} writes the interactive page, "
+                "now made by --html PAGE; --frames DIR writes SVG files",
+                file=sys.stderr,
+            )
+            page, frames = page or frames, None
+        limit = {} if args.max_steps is None else {"max_steps": args.max_steps}
+        if page is not None:
+            title = f"backward pass of {header}"
+            written = walk.write_html(
+                page, rankdir=args.rankdir, digits=args.digits, title=title, **limit
+            )
+            print(f"wrote {written}", file=sys.stderr)
+        if args.worksheet is not None:
+            sheet = Path(args.worksheet)
+            if sheet.suffix.lower() not in (".md", ".html", ".htm"):
+                raise _Failure(
+                    f"--worksheet writes a .md or .html file, but the path {args.worksheet!r} "
+                    f"ends in {sheet.suffix or 'nothing'!r}",
+                    EXIT_USAGE,
+                )
+            for path in walk.write_worksheet(
+                sheet, blank=args.blank, digits=args.digits, rankdir=args.rankdir, title=header
+            ):
+                print(f"wrote {path}", file=sys.stderr)
+        if frames is not None:
+            max_frames = {} if args.max_steps is None else {"max_frames": args.max_steps}
+            paths = walk.write_frames(
+                frames,
+                rankdir=args.rankdir,
+                digits=args.digits,
+                progress=_progress("frames") if sys.stderr.isatty() else None,
+                **max_frames,
+            )
+            print(f"wrote {len(paths)} frames to {frames}", file=sys.stderr)
+    except TooManyStepsError as error:
+        raise _Failure(
+            f"{error.steps} backward steps is more than the {error.limit} allowed for "
+            f"{error.what}; walk through a smaller expression, or raise the limit with "
+            f"--max-steps {error.steps}",
+            EXIT_USAGE,
+        ) from None
     except GraphvizNotFoundError as error:
         message = str(error)
         cut = message.find(" The DOT source")  # the library's advice: ours is --dot

@@ -89,9 +89,7 @@ _SPECS: dict[OpSpec, _OpSpec] = {
     ops.EXP: _OpSpec("exp", "_exp({a})", ("{o}",)),
     ops.LOG: _OpSpec("log", "_log({a})", ("(1.0 / {a})",), guard="{a} <= 0.0"),
     ops.SQRT: _OpSpec("sqrt", "_sqrt({a})", ("(0.5 / {o})",)),
-    ops.ABS: _OpSpec(
-        "abs", "abs({a})", ("(1.0 if {a} > 0.0 else -1.0 if {a} < 0.0 else 0.0)",)
-    ),
+    ops.ABS: _OpSpec("abs", "abs({a})", ("(1.0 if {a} > 0.0 else -1.0 if {a} < 0.0 else 0.0)",)),
 }
 
 #: names the generated code may use (nothing else is in its namespace)

@@ -115,6 +115,13 @@ class Value:
             return ""
         return spec.op_text(self._ctx) if spec.param else spec.symbol
 
+    def _repr_mimebundle_(self, include: object = None, exclude: object = None) -> dict[str, str]:
+        """Jupyter draws the graph (SVG).  `gradstep.viz` is imported here, when a notebook
+        asks, so that the engine never imports a room that reads it at module import."""
+        from gradstep.viz import notebook_bundle
+
+        return notebook_bundle(self)
+
     # ----------------------------------------------------------------------------------
     # binary ops: forward value here, local derivatives in the op's record (gradstep.ops)
 
@@ -652,3 +659,4 @@ def _positional_names(name: str, forward: Callable[..., float]) -> tuple[str, ..
             f"like forward(x) or forward(a, b)"
         )
     return names
+

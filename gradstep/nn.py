@@ -12,6 +12,7 @@ backward walk-through shows every product and every partial sum.
 
 from __future__ import annotations
 
+import functools
 import gc
 import math
 import os
@@ -21,7 +22,7 @@ from numbers import Integral, Real
 from pathlib import Path
 from typing import Any, TypeAlias, TypeVar
 
-from gradstep.engine import Value
+from gradstep.engine import Value, apply
 from gradstep.modelfile import (
     FORMAT_VERSION,
     MAX_PARAMETERS,
@@ -33,6 +34,7 @@ from gradstep.modelfile import (
     short_repr,
     write_model_file,
 )
+from gradstep.ops import BUILTIN_OPS, OpSpec
 
 __all__ = [
     "Module",
@@ -50,19 +52,23 @@ Output: TypeAlias = "Value | list[Value]"
 PathLike: TypeAlias = "str | os.PathLike[str]"
 M = TypeVar("M", bound="Module")
 
+#: the op records a neuron may use as its activation (``activation=True`` in gradstep.ops)
+_ACTIVATION_OPS: dict[str, OpSpec] = {spec.name: spec for spec in BUILTIN_OPS if spec.activation}
+
 #: activation name → the `Value` method applying it (None: the identity)
 ACTIVATIONS: dict[str, Callable[[Value], Value] | None] = {
-    "relu": Value.relu,
-    "tanh": Value.tanh,
-    "sigmoid": Value.sigmoid,
-    "leaky_relu": Value.leaky_relu,
+    **{
+        name: getattr(Value, name, None) or functools.partial(apply, spec)
+        for name, spec in _ACTIVATION_OPS.items()
+    },
     "linear": None,
 }
+#: how a neuron's repr names its activation: ReLU, Tanh, Sigmoid, LeakyReLU, Linear
 _ACTIVATION_TITLES = {
-    "relu": "ReLU",
-    "tanh": "Tanh",
-    "sigmoid": "Sigmoid",
-    "leaky_relu": "LeakyReLU",
+    **{
+        name: spec.symbol if spec.symbol != name else name.capitalize()
+        for name, spec in _ACTIVATION_OPS.items()
+    },
     "linear": "Linear",
 }
 #: weight initialisations (biases always start at 0, as in micrograd)

@@ -344,7 +344,7 @@ ABS = OpSpec(
 #: every built-in op, in the order tables list them
 BUILTIN_OPS: tuple[OpSpec, ...] = (
     ADD, SUB, MUL, DIV, NEG, POW, POW_VALUE,
-    RELU, LEAKY_RELU, TANH, SIGMOID, EXP, LOG, SQRT, ABS,
+    TANH, SIGMOID, RELU, LEAKY_RELU, EXP, LOG, SQRT, ABS,
 )  # fmt: skip
 
 #: the built-in ops by name

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import math
 import os
 from collections.abc import Iterable, Mapping
@@ -20,11 +21,15 @@ __all__ = [
     "GraphTooLargeError",
     "GraphvizNotFoundError",
     "RENDER_FORMATS",
+    "INLINE_MAX_NODES",
+    "notebook_bundle",
 ]
 
 #: file suffixes `render` understands: images via Graphviz ``dot``, or the DOT source itself
 RENDER_FORMATS = ("svg", "png", "pdf", "dot", "gv")
 _RANKDIRS = ("LR", "RL", "TB", "BT")
+#: the most values a notebook draws inline for a bare `Value` (draw_dot takes max_nodes=)
+INLINE_MAX_NODES = 150
 _INSTALL_HINT = (
     "install Graphviz: apt-get install graphviz (Debian/Ubuntu), brew install graphviz "
     "(macOS), conda install -c conda-forge graphviz (conda), or see "
@@ -156,11 +161,14 @@ def draw_dot(
     grads: Mapping[Value, float] | None = None,
     title: str | None = None,
     digits: int = 4,
+    tooltips: bool = True,
 ) -> graphviz.Digraph:
     """Draw ``root``'s graph: a record ``label | data | grad`` per value, a small node per op.
 
     Edges follow the data: child → op → result.  Node ids are ``v0, v1, …`` in
-    `forward_order`, so ``.source`` is the same on every run.  Nothing is rendered: the
+    `forward_order`, so ``.source`` is the same on every run; the SVG keeps them as element
+    ids: value ``v3``, its op ``v3_op``, the edge from its child k ``e3_k`` and from its op
+    ``e3`` (the interactive page restyles them by id).  Nothing is rendered: the
     returned `graphviz.Digraph` displays itself in Jupyter, and `render` writes files.
 
     Args:
@@ -179,6 +187,7 @@ def draw_dot(
         grads: gradients to show instead of each value's ``grad`` (e.g. mid-backward).
         title: a caption drawn under the graph.
         digits: significant digits of data and grad.
+        tooltips: give each value a hover text with its full-precision data and grad.
     """
     if rankdir not in _RANKDIRS:
         raise ValueError(f"rankdir must be one of {', '.join(_RANKDIRS)}, got {rankdir!r}")
@@ -239,11 +248,14 @@ def draw_dot(
             fields.append(f"grad {format_number(grad_of(v), digits)}")
         body = " | ".join(fields)
         attrs: dict[str, str] = {
+            "id": vid,
             "shape": "record",
             "label": f"{{ {body} }}" if horizontal else body,
-            "tooltip": f"{name or vid}: data={v.data!r}"
-            + (f", grad={grad_of(v)!r}" if show_grad else ""),
         }
+        if tooltips:
+            attrs["tooltip"] = f"{name or vid}: data={v.data!r}" + (
+                f", grad={grad_of(v)!r}" if show_grad else ""
+            )
         if color_by_grad:
             attrs.update(style="filled", fillcolor=_grad_colour(grad_of(v), scale))
         if v in marked:
@@ -253,7 +265,12 @@ def draw_dot(
         target = group_for(v)
         target.node(vid, **attrs)
         if v._prev:
-            op_attrs = {"shape": "ellipse", "label": v._op or "?", "margin": "0.02,0.02"}
+            op_attrs = {
+                "id": f"{vid}_op",
+                "shape": "ellipse",
+                "label": v._op or "?",
+                "margin": "0.02,0.02",
+            }
             if i in marked_ops:
                 op_attrs.update(color=_HIGHLIGHT, penwidth="2.5", fontcolor=_HIGHLIGHT)
             target.node(f"{vid}_op", **op_attrs)
@@ -265,12 +282,12 @@ def draw_dot(
 
     for i, v in enumerate(nodes):
         for k, child in enumerate(v._prev):
-            attrs = {}
+            attrs = {"id": f"e{i}_{k}"}
             if (i, index[child], None) in edge_marks or (i, None, k) in edge_marks:
-                attrs = {"color": _HIGHLIGHT, "penwidth": "3"}
+                attrs.update(color=_HIGHLIGHT, penwidth="3")
             dot.edge(f"v{index[child]}", f"v{i}_op", **attrs)
         if v._prev:
-            dot.edge(f"v{i}_op", f"v{i}")
+            dot.edge(f"v{i}_op", f"v{i}", id=f"e{i}")
     return dot
 
 
@@ -311,3 +328,27 @@ def _pipe(dot: graphviz.Digraph | graphviz.Source, fmt: str, purpose: str) -> by
             "dot.source, or write it with render(dot, 'graph.dot')."
         ) from err
     return data
+
+
+def notebook_bundle(root: Value, max_nodes: int = INLINE_MAX_NODES) -> dict[str, str]:
+    """What Jupyter shows for a `Value`: its graph as SVG, and its repr as plain text.
+
+    A graph of more than ``max_nodes`` values, or a machine without Graphviz, gets a
+    readable message instead of a drawing.
+    """
+    text = repr(root)
+    try:
+        svg = to_svg(draw_dot(root, max_nodes=max_nodes))
+    except GraphTooLargeError:
+        note = (
+            f"its graph has more than {max_nodes} values, too many to draw inline; draw it "
+            f"with gradstep.viz.draw_dot(v, max_nodes=N) and render(dot, 'graph.svg')"
+        )
+    except GraphvizNotFoundError:
+        note = f"no drawing: Graphviz's 'dot' program was not found ({_INSTALL_HINT})"
+    else:
+        return {"image/svg+xml": svg[svg.find("<svg") :], "text/plain": text}
+    return {
+        "text/plain": f"{text}\n({note})",
+        "text/html": f"<pre>{html.escape(text)}</pre><p><em>({html.escape(note)})</em></p>",
+    }

@@ -77,8 +77,9 @@ def dag_op_name(spec: OpSpec) -> str:
 
 #: every op a DAG can use (binary ops come as Value⊕Value, Value⊕c and c⊕Value)
 DAG_OPS: tuple[str, ...] = tuple(dict.fromkeys(dag_op_name(spec) for spec in BUILTIN_OPS))
+_BINARY = frozenset({"+", "-", "*", "/", "**"})
 #: the DAG ops written as binary Python operators
-BINARY_OPS = frozenset({"+", "-", "*", "/", "**"})
+BINARY_OPS: frozenset[str] = _BINARY
 #: how a binary op may appear in a DAG: a ⊕ b, a ⊕ c, c ⊕ a (c a plain number)
 BINARY_FORMS: tuple[str, ...] = ("value-value", "value-number", "number-value")
 
@@ -101,7 +102,7 @@ class DAGStep:
 def _apply_step(step: DAGStep, slots: Sequence[Any], functions: Backend) -> Any:
     """Evaluate one step on any number-like backend (Values, floats, tensors)."""
     op, args = step.op, [slots[i] for i in step.args]
-    if op in BINARY_OPS:
+    if op in _BINARY:
         if len(args) == 2:
             a, b = args
         elif step.const_first:
@@ -185,7 +186,7 @@ class ExpressionDAG:
     def _format(self, step: DAGStep) -> str:
         """One step as an expression."""
         args = [self.name(i) for i in step.args]
-        if step.op in BINARY_OPS:
+        if step.op in _BINARY:
             if len(args) == 2:
                 return f"{args[0]} {step.op} {args[1]}"
             c = repr(step.const)
@@ -227,31 +228,39 @@ def _same_side(xs: Sequence[float], margin: float) -> bool:
     return all(x >= margin for x in xs) or all(x <= -margin for x in xs)
 
 
+#: the record of each DAG op that is not a power (whose domain depends on its exponent)
+_DAG_RECORDS: Mapping[str, OpSpec] = {
+    spec.operator if spec.arity == 2 else spec.name: spec
+    for spec in BUILTIN_OPS
+    if spec.operator != "**"
+}
+
+
 def _domain_ok(step: DAGStep, probes: Sequence[Sequence[float]]) -> bool:
-    """Whether ``step`` is well-conditioned at every probe point (each a list of slot values)."""
-    op = step.op
+    """Whether ``step`` is well-conditioned at every probe point (each a list of slot values):
+    its record's kinks, positive and non-zero operands kept at a margin, exp's argument small."""
     columns = [[p[i] for p in probes] for i in step.args]
-    a = columns[0]
-    if op in {"relu", "leaky_relu", "abs"}:
-        return _same_side(a, _KINK_MARGIN)
-    if op in {"log", "sqrt"}:
-        return min(a) >= _POSITIVE_MARGIN
-    if op == "exp":
-        return max(abs(x) for x in a) <= _EXP_BOUND
-    if op == "/":
-        return _same_side(_denominator(step, columns), _DENOMINATOR_MARGIN)
-    if op == "**":
+    if step.op == "**":
         return _pow_domain_ok(step, columns)
-    return True
+    if step.op == "exp":
+        return max(abs(x) for x in columns[0]) <= _EXP_BOUND
+    spec = _DAG_RECORDS[step.op]
+    operands = _operand_columns(step, columns)
+    return (
+        all(_same_side([x - k for x in operands[0]], _KINK_MARGIN) for k in spec.kinks)
+        and all(min(operands[i]) >= _POSITIVE_MARGIN for i in spec.positive)
+        and all(_same_side(operands[i], _DENOMINATOR_MARGIN) for i in spec.nonzero)
+    )
 
 
-def _denominator(step: DAGStep, columns: Sequence[Sequence[float]]) -> Sequence[float]:
-    """The denominator of a division step at every probe: b in a / b, a in c / a, or c."""
-    if len(columns) == 2:
-        return columns[1]
-    if step.const_first:
-        return columns[0]
-    return [float(step.const or 0.0)]
+def _operand_columns(
+    step: DAGStep, columns: Sequence[Sequence[float]]
+) -> Sequence[Sequence[float]]:
+    """Each operand's values at every probe: a slot's column, or the step's constant."""
+    if step.op not in _BINARY or len(columns) == 2:
+        return columns
+    constant = [float(step.const or 0.0)]
+    return [constant, columns[0]] if step.const_first else [columns[0], constant]
 
 
 def _pow_domain_ok(step: DAGStep, columns: Sequence[Sequence[float]]) -> bool:
@@ -354,7 +363,7 @@ class _DagBuilder:
         if op == "leaky_relu":
             slope = self.draw(st.floats(0.01, 0.5))
             return DAGStep(op, (self._draw_arg(),), slope)
-        if op not in BINARY_OPS:
+        if op not in _BINARY:
             return DAGStep(op, (self._draw_arg(),))
         form = self.draw(st.sampled_from(self.forms.get(op, BINARY_FORMS)))
         if form == "value-value":
@@ -377,7 +386,7 @@ def _allowed_forms(
     """Each binary op's allowed forms, in `BINARY_FORMS` order; refuse unknown or empty ones."""
     allowed: dict[str, tuple[str, ...]] = {}
     for op, chosen in forms.items():
-        if op not in BINARY_OPS or op not in ops:
+        if op not in _BINARY or op not in ops:
             raise ValueError(f"expression_dags: forms names {op!r}, not a binary op of ops")
         unknown = sorted(set(chosen) - set(BINARY_FORMS))
         if unknown or not chosen:
