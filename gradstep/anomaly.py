@@ -109,11 +109,19 @@ def _checked_node(
     spec: OpSpec | None,
     ctx: float | None = None,
 ) -> Value:
-    """The engine's ``_node``, refusing an op's result that is inf or nan."""
-    out = _plain_node(data, a, b, spec, ctx)
+    """The engine's ``_node``, refusing an op's result that is inf or nan (a leaf may be)."""
     if spec is not None and not math.isfinite(data):
-        raise _forward_error(data, out._prev, spec, ctx)
-    return out
+        raise _forward_error(data, _children(a, b), spec, ctx)
+    return _plain_node(data, a, b, spec, ctx)
+
+
+def _children(a: Value | None, b: Value | tuple[Value, ...] | None) -> tuple[Value, ...]:
+    """The operands from the engine's two child slots (``b`` a tuple for three or more)."""
+    if a is None:
+        return ()
+    if b is None:
+        return (a,)
+    return (a, *b) if isinstance(b, tuple) else (a, b)
 
 
 def _checked_chain_rule(
