@@ -19,7 +19,9 @@ __all__ = [
     "Progress",
     "have_matplotlib",
     "save_loss_curve",
+    "decision_grid",
     "save_decision_regions",
+    "save_score_panels",
     "save_curve_fit",
     "print_written",
 ]
@@ -118,6 +120,19 @@ def save_loss_curve(
     fig.savefig(path)
 
 
+def decision_grid(
+    X: Sequence[Sequence[float]], resolution: int = 60
+) -> tuple[list[float], list[float]]:
+    """The x and y coordinates of a ``resolution``² grid over the data, 0.5 beyond it."""
+    xs = [p[0] for p in X]
+    ys = [p[1] for p in X]
+    x0, x1 = min(xs) - 0.5, max(xs) + 0.5
+    y0, y1 = min(ys) - 0.5, max(ys) + 0.5
+    gx = [x0 + (x1 - x0) * i / (resolution - 1) for i in range(resolution)]
+    gy = [y0 + (y1 - y0) * j / (resolution - 1) for j in range(resolution)]
+    return gx, gy
+
+
 def save_decision_regions(
     path: Path,
     predict: Callable[[list[float]], float],
@@ -132,29 +147,56 @@ def save_decision_regions(
     ``predict`` gives a class per point, or (``binary_score=True``) a real score whose
     sign is the class: then the boundary, score = 0, is interpolated smoothly.
     """
-    xs = [p[0] for p in X]
-    ys = [p[1] for p in X]
-    x0, x1 = min(xs) - 0.5, max(xs) + 0.5
-    y0, y1 = min(ys) - 0.5, max(ys) + 0.5
-    gx = [x0 + (x1 - x0) * i / (resolution - 1) for i in range(resolution)]
-    gy = [y0 + (y1 - y0) * j / (resolution - 1) for j in range(resolution)]
+    gx, gy = decision_grid(X, resolution)
     grid = [[predict([x, y]) for x in gx] for y in gy]
+    fig = _figure(5.5, 5.0)
+    _draw_regions(fig.subplots(), gx, gy, grid, X, labels, title, binary_score)
+    fig.savefig(path)
+
+
+def save_score_panels(
+    path: Path,
+    panels: Sequence[tuple[str, list[list[float]]]],
+    gx: Sequence[float],
+    gy: Sequence[float],
+    X: Sequence[Sequence[float]],
+    labels: Sequence[int],
+    title: str,
+) -> None:
+    """Binary-score regions side by side (one panel per ``(title, grid of scores)``), as a PNG."""
+    fig = _figure(5.0 * len(panels), 5.0)
+    fig.suptitle(title)
+    for ax, (panel_title, grid) in zip(fig.subplots(1, len(panels)), panels, strict=True):
+        _draw_regions(ax, gx, gy, grid, X, labels, panel_title, binary_score=True)
+    fig.savefig(path)
+
+
+def _draw_regions(
+    ax: Any,
+    gx: Sequence[float],
+    gy: Sequence[float],
+    grid: list[list[float]],
+    X: Sequence[Sequence[float]],
+    labels: Sequence[int],
+    title: str,
+    binary_score: bool,
+) -> None:
+    """Filled regions of ``grid`` (rows along gy), the score = 0 line if binary, the data."""
     if binary_score:
         big = max(abs(v) for row in grid for v in row) + 1.0
         levels = [-big, 0.0, big]
     else:
         classes = sorted(set(labels))
         levels = [c - 0.5 for c in classes] + [classes[-1] + 0.5]
-    fig = _figure(5.5, 5.0)
-    ax = fig.subplots()
     ax.contourf(gx, gy, grid, levels=levels, cmap="Spectral", alpha=0.35)
     if binary_score:  # the boundary score = 0 as a line
         ax.contour(gx, gy, grid, levels=[0.0], colors="k", linewidths=0.8)
+    xs = [p[0] for p in X]
+    ys = [p[1] for p in X]
     ax.scatter(xs, ys, c=list(labels), cmap="Spectral", s=28, edgecolors="k", linewidths=0.6)
-    ax.set_xlim(x0, x1)
-    ax.set_ylim(y0, y1)
+    ax.set_xlim(gx[0], gx[-1])
+    ax.set_ylim(gy[0], gy[-1])
     ax.set_title(title)
-    fig.savefig(path)
 
 
 def save_curve_fit(

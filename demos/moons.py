@@ -115,7 +115,8 @@ def main(argv: list[str] | None = None) -> int:
             accuracies.append(acc)
             bar.update(loss=loss, acc=acc)
     elapsed = time.perf_counter() - start
-    final = accuracy([model(x).data for x in X], y)  # type: ignore[union-attr]
+    with gradstep.no_grad():  # evaluating only: no graph needed
+        final = accuracy([model(x).data for x in X], y)  # type: ignore[union-attr]
     print(
         f"trained {epochs} epochs in {elapsed:.1f} s: final loss {losses[-1]:.4f}, "
         f"training accuracy {final:.1%}"
@@ -124,14 +125,15 @@ def main(argv: list[str] | None = None) -> int:
     written = [model.save(out / "model.json")]
     if have_matplotlib():
         boundary = out / "decision_boundary.png"
-        save_decision_regions(
-            boundary,
-            lambda p: model(p).data,  # type: ignore[union-attr]
-            X,
-            y,
-            f"two moons: MLP(2, [16, 16, 1]), accuracy {final:.0%}",
-            binary_score=True,
-        )
+        with gradstep.no_grad():
+            save_decision_regions(
+                boundary,
+                lambda p: model(p).data,  # type: ignore[union-attr]
+                X,
+                y,
+                f"two moons: MLP(2, [16, 16, 1]), accuracy {final:.0%}",
+                binary_score=True,
+            )
         curve = out / "loss_curve.png"
         save_loss_curve(curve, losses, accuracies or None, "two moons")
         written += [boundary, curve]

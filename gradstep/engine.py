@@ -28,6 +28,7 @@ from numbers import Real
 from typing import Any, TypeAlias
 
 from gradstep.functional import Ieee
+from gradstep.grad_mode import GradMode, grad_enabled_now
 from gradstep.ops import (
     ABS,
     ADD,
@@ -224,6 +225,10 @@ class Value:
 
     __abs__ = abs
 
+    def detach(self) -> Value:
+        """A new leaf with this node's data and label: gradients stop there (torch's detach)."""
+        return Value(self.data, label=self.label)
+
     # ----------------------------------------------------------------------------------
     # gradients
 
@@ -313,15 +318,24 @@ def _node(
     ctx: float | None = None,
 ) -> Value:
     """Make a node: an op's output from its children ``a`` and ``b`` (`_slots_of`) and its
-    record, or a leaf (all None).  No input checks: the op has already done them."""
+    record, or a leaf (all None).  No input checks: the op has already done them.
+
+    Under `gradstep.no_grad` an op's output is a plain leaf instead, keeping no children.
+    Called through the module global: `gradstep.anomaly.detect_anomaly` swaps in a version
+    that checks ``data`` is finite."""
     out = _new_object(Value)
     out.data = data
     out.grad = 0.0
     out.label = ""
-    out._a = a
-    out._b = b
-    out._spec = spec
-    out._ctx = ctx
+    if spec is None or grad_enabled_now():
+        out._a = a
+        out._b = b
+        out._spec = spec
+        out._ctx = ctx
+    else:
+        out._a = out._b = None
+        out._spec = None
+        out._ctx = None
     out._scope = ""
     return out
 
@@ -557,7 +571,9 @@ def _apply_chain_rule(
     The one place it is written.  Built-in unary and binary ops (nearly all nodes) call
     their record's rule on the children's data directly: the same arithmetic, about half
     the interpreter work on the hot path.  With ``create_graph`` the rules run on the
-    `Value`s themselves, so the gradients are `Value`s, differentiable again.
+    `Value`s themselves, so the gradients are `Value`s, differentiable again.  Called
+    through the module global: `gradstep.anomaly.detect_anomaly` swaps in a version that
+    checks every edge.
     """
     fast = record is None and not create_graph
     for node in order:
@@ -636,6 +652,8 @@ def grad(output: Value, inputs: Value | Sequence[Value], create_graph: bool = Fa
     be differentiated again (by `grad` or ``backward()``), to any order.  An input that
     ``output`` does not depend on gets 0.  At a kink (relu, abs at 0) the second derivative
     follows the first derivative's convention there: the slope's own slope is 0.
+    ``create_graph=True`` records the gradients' graph even inside `gradstep.no_grad`, as
+    PyTorch's ``torch.autograd.grad`` does.
     """
     if not isinstance(output, Value):
         raise TypeError(f"grad: output must be a Value, got {type(output).__name__}")
@@ -643,7 +661,7 @@ def grad(output: Value, inputs: Value | Sequence[Value], create_graph: bool = Fa
     for i, x in enumerate(targets):
         if not isinstance(x, Value):
             raise TypeError(f"grad: inputs[{i}] must be a Value, got {type(x).__name__}")
-    with _CollectorPaused():
+    with _CollectorPaused(), GradMode(create_graph):  # record iff create_graph, as torch
         order = topological_order(output)
         wanted = _reaching(order, set(targets))
         saved = [v.grad for v in order]

@@ -202,6 +202,7 @@ def _unique_names(nodes: Sequence[Value], constants: set[Value]) -> dict[Value, 
             names[v] = v.label or _number_name(v.data)
     reserved = {v.label for v in nodes if v.label} | set(names.values())
     used: set[str] = set()
+    next_k: dict[str, int] = {}  # per name, the first k not yet tried: linear, not quadratic
     counter = 0
     for v in nodes:
         if v in constants:
@@ -216,9 +217,10 @@ def _unique_names(nodes: Sequence[Value], constants: set[Value]) -> dict[Value, 
                 counter += 1
             name = f"n{counter}"
         if name in used or (name in reserved and not v.label):
-            k = 2
+            k = next_k.get(name, 2)
             while f"{name}#{k}" in used or f"{name}#{k}" in reserved:
                 k += 1
+            next_k[name] = k + 1
             name = f"{name}#{k}"
         used.add(name)
         names[v] = name
@@ -228,10 +230,15 @@ def _unique_names(nodes: Sequence[Value], constants: set[Value]) -> dict[Value, 
 def _lookup_keys(nodes: Sequence[Value], names: dict[Value, str]) -> dict[str, Value]:
     """name → value for `Walkthrough.value_of`; a repeated constant name's later uses are name#k."""
     keys: dict[str, Value] = {}
+    next_k: dict[str, int] = {}  # per name, the first k not yet tried (names only get taken)
     for v in nodes:
-        key, k = names[v], 2
-        while key in keys:
-            key, k = f"{names[v]}#{k}", k + 1
+        key = names[v]
+        if key in keys:
+            k = next_k.get(names[v], 2)
+            while f"{names[v]}#{k}" in keys:
+                k += 1
+            next_k[names[v]] = k + 1
+            key = f"{names[v]}#{k}"
         keys[key] = v
     return keys
 
@@ -311,6 +318,7 @@ class Walkthrough:
         self.edges = edges
         self._constants = constants if constants is not None else set()
         self._by_name = _lookup_keys(nodes, names)
+        self._into: dict[Value, list[BackwardRecord]] | None = None
 
     def __repr__(self) -> str:
         return (
@@ -351,10 +359,18 @@ class Walkthrough:
         name = self.name_of(value)
         terms = tuple(
             GradientTerm(r.step, r.node, r.upstream, r.local, r.product)
-            for r, (node, k) in zip(self.backward, self.edges, strict=True)
-            if node._prev[k] is value
+            for r in self._steps_into().get(value, ())
         )
         return GradientSum(name, self._initial[value], terms, value.grad)
+
+    def _steps_into(self) -> dict[Value, list[BackwardRecord]]:
+        """child → the backward steps that add into ∂L/∂child, in visit order (built once, so
+        every input's gradient sum together costs one pass over the steps)."""
+        if self._into is None:
+            self._into = {}
+            for r, (node, k) in zip(self.backward, self.edges, strict=True):
+                self._into.setdefault(node._prev[k], []).append(r)
+        return self._into
 
     def leaves(self) -> list[Value]:
         """Every value with no children (inputs and constants), in forward order."""

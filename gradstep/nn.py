@@ -20,7 +20,7 @@ import random
 from collections.abc import Callable, Mapping, Sequence
 from numbers import Integral, Real
 from pathlib import Path
-from typing import Any, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 from gradstep.engine import Value, apply
 from gradstep.modelfile import (
@@ -35,6 +35,9 @@ from gradstep.modelfile import (
     write_model_file,
 )
 from gradstep.ops import BUILTIN_OPS, OpSpec
+
+if TYPE_CHECKING:  # torch is optional: only gradstep.torch_bridge imports it, when called
+    import torch
 
 __all__ = [
     "Module",
@@ -51,6 +54,7 @@ Input: TypeAlias = "Sequence[Value | float] | Value | float"
 Output: TypeAlias = "Value | list[Value]"
 PathLike: TypeAlias = "str | os.PathLike[str]"
 M = TypeVar("M", bound="Module")
+N = TypeVar("N", bound="MLP")
 
 #: the op records a neuron may use as its activation (``activation=True`` in gradstep.ops)
 _ACTIVATION_OPS: dict[str, OpSpec] = {spec.name: spec for spec in BUILTIN_OPS if spec.activation}
@@ -448,6 +452,27 @@ class MLP(Module):
 
     def __repr__(self) -> str:
         return f"MLP of [{', '.join(repr(layer) for layer in self.layers)}]"
+
+    # ---- PyTorch (optional: pip install 'gradstep[torch]') -----------------------------
+
+    def to_torch(self) -> torch.nn.Sequential:
+        """This network as a float64 ``torch.nn.Sequential`` with the same weights.
+
+        ``layer{k}.neuron{j}.w{i}`` becomes ``weight[j, i]`` of the k-th Linear layer, each
+        followed by its activation module; see `gradstep.torch_bridge`.  Needs PyTorch.
+        """
+        from gradstep.torch_bridge import mlp_to_torch
+
+        return mlp_to_torch(self)
+
+    @classmethod
+    def from_torch(cls: type[N], module: torch.nn.Sequential) -> N:
+        """The MLP equal to a ``torch.nn.Sequential`` of Linear layers and ReLU / Tanh /
+        Sigmoid / LeakyReLU(0.01) activations; anything else raises an error naming the
+        layer.  Needs PyTorch."""
+        from gradstep.torch_bridge import mlp_from_torch
+
+        return mlp_from_torch(module, cls)
 
 
 # ---------------------------------------------------------------------------------------

@@ -110,6 +110,8 @@ class OpSpec:
     activation: bool = False
     #: PyTorch's function for the oracle, as a dotted name ("torch.tanh"); "" if none
     torch: str = ""
+    #: an activation's ``torch.nn`` module ("ReLU"), made with the op's constant if it has one
+    torch_module: str = ""
     #: points where the op is not differentiable in its first operand (relu, abs: 0)
     kinks: tuple[float, ...] = ()
     #: operands that must stay > 0 for a smooth real result (log, sqrt, a `Value` power's base)
@@ -273,7 +275,7 @@ RELU = OpSpec(
     # 1 if x > 0 else 0 (PyTorch's mask: 0 where out ≤ 0, so relu'(nan) is 1)
     local=lambda x, out: (where(data(out) <= 0.0, 0.0, 1.0),),
     symbol="ReLU", formulas=("1 if {x} > 0 else 0",),
-    activation=True, torch="torch.relu", kinks=(0.0,),
+    activation=True, torch="torch.relu", torch_module="ReLU", kinks=(0.0,),
 )  # fmt: skip
 
 LEAKY_RELU = OpSpec(
@@ -282,14 +284,15 @@ LEAKY_RELU = OpSpec(
     local=lambda x, out, slope: (where(data(x) > 0.0, 1.0, slope),),  # 1 if x > 0 else slope
     param="slope", default=0.01,
     symbol="LeakyReLU", formulas=("1 if {x} > 0 else {slope}",),
-    activation=True, torch="torch.nn.functional.leaky_relu", kinks=(0.0,),
+    activation=True, torch="torch.nn.functional.leaky_relu", torch_module="LeakyReLU",
+    kinks=(0.0,),
 )  # fmt: skip
 
 TANH = OpSpec(
     "tanh", 1,
     forward=math.tanh,
     local=lambda x, out: (1.0 - out * out,),  # 1 − tanh²x
-    formulas=("1 − {out}²",), activation=True, torch="torch.tanh",
+    formulas=("1 − {out}²",), activation=True, torch="torch.tanh", torch_module="Tanh",
 )  # fmt: skip
 
 SIGMOID = OpSpec(
@@ -297,6 +300,7 @@ SIGMOID = OpSpec(
     forward=float_sigmoid,
     local=lambda x, out: (out * (1.0 - out),),  # σ(x)·(1 − σ(x))
     math="σ({x})", formulas=("{out}·(1 − {out})",), activation=True, torch="torch.sigmoid",
+    torch_module="Sigmoid",
 )  # fmt: skip
 
 EXP = OpSpec(
