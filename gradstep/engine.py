@@ -470,4 +470,3 @@ def _apply_chain_rule_recorded(order: Iterable[Value], record: BackwardStep) -> 
                 product = local * upstream
                 child.grad += product
                 record(node, child, local, upstream, product, child.grad)
-

@@ -98,7 +98,11 @@ def test_explain_prints_tables_and_hand_checked_gradients() -> None:
 def test_python_dash_m_runs_the_same_command() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "gradstep", "explain", *NEURON],
-        capture_output=True, text=True, encoding="utf-8", timeout=120, check=False,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=120,
+        check=False,
     )
     assert result.returncode == EXIT_OK
     assert result.stdout == run("explain", *NEURON).stdout
@@ -118,8 +122,19 @@ def test_a_variable_used_twice_adds_its_gradients() -> None:
 @needs_dot
 def test_explain_draws_svg_png_pdf_dot_and_frames(tmp_path: Path) -> None:
     result = run(
-        "explain", *NEURON, "--svg", "g", "--png", "g.png", "--pdf", "g.pdf",
-        "--dot", "g.dot", "--frames", "steps.html", cwd=tmp_path,
+        "explain",
+        *NEURON,
+        "--svg",
+        "g",
+        "--png",
+        "g.png",
+        "--pdf",
+        "g.pdf",
+        "--dot",
+        "g.dot",
+        "--frames",
+        "steps.html",
+        cwd=tmp_path,
     )
     assert result.returncode == EXIT_OK, result.stderr
     svg = html.unescape((tmp_path / "g.svg").read_text(encoding="utf-8"))
@@ -133,12 +148,17 @@ def test_explain_draws_svg_png_pdf_dot_and_frames(tmp_path: Path) -> None:
     page = (tmp_path / "steps.html").read_text(encoding="utf-8")
     assert page.count('<div class="frame"') == 5  # one per backward edge
     assert result.stderr.splitlines() == [
-        "wrote g.dot", "wrote g.svg", "wrote g.png", "wrote g.pdf", "wrote steps.html",
+        "wrote g.dot",
+        "wrote g.svg",
+        "wrote g.png",
+        "wrote g.pdf",
+        "wrote steps.html",
     ]
     frames = run("explain", "x*y", "x=2", "y=3", "--frames", "frames", cwd=tmp_path)
     assert frames.returncode == EXIT_OK
     assert sorted(p.name for p in (tmp_path / "frames").iterdir()) == [
-        "step_001.svg", "step_002.svg",
+        "step_001.svg",
+        "step_002.svg",
     ]
 
 
@@ -149,10 +169,14 @@ def test_missing_graphviz_still_prints_the_tables_and_says_how_to_install(
     empty.mkdir()
     env = {**os.environ, "PATH": str(empty)}  # no 'dot' on PATH
     result = subprocess.run(
-        [sys.executable, "-m", "gradstep", "explain", *NEURON, "--svg", "g.svg",
-         "--dot", "g.dot"],
-        capture_output=True, text=True, encoding="utf-8", env=env, cwd=tmp_path,
-        timeout=120, check=False,
+        [sys.executable, "-m", "gradstep", "explain", *NEURON, "--svg", "g.svg", "--dot", "g.dot"],
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        env=env,
+        cwd=tmp_path,
+        timeout=120,
+        check=False,
     )
     assert result.returncode == EXIT_FAILED
     assert printed_gradients(result.stdout) == pytest.approx(NEURON_GRADS, rel=1e-9)
@@ -233,26 +257,43 @@ def test_version_and_help() -> None:
 @pytest.mark.parametrize(
     ("args", "line"),
     [
-        (["explain", "x.tanh()", "x=1"],
-         "gradstep explain: error: attribute access is not allowed: write tanh(x), not x.tanh() "
-         "at column 2"),
-        (["explain", "__import__('os').system('echo hacked')"],
-         "gradstep explain: error: attribute access ('.system') is not allowed at column 17"),
+        (
+            ["explain", "x.tanh()", "x=1"],
+            "gradstep explain: error: attribute access is not allowed: write tanh(x), not x.tanh() "
+            "at column 2",
+        ),
+        (
+            ["explain", "__import__('os').system('echo hacked')"],
+            "gradstep explain: error: attribute access ('.system') is not allowed at column 17",
+        ),
         (["explain", "lambda: 1"], "gradstep explain: error: lambda is not allowed at column 1"),
-        (["explain", "x ** 10000", "x=2"],
-         "gradstep explain: error: exponent 10000 is too large (the limit is ±100) at column 6"),
-        (["explain", "tanh(w*x + b)", "x=0.5", "w=1"],
-         "gradstep explain: error: no value given for variable 'b' (give it as b=NUMBER) "
-         "at column 12"),
-        (["explain", "log(x)", "x=-1"],
-         "gradstep explain: error: log of a non-positive number: log(x=-1.0) at column 1"),
-        (["check", "x", "x=abc"],
-         "gradstep check: error: invalid value for 'x': 'abc' is not a number"),
-        (["explain", "-x*y", "x=1", "y=2"],
-         "gradstep: error: unrecognized arguments: -x*y; an expression that starts with '-' "
-         "goes after '--', as in gradstep explain -- \"-x*y\" x=2 y=3"),
-        ([], "gradstep: error: the following arguments are required: {explain,check,demo} "
-         "(see 'gradstep --help')"),
+        (
+            ["explain", "x ** 10000", "x=2"],
+            "gradstep explain: error: exponent 10000 is too large (the limit is ±100) at column 6",
+        ),
+        (
+            ["explain", "tanh(w*x + b)", "x=0.5", "w=1"],
+            "gradstep explain: error: no value given for variable 'b' (give it as b=NUMBER) "
+            "at column 12",
+        ),
+        (
+            ["explain", "log(x)", "x=-1"],
+            "gradstep explain: error: log of a non-positive number: log(x=-1.0) at column 1",
+        ),
+        (
+            ["check", "x", "x=abc"],
+            "gradstep check: error: invalid value for 'x': 'abc' is not a number",
+        ),
+        (
+            ["explain", "-x*y", "x=1", "y=2"],
+            "gradstep: error: unrecognized arguments: -x*y; an expression that starts with '-' "
+            "goes after '--', as in gradstep explain -- \"-x*y\" x=2 y=3",
+        ),
+        (
+            [],
+            "gradstep: error: the following arguments are required: {explain,check,demo} "
+            "(see 'gradstep --help')",
+        ),
     ],
 )
 def test_bad_input_is_one_line_on_stderr_and_status_2(args: list[str], line: str) -> None:
@@ -273,7 +314,8 @@ def test_a_closed_pipe_stops_quietly() -> None:
     # like `gradstep explain ... | head -1`: the reader is gone before the first line
     with subprocess.Popen(
         [*_command(), "explain", "+".join(["x"] * 250), "x=1"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     ) as proc:
         assert proc.stdout is not None and proc.stderr is not None
         proc.stdout.close()
@@ -286,7 +328,12 @@ def test_a_console_without_unicode_gets_escapes_not_a_crash() -> None:
     env = {**os.environ, "PYTHONIOENCODING": "ascii"}
     result = subprocess.run(
         [*_command(), "explain", "x*y", "x=2", "y=3"],
-        capture_output=True, text=True, encoding="ascii", env=env, timeout=120, check=False,
+        capture_output=True,
+        text=True,
+        encoding="ascii",
+        env=env,
+        timeout=120,
+        check=False,
     )
     assert result.returncode == EXIT_OK, result.stderr
     assert "\\u2202L/\\u2202x = 3" in result.stdout
@@ -299,31 +346,46 @@ def test_a_console_without_unicode_gets_escapes_not_a_crash() -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["explain", "foo + 1"],
-         "no value given for variable 'foo' (give it as foo=NUMBER) at column 1"),
-        (["explain", "foo(x)", "x=1"], "unknown function 'foo' (known: tanh, sigmoid, relu, "
-         "leaky_relu, exp, log, sqrt, abs) at column 1"),
+        (
+            ["explain", "foo + 1"],
+            "no value given for variable 'foo' (give it as foo=NUMBER) at column 1",
+        ),
+        (
+            ["explain", "foo(x)", "x=1"],
+            "unknown function 'foo' (known: tanh, sigmoid, relu, "
+            "leaky_relu, exp, log, sqrt, abs) at column 1",
+        ),
         (["explain", "x[0]", "x=1"], "indexing with [...] is not allowed at column 1"),
         (["explain", "'rm -rf'"], "strings are not allowed at column 1"),
         (["explain", "(x", "x=1"], "'(' was never closed at column 1"),
         (["explain", "x +", "x=1"], "unexpected end of expression at column 4"),
-        (["explain", "x" * 2001],
-         "the expression is too long (2001 characters; the limit is 2000)"),
-        (["explain", "0+" + "-" * 600 + "x", "x=1"],  # term k is at column k
-         "the expression has too many terms (more than 500) at column 501"),
-        (["explain", "x + 1e400", "x=1"],
-         "this number is too large to be a finite float at column 5"),
+        (
+            ["explain", "x" * 2001],
+            "the expression is too long (2001 characters; the limit is 2000)",
+        ),
+        (
+            ["explain", "0+" + "-" * 600 + "x", "x=1"],  # term k is at column k
+            "the expression has too many terms (more than 500) at column 501",
+        ),
+        (
+            ["explain", "x + 1e400", "x=1"],
+            "this number is too large to be a finite float at column 5",
+        ),
         (["explain", "x", "x=1", "x=2"], "variable 'x' is given twice"),
         (["explain", "x", "x=1", "y=2"], "unknown variable 'y': the expression uses x"),
         (["explain", "x", "x"], "expected NAME=VALUE (like x=0.5), got 'x'"),
         (["explain", "x", "x=nan"], "the value of 'x' must be a finite number, got nan"),
         (["explain", "1/x", "x=0"], "division by zero: 1.0 / x=0.0 at column 2"),
         (["explain", "exp(x)", "x=1000"], "exp(x=1000.0) overflows a float at column 1"),
-        (["explain", "x", "x=1", "--svg", "g.png"],
-         "--svg writes a .svg file, but the path 'g.png' ends in '.png'"),
+        (
+            ["explain", "x", "x=1", "--svg", "g.png"],
+            "--svg writes a .svg file, but the path 'g.png' ends in '.png'",
+        ),
         (["check", "2 + 3"], "the expression has no variables: there is no gradient to check"),
-        (["check", "x", "x=1", "--eps", "0"],
-         "gradcheck: eps must be a positive finite number, got 0.0"),
+        (
+            ["check", "x", "x=1", "--eps", "0"],
+            "gradcheck: eps must be a positive finite number, got 0.0",
+        ),
     ],
 )
 def test_main_refuses_bad_input_in_one_line(args: list[str], message: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from types import ModuleType
 
 import pytest
 from hypothesis import assume, given, settings
@@ -328,6 +329,7 @@ def test_single_values_are_accepted() -> None:
 # PyTorch as the oracle
 
 
+@pytest.mark.torch
 @PROPERTY
 @given(
     batch=st.lists(
@@ -335,8 +337,9 @@ def test_single_values_are_accepted() -> None:
     ),
     data=st.data(),
 )
-def test_losses_match_torch(batch: list[list[float]], data: st.DataObject) -> None:
-    torch = pytest.importorskip("torch", reason="PyTorch is not installed")
+def test_losses_match_torch(
+    torch: ModuleType, batch: list[list[float]], data: st.DataObject
+) -> None:
     F = torch.nn.functional
     n = len(batch)
     ks = data.draw(st.lists(st.integers(0, 3), min_size=n, max_size=n))

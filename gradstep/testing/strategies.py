@@ -1,11 +1,13 @@
 """Hypothesis strategies for gradient tests: `finite_floats`, `values`, random `expression_dags`.
 
-Hypothesis is imported when a strategy is built, never when this module is imported;
-PyTorch only by `torch_functions` / `ExpressionDAG.torch`.
+Hypothesis is imported when a strategy is built, never when this module is imported
+(``pip install 'gradstep[testing]'`` installs it); PyTorch only by `torch_functions` /
+`ExpressionDAG.torch`.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -60,10 +62,27 @@ FLOAT_FUNCTIONS: Backend = {
 }
 
 
+def _require_hypothesis() -> None:
+    """Raise an error that says which extra installs Hypothesis, if it is missing."""
+    if importlib.util.find_spec("hypothesis") is None:
+        raise ModuleNotFoundError(
+            "gradstep.testing's strategies (finite_floats, values, expression_dags) need "
+            "Hypothesis, which is not installed: pip install 'gradstep[testing]'",
+            name="hypothesis",
+        )
+
+
 def torch_functions() -> Backend:
     """The DAG's unary functions on torch tensors (imports torch: call it only if installed)."""
-    import torch
-    import torch.nn.functional as F
+    try:
+        import torch
+        import torch.nn.functional as F
+    except ModuleNotFoundError as error:
+        raise ModuleNotFoundError(
+            "running an ExpressionDAG on tensors needs PyTorch, which is not installed: "
+            "pip install 'gradstep[torch]' (the README says how to get the CPU-only wheel)",
+            name=error.name,
+        ) from error
 
     return {
         "relu": torch.relu,
@@ -306,7 +325,7 @@ class _DagBuilder:
         max_depth: int,
         ops: Sequence[str],
     ) -> None:
-        from hypothesis import strategies as st
+        from hypothesis import strategies as st  # expression_dags checked it is installed
 
         self.st = st
         self.draw = draw
@@ -400,6 +419,7 @@ def finite_floats(
 
     ``min_magnitude`` keeps x away from 0 (for kinks like relu/abs, or a denominator).
     """
+    _require_hypothesis()
     from hypothesis import strategies as st
 
     _check_range("finite_floats", min_value, max_value)
@@ -453,6 +473,7 @@ def expression_dags(
     log/sqrt of x ≥ 0.2, |denominator| ≥ 0.5, relu/leaky_relu/abs of |x| ≥ 0.1, exp of |x| ≤ 4,
     powers with safe bases and exponents, every value |v| ≤ 50.
     """
+    _require_hypothesis()
     from hypothesis import strategies as st
 
     if not 1 <= min_inputs <= max_inputs:
