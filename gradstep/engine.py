@@ -254,12 +254,19 @@ class Value:
 _new_object = object.__new__
 
 
+class _Constant(Value):
+    """A plain number the engine wrapped as a leaf (the 2 in ``2 * x``): the class is the
+    marker that tells it from a user's ``Value(2.0)`` (for the walk-through and drawings)."""
+
+    __slots__ = ()
+
+
 def _leaf(x: object) -> Value:
     """Wrap a plain number as a constant leaf, refusing anything that is not a real number."""
     if isinstance(x, Value):  # a subclass of Value
         return x
     if type(x) is float:
-        v = _new_object(Value)
+        v = _new_object(_Constant)
         v.data = x
         v.grad = 0.0
         v.label = ""
@@ -267,7 +274,7 @@ def _leaf(x: object) -> Value:
         v._op = ""
         v._local_grads = _no_local_grads
         return v
-    return Value(_to_float(x))
+    return _Constant(_to_float(x))
 
 
 def _node(data: float, children: tuple[Value, ...], op: str, rule: LocalGradRule) -> Value:
