@@ -50,6 +50,7 @@ EXIT_USAGE = 2
 _PROG = "gradstep"
 _DRAWING_FORMATS = ("svg", "png", "pdf", "dot")
 _ROOT_NAMES = ("L", "f", "out", "result")  # the first that is not a variable names the root
+_MAX_FRAMES = 200  # --frames: one Graphviz drawing per step gets slow and unreadable beyond
 
 _GRAMMAR = f"""\
 expressions:
@@ -159,6 +160,13 @@ def _add_explain(commands: argparse._SubParsersAction[_Parser]) -> None:
         "files in DIR, or one self-contained HTML page if the path ends in .html",
     )
     drawing.add_argument(
+        "--max-frames",
+        type=_positive_int,
+        default=_MAX_FRAMES,
+        metavar="N",
+        help=f"--frames refuses more than N backward steps (default: {_MAX_FRAMES})",
+    )
+    drawing.add_argument(
         "--rankdir",
         choices=("LR", "TB", "RL", "BT"),
         default="LR",
@@ -209,6 +217,17 @@ def _add_demo(commands: argparse._SubParsersAction[_Parser]) -> None:
     command.set_defaults(run=_demo)
 
 
+def _positive_int(text: str) -> int:
+    """An argparse type: an integer ≥ 1."""
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {n}")
+    return n
+
+
 def _digits(text: str) -> int:
     """An argparse type: an integer from 1 to 17."""
     try:
@@ -231,6 +250,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     status."""
     _tolerate_narrow_consoles()
     parser = build_parser()
+    if not (sys.argv[1:] if argv is None else argv):  # plain `gradstep`: what can it do?
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
     try:
         args = parser.parse_args(argv)
     except SystemExit as exit_:  # --help, --version, usage errors
@@ -360,6 +382,14 @@ def _write_drawings(walk: Walkthrough, outputs: Sequence[Path], args: argparse.N
 
     if not outputs and args.frames is None:
         return EXIT_OK
+    steps = len(walk.backward)
+    if args.frames is not None and steps > args.max_frames:  # before writing anything
+        raise _Failure(
+            f"--frames: {steps} backward steps is more than --max-frames {args.max_frames} "
+            f"(one drawing per step); explain a smaller expression, or raise the limit "
+            f"with --max-frames {steps}",
+            EXIT_FAILED,
+        )
     try:
         if outputs:
             dot = draw_dot(walk.root, rankdir=args.rankdir, names=walk.names, digits=args.digits)
@@ -367,7 +397,7 @@ def _write_drawings(walk: Walkthrough, outputs: Sequence[Path], args: argparse.N
                 written = render(dot, path)
                 print(f"wrote {written}", file=sys.stderr)
         if args.frames is not None:
-            options = {"rankdir": args.rankdir, "digits": args.digits}
+            options = {"rankdir": args.rankdir, "digits": args.digits, "max_frames": steps}
             frames = Path(args.frames)
             if frames.suffix.lower() in (".html", ".htm"):
                 print(f"wrote {walk.write_html(frames, **options)}", file=sys.stderr)

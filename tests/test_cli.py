@@ -245,6 +245,40 @@ def test_demo_lists_runs_and_passes_arguments() -> None:
     assert unknown.stderr.count("\n") == 1
 
 
+def test_plain_gradstep_prints_its_usage_not_only_an_error_line() -> None:
+    plain = run()
+    assert plain.returncode == EXIT_USAGE
+    assert plain.stderr.startswith("usage: gradstep [-h] [--version] {")
+    for command in ("explain", "check", "demo"):  # every command, with what it does
+        assert re.search(rf"^    {command} +\w", plain.stderr, re.MULTILINE), plain.stderr
+    assert "examples:" in plain.stderr
+    assert run_main()[0] == EXIT_USAGE  # main([]) too, not only an empty sys.argv
+
+
+def test_too_many_frames_suggests_the_max_frames_option(tmp_path: Path) -> None:
+    product = "*".join(["x"] * 101)  # 100 products, 2 edges each: 200 backward steps
+    status, _, err = run_main("explain", product + "*x", "x=1", "--frames", str(tmp_path / "f"))
+    assert status == EXIT_FAILED
+    assert err.strip() == (
+        "gradstep explain: error: --frames: 202 backward steps is more than --max-frames 200 "
+        "(one drawing per step); explain a smaller expression, or raise the limit with "
+        "--max-frames 202"
+    )
+    assert not (tmp_path / "f").exists()  # checked before anything is written
+    status, _, err = run_main("explain", "x*y", "x=2", "y=3", "--frames", "f", "--max-frames", "1")
+    assert status == EXIT_FAILED and "--max-frames 1 (one drawing per step)" in err
+    status, _, err = run_main("explain", "x*y", "x=2", "y=3", "--max-frames", "0")
+    assert status == EXIT_USAGE and "expected a positive integer, got 0" in err
+
+
+@needs_dot
+def test_max_frames_raises_the_limit(tmp_path: Path) -> None:
+    status, _, err = run_main(
+        "explain", "x*y*x", "x=2", "y=3", "--frames", str(tmp_path), "--max-frames", "4"
+    )
+    assert (status, err.strip()) == (EXIT_OK, f"wrote 4 frames to {tmp_path}")
+
+
 def test_version_and_help() -> None:
     version = run("--version")
     assert (version.returncode, version.stdout) == (EXIT_OK, f"gradstep {gradstep.__version__}\n")
@@ -288,11 +322,6 @@ def test_version_and_help() -> None:
             ["explain", "-x*y", "x=1", "y=2"],
             "gradstep: error: unrecognized arguments: -x*y; an expression that starts with '-' "
             "goes after '--', as in gradstep explain -- \"-x*y\" x=2 y=3",
-        ),
-        (
-            [],
-            "gradstep: error: the following arguments are required: {explain,check,demo} "
-            "(see 'gradstep --help')",
         ),
     ],
 )
