@@ -119,17 +119,21 @@ def save_loss_curve(
 
 def save_decision_regions(
     path: Path,
-    predict: Callable[[list[float]], float],
+    scores: Callable[[list[float]], Sequence[float]],
     X: Sequence[Sequence[float]],
     labels: Sequence[int],
+    classes: Sequence[int],
+    class_names: Sequence[str],
     title: str,
-    resolution: int = 60,
-    binary_score: bool = False,
-) -> None:
-    """The model's regions over a grid, with the data on top, as a PNG.
+    resolution: int = 100,
+) -> Any:
+    """The model's decision regions over a grid, the data on top, axes and classes labelled.
 
-    ``predict`` gives a class per point, or (``binary_score=True``) a real score whose
-    sign is the class: then the boundary, score = 0, is interpolated smoothly.
+    Writes a PNG to ``path`` and returns the matplotlib Figure.  ``scores(point)`` gives
+    one score per class, in the order of ``classes``; a point belongs to the class with the
+    largest.  Class k's region is where its margin
+    zₖ - maxⱼ≠ₖ zⱼ > 0: the margins are interpolated between grid points, so the
+    boundaries (margin = 0) come out smooth, not in grid-sized steps.
     """
     xs = [p[0] for p in X]
     ys = [p[1] for p in X]
@@ -137,23 +141,46 @@ def save_decision_regions(
     y0, y1 = min(ys) - 0.5, max(ys) + 0.5
     gx = [x0 + (x1 - x0) * i / (resolution - 1) for i in range(resolution)]
     gy = [y0 + (y1 - y0) * j / (resolution - 1) for j in range(resolution)]
-    grid = [[predict([x, y]) for x in gx] for y in gy]
-    if binary_score:
-        big = max(abs(v) for row in grid for v in row) + 1.0
-        levels = [-big, 0.0, big]
-    else:
-        classes = sorted(set(labels))
-        levels = [c - 0.5 for c in classes] + [classes[-1] + 0.5]
-    fig = _figure(5.5, 5.0)
+    grid = [[list(scores([x, y])) for x in gx] for y in gy]
+    fig = _figure(7.2, 5.0)
     ax = fig.subplots()
-    ax.contourf(gx, gy, grid, levels=levels, cmap="Spectral", alpha=0.35)
-    if binary_score:  # the boundary score = 0 as a line
-        ax.contour(gx, gy, grid, levels=[0.0], colors="k", linewidths=0.8)
-    ax.scatter(xs, ys, c=list(labels), cmap="Spectral", s=28, edgecolors="k", linewidths=0.6)
+    for k in range(len(classes)):  # the regions and boundaries first, the points on top
+        margin = [[_margin(z, k) for z in row] for row in grid]
+        low, top = min(min(row) for row in margin), max(max(row) for row in margin)
+        if top > 0.0:  # the class wins somewhere on the grid
+            colour = _CLASS_COLOURS[k % len(_CLASS_COLOURS)]
+            ax.contourf(gx, gy, margin, levels=[0.0, top + 1.0], colors=[colour], alpha=0.25)
+        if low < 0.0 < top:  # and loses elsewhere: its boundary
+            ax.contour(gx, gy, margin, levels=[0.0], colors="k", linewidths=0.8)
+    for k, (cls, name) in enumerate(zip(classes, class_names, strict=True)):
+        points = [p for p, label in zip(X, labels, strict=True) if label == cls]
+        ax.scatter(
+            [p[0] for p in points],
+            [p[1] for p in points],
+            color=_CLASS_COLOURS[k % len(_CLASS_COLOURS)],
+            s=28,
+            edgecolors="k",
+            linewidths=0.6,
+            label=name,
+        )
+    ax.plot([], [], color="k", linewidth=0.8, label="decision\nboundary")
     ax.set_xlim(x0, x1)
     ax.set_ylim(y0, y1)
+    ax.set_xlabel("x0 (first input)")
+    ax.set_ylabel("x1 (second input)")
     ax.set_title(title)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small")
     fig.savefig(path)
+    return fig
+
+
+#: one colour per class (matplotlib's tab10 order): points solid, regions pale
+_CLASS_COLOURS = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown")
+
+
+def _margin(z: Sequence[float], k: int) -> float:
+    """zₖ - maxⱼ≠ₖ zⱼ: positive where class k wins, 0 on its boundary."""
+    return z[k] - max(v for j, v in enumerate(z) if j != k)
 
 
 def save_curve_fit(
