@@ -80,8 +80,9 @@ def pytest_runtest_makereport(
 @pytest.fixture(scope="session")
 def torch() -> ModuleType:
     """PyTorch, for the tests marked ``torch`` (they skip, saying why, where it is missing)."""
-    return pytest.importorskip(
+    torch: ModuleType = pytest.importorskip(
         "torch",
         reason="PyTorch is not installed (the oracle tests need it: pip install torch==2.13.0, "
         "the CPU wheel, or see the README)",
     )
+    return torch

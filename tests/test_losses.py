@@ -253,7 +253,8 @@ def test_hinge_value_is_micrograds_demo_loss() -> None:
     scores = [Value(0.5), Value(-2.0), Value(3.0)]
     labels = [1, 1, -1]
     micrograd_style = sum((1 + -yi * si).relu() for yi, si in zip(labels, scores, strict=True))
-    expected = micrograd_style * (1.0 / 3)  # type: ignore[operator]
+    assert isinstance(micrograd_style, Value)
+    expected = micrograd_style * (1.0 / 3)
     assert hinge_loss(scores, labels).data == expected.data == pytest.approx((0.5 + 3 + 4) / 3)
 
 
