@@ -1,33 +1,60 @@
 """The scalar autodiff engine: `Value` nodes, their ops, and the iterative backward walk.
 
-Every op builds an output `Value` that remembers its children (`_prev`, a tuple) and a
-*local-gradient rule* (`_local_grads`): one plain function shared by every node of that
-op, which returns the local derivatives ∂out/∂child, one per child.  `backward()` is the
-only place the chain rule is applied::
+Every op builds an output `Value` that remembers its children (``_prev``) and its op's
+record (``_spec``, an `OpSpec` from `gradstep.ops`: forward on floats, local derivatives,
+domain, display), one record shared by every node of that op.  `backward()` applies the
+chain rule in one place, `_apply_chain_rule`::
 
     child.grad += local * upstream        # ∂L/∂child += ∂out/∂child · ∂L/∂out
 
-Sharing one rule per op (instead of a fresh closure per node) means an op allocates
-only its node and its children tuple, and no node is part of a reference cycle: a graph
-is freed by reference counting the moment the user drops it.
+Sharing one record per op (instead of a fresh closure per node) means an op allocates only
+its node and its children tuple, and no node is part of a reference cycle: a graph is
+freed by reference counting the moment the user drops it.
+
+Numbers at the edges follow PyTorch: a result too large for a float is ±inf (``exp(1000)``,
+``2 ** 1e6``, a derivative that overflows), never an `OverflowError`; outside an op's
+domain (log of a non-positive number, division by zero, a fractional power of a negative
+number) the op raises, naming its operand.
 """
 
 from __future__ import annotations
 
 import gc
-import math
-from collections.abc import Callable, Iterable
+import inspect
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, fields
 from numbers import Real
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
-__all__ = ["Value", "Number", "BackwardStep", "topological_order"]
+from gradstep.functional import Ieee
+from gradstep.ops import (
+    ABS,
+    ADD,
+    DIV,
+    EXP,
+    LEAKY_RELU,
+    LOG,
+    MUL,
+    NEG,
+    POW,
+    POW_VALUE,
+    RELU,
+    SIGMOID,
+    SQRT,
+    SUB,
+    TANH,
+    OpSpec,
+)
+
+__all__ = ["Value", "Number", "BackwardStep", "topological_order", "apply", "grad", "define_op"]
 
 Number: TypeAlias = int | float
 Operand: TypeAlias = "Value | int | float"
 LocalGrads: TypeAlias = tuple[float, ...]
 LocalGradRule: TypeAlias = Callable[["Value"], LocalGrads]
-#: ``record(node, child, local, upstream, product, child_grad_after)``, once per edge.
-BackwardStep: TypeAlias = Callable[["Value", "Value", float, float, float, float], None]
+#: ``record(node, child, index, local, upstream, product, child_grad_after)``, once per edge;
+#: ``index`` is the child's position in ``node._prev``.
+BackwardStep: TypeAlias = Callable[["Value", "Value", int, float, float, float, float], None]
 
 
 def _to_float(data: object) -> float:
@@ -43,35 +70,21 @@ def _to_float(data: object) -> float:
         raise OverflowError(f"Value data {shown} is too large for a float") from None
 
 
-def _no_local_grads(out: Value) -> LocalGrads:
-    """A leaf has no children, so no local gradients."""
-    return ()
-
-
-def _missing_local_grads(out: Value) -> LocalGrads:
-    """A node made with ``Value(data, children, op)`` whose maker never gave its rule."""
-    raise TypeError(
-        f"the node {out!r} made by op {out._op!r} has children but no local-gradient rule: "
-        "set `out._local_grads = rule`, where rule(out) returns ∂out/∂child for each child "
-        "(gradstep's ops share one rule per op instead of micrograd's _backward closures)"
-    )
-
-
 class Value:
     """A scalar node of a computation graph: its ``data``, its ``grad`` = ∂root/∂self,
-    its children ``_prev``, the op ``_op`` that made it and that op's local-gradient rule."""
+    its children ``_prev``, the op ``_op`` that made it and that op's record ``_spec``."""
 
-    __slots__ = ("data", "grad", "label", "_prev", "_op", "_local_grads", "_ctx", "_scope")
+    __slots__ = ("data", "grad", "label", "_prev", "_spec", "_ctx", "_scope")
 
     data: float
     grad: float
     label: str
     _prev: tuple[Value, ...]
-    _op: str
-    _local_grads: LocalGradRule
-    #: an op's constant (the exponent of ``x**n``, the slope of leaky_relu); unset otherwise
-    _ctx: float
-    #: set by `gradstep.nn` on the nodes a `Neuron` builds (for drawings); unset otherwise
+    #: the record of the op that made this node (None for a leaf)
+    _spec: OpSpec | None
+    #: the op's constant (the exponent of ``x**n``, the slope of leaky_relu), else None
+    _ctx: float | None
+    #: set by `gradstep.nn` on the nodes a `Neuron` builds (for drawings); "" otherwise
     _scope: str
 
     def __init__(
@@ -85,58 +98,51 @@ class Value:
         self.grad = 0.0
         self.label = label
         self._prev = tuple(_children)
-        self._op = _op
-        self._local_grads = _missing_local_grads if self._prev else _no_local_grads
+        # micrograd's way to make an op's node: its rule comes later, as ``_local_grads``
+        self._spec = _NodeRule.missing(_op, len(self._prev)) if self._prev else None
+        self._ctx = None
+        self._scope = ""
 
     def __repr__(self) -> str:
         label = f", label={self.label!r}" if self.label else ""
         return f"Value(data={self.data!r}, grad={self.grad!r}{label})"
 
+    @property
+    def _op(self) -> str:
+        """The op that made this node, as drawings show it ("*", "tanh", "**2"); "" for a leaf."""
+        spec = self._spec
+        if spec is None:
+            return ""
+        return spec.op_text(self._ctx) if spec.param else spec.symbol
+
     # ----------------------------------------------------------------------------------
-    # binary ops: forward value and local derivatives side by side
+    # binary ops: forward value here, local derivatives in the op's record (gradstep.ops)
 
     def __add__(self, other: Operand) -> Value:
-        """a + b;  ∂/∂a = 1, ∂/∂b = 1."""
+        """a + b;  ∂/∂a = 1, ∂/∂b = 1  (`ADD`)."""
         other = other if type(other) is Value else _leaf(other)
-        return _node(self.data + other.data, (self, other), "+", _add_local)
+        return _node(self.data + other.data, (self, other), ADD)
 
     def __sub__(self, other: Operand) -> Value:
-        """a - b;  ∂/∂a = 1, ∂/∂b = -1."""
+        """a - b;  ∂/∂a = 1, ∂/∂b = -1  (`SUB`)."""
         other = other if type(other) is Value else _leaf(other)
-        return _node(self.data - other.data, (self, other), "-", _sub_local)
+        return _node(self.data - other.data, (self, other), SUB)
 
     def __mul__(self, other: Operand) -> Value:
-        """a · b;  ∂/∂a = b, ∂/∂b = a."""
+        """a · b;  ∂/∂a = b, ∂/∂b = a  (`MUL`)."""
         other = other if type(other) is Value else _leaf(other)
-        return _node(self.data * other.data, (self, other), "*", _mul_local)
+        return _node(self.data * other.data, (self, other), MUL)
 
     def __truediv__(self, other: Operand) -> Value:
-        """a / b;  ∂/∂a = 1/b, ∂/∂b = -a/b²."""
-        other = other if type(other) is Value else _leaf(other)
-        if other.data == 0.0:
-            raise ZeroDivisionError(f"division by zero: {self.data!r} / {_describe(other)}")
-        return _node(self.data / other.data, (self, other), "/", _div_local)
+        """a / b;  ∂/∂a = 1/b, ∂/∂b = -a/b²  (`DIV`; b = 0 raises ZeroDivisionError)."""
+        return _apply(DIV, (self, other if type(other) is Value else _leaf(other)))
 
     def __pow__(self, other: Operand) -> Value:
-        """x ** n for a number n: ∂/∂x = n·x^(n-1).  x ** y for a Value y: also ∂/∂y = x^y·ln x."""
+        """x ** n for a number n: ∂/∂x = n·x^(n-1) (`POW`).
+        x ** y for a Value y: also ∂/∂y = x^y·ln x (`POW_VALUE`)."""
         if isinstance(other, Value):  # a Value or a subclass of Value
-            return _pow_value(self, other)
-        n = _to_float(other)
-        x = self.data
-        if x < 0.0 and not n.is_integer():
-            raise ValueError(
-                f"fractional power of a negative base: {_describe(self)} ** {n!r} "
-                "is not a real number"
-            )
-        if x == 0.0 and n < 0.0:
-            raise ZeroDivisionError(f"zero raised to a negative power: {_describe(self)} ** {n!r}")
-        try:
-            data = x**n
-        except OverflowError:
-            raise OverflowError(f"{_describe(self)} ** {n!r} overflows a float") from None
-        out = _node(data, (self,), f"**{n:g}", _pow_local)
-        out._ctx = n
-        return out
+            return _apply(POW_VALUE, (self, other))
+        return _apply(POW, (self,), _to_float(other))
 
     def __radd__(self, other: Number) -> Value:  # other + self
         return _leaf(other) + self
@@ -151,59 +157,46 @@ class Value:
         return _leaf(other) / self
 
     def __rpow__(self, other: Number) -> Value:  # other ** self
-        return _pow_value(_leaf(other), self)
+        return _apply(POW_VALUE, (_leaf(other), self))
 
     def __neg__(self) -> Value:
-        """-x;  ∂/∂x = -1."""
-        return _node(-self.data, (self,), "neg", _neg_local)
+        """-x;  ∂/∂x = -1  (`NEG`)."""
+        return _node(-self.data, (self,), NEG)
 
     # ----------------------------------------------------------------------------------
     # unary functions
 
     def relu(self) -> Value:
-        """max(0, x);  ∂/∂x = 1 if x > 0 else 0."""
-        x = self.data
-        return _node(0.0 if x <= 0.0 else x, (self,), "ReLU", _relu_local)  # NaN stays NaN
+        """max(0, x);  ∂/∂x = 1 if x > 0 else 0  (`RELU`)."""
+        return _apply(RELU, (self,))
 
     def leaky_relu(self, slope: float = 0.01) -> Value:
-        """x if x > 0 else slope·x;  ∂/∂x = 1 if x > 0 else slope."""
-        slope = _to_float(slope)
-        x = self.data
-        out = _node(x if x > 0.0 else slope * x, (self,), "LeakyReLU", _leaky_relu_local)
-        out._ctx = slope
-        return out
+        """x if x > 0 else slope·x;  ∂/∂x = 1 if x > 0 else slope  (`LEAKY_RELU`)."""
+        return _apply(LEAKY_RELU, (self,), _to_float(slope))
 
     def tanh(self) -> Value:
-        """tanh x;  ∂/∂x = 1 - tanh²x."""
-        return _node(math.tanh(self.data), (self,), "tanh", _tanh_local)
+        """tanh x;  ∂/∂x = 1 - tanh²x  (`TANH`)."""
+        return _apply(TANH, (self,))
 
     def sigmoid(self) -> Value:
-        """σ(x) = 1 / (1 + e^-x);  ∂/∂x = σ(x)·(1 - σ(x))."""
-        return _node(_stable_sigmoid(self.data), (self,), "sigmoid", _sigmoid_local)
+        """σ(x) = 1 / (1 + e^-x);  ∂/∂x = σ(x)·(1 - σ(x))  (`SIGMOID`)."""
+        return _apply(SIGMOID, (self,))
 
     def exp(self) -> Value:
-        """e^x;  ∂/∂x = e^x."""
-        try:
-            data = math.exp(self.data)
-        except OverflowError:
-            raise OverflowError(f"exp({_describe(self)}) overflows a float") from None
-        return _node(data, (self,), "exp", _exp_local)
+        """e^x;  ∂/∂x = e^x  (`EXP`; inf where it overflows)."""
+        return _apply(EXP, (self,))
 
     def log(self) -> Value:
-        """ln x for x > 0;  ∂/∂x = 1/x."""
-        if self.data <= 0.0:  # NaN passes through as NaN, as in sqrt
-            raise ValueError(f"log of a non-positive number: log({_describe(self)})")
-        return _node(math.log(self.data), (self,), "log", _log_local)
+        """ln x for x > 0;  ∂/∂x = 1/x  (`LOG`)."""
+        return _apply(LOG, (self,))
 
     def sqrt(self) -> Value:
-        """√x for x ≥ 0;  ∂/∂x = 1 / (2√x)."""
-        if self.data < 0.0:
-            raise ValueError(f"square root of a negative number: sqrt({_describe(self)})")
-        return _node(math.sqrt(self.data), (self,), "sqrt", _sqrt_local)
+        """√x for x ≥ 0;  ∂/∂x = 1 / (2√x)  (`SQRT`)."""
+        return _apply(SQRT, (self,))
 
     def abs(self) -> Value:
-        """|x|;  ∂/∂x = sign(x) (0 at x = 0)."""
-        return _node(abs(self.data), (self,), "abs", _abs_local)
+        """|x|;  ∂/∂x = sign(x) (0 at x = 0)  (`ABS`)."""
+        return _apply(ABS, (self,))
 
     __abs__ = abs
 
@@ -211,40 +204,73 @@ class Value:
     # gradients
 
     def local_grads(self) -> LocalGrads:
-        """The local derivatives ∂self/∂child, one per child in ``_prev`` order."""
-        return self._local_grads(self)
+        """The local derivatives ∂self/∂child as floats, one per child in ``_prev`` order."""
+        return () if self._spec is None else _float_locals(self._spec, self)
+
+    @property
+    def _local_grads(self) -> LocalGradRule:
+        """The node's local-derivative rule as a function of the node (old interface)."""
+        return Value.local_grads
+
+    @_local_grads.setter
+    def _local_grads(self, rule: LocalGradRule) -> None:
+        """Give this node its own rule ``rule(node) -> ∂node/∂child per child`` (the old,
+        per-node way; `gradstep.define_op` makes an op that works everywhere)."""
+        if not callable(rule):
+            raise TypeError(f"_local_grads must be a function of the node, got {rule!r}")
+        self._spec = _NodeRule.of(self._op, len(self._prev), rule, self._spec)
 
     def _backward(self) -> None:
         """One step of the chain rule at this node, as micrograd's ``_backward()``:
         ``child.grad += local · self.grad`` for each child."""
-        upstream = self.grad
-        for child, local in zip(self._prev, self._local_grads(self), strict=True):
-            child.grad += local * upstream
+        _apply_chain_rule((self,))
 
     def backward(self, record: BackwardStep | None = None) -> None:
         """Compute ∂self/∂v into ``v.grad`` for every node ``v`` of this graph.
 
-        Leaves (nodes with no children) accumulate across calls, like PyTorch leaves;
-        every interior node is reset and holds the gradient of this pass only.  The walk
-        is iterative (no recursion, any depth).  Each edge applies the chain rule
-        ``child.grad += local * upstream``; ``record``, if given, is called once per edge,
-        in visit order, with ``(node, child, local, upstream, product, child.grad)``.
+        Leaves (nodes with no children) accumulate across calls, like PyTorch leaves: a
+        leaf's products of this pass are summed first, then added to what it held (so
+        ``x*2.1 + x*1.5 + x*-0.5`` gives 3.1 and then 6.2, as in PyTorch).  Every interior
+        node holds the gradient of this pass only.  The walk is iterative (no recursion, any
+        depth).  Each edge applies the chain rule ``child.grad += local * upstream``;
+        ``record``, if given, is called once per edge, in visit order, with
+        ``(node, child, index, local, upstream, product, child.grad)`` (for a leaf: what it
+        held before plus this pass so far).  If anything raises during the walk (a user's rule,
+        ``record``, Ctrl-C), every grad is put back as it was before the call.
         """
-        gc_was_enabled = gc.isenabled()
-        gc.disable()  # the walk allocates no cycles; keep the collector out of the hot loop
-        try:
-            order = _topological_order(self, zero_interior_grads=True)
-            if self._prev:
+        with _CollectorPaused():  # the walk allocates no cycles
+            order = _topological_order(self)
+            saved = [v.grad for v in order]
+            try:
+                for v in order:
+                    v.grad = 0.0
                 self.grad = 1.0
-            else:
-                self.grad += 1.0
-            if record is None:
-                _apply_chain_rule(order)
-            else:
-                _apply_chain_rule_recorded(order, record)
-        finally:
-            if gc_was_enabled:
-                gc.enable()
+                if record is not None:
+                    record = _leaves_with_earlier_passes(record, order, saved)
+                _apply_chain_rule(order, record)
+                for v, before in zip(order, saved, strict=True):
+                    if not v._prev:
+                        v.grad = before + v.grad
+            except BaseException:
+                for v, before in zip(order, saved, strict=True):
+                    v.grad = before
+                raise
+
+
+def _leaves_with_earlier_passes(
+    record: BackwardStep, order: Sequence[Value], saved: Sequence[float]
+) -> BackwardStep:
+    """``record``, told a leaf's gradient as it will read: earlier passes + this pass so far."""
+    earlier = {v: g for v, g in zip(order, saved, strict=True) if not v._prev and g != 0.0}
+    if not earlier:
+        return record
+
+    def report(
+        node: Value, child: Value, k: int, local: float, up: float, prod: float, after: float
+    ) -> None:
+        record(node, child, k, local, up, prod, earlier.get(child, 0.0) + after)
+
+    return report
 
 
 # ---------------------------------------------------------------------------------------
@@ -265,27 +291,29 @@ def _leaf(x: object) -> Value:
     """Wrap a plain number as a constant leaf, refusing anything that is not a real number."""
     if isinstance(x, Value):  # a subclass of Value
         return x
-    if type(x) is float:
-        v = _new_object(_Constant)
-        v.data = x
-        v.grad = 0.0
-        v.label = ""
-        v._prev = ()
-        v._op = ""
-        v._local_grads = _no_local_grads
-        return v
-    return _Constant(_to_float(x))
+    v = _new_object(_Constant)
+    v.data = x if type(x) is float else _to_float(x)
+    v.grad = 0.0
+    v.label = ""
+    v._prev = ()
+    v._spec = None
+    v._ctx = None
+    v._scope = ""
+    return v
 
 
-def _node(data: float, children: tuple[Value, ...], op: str, rule: LocalGradRule) -> Value:
+def _node(
+    data: float, children: tuple[Value, ...], spec: OpSpec, ctx: float | None = None
+) -> Value:
     """Make an op's output node (no input checks: the op has already done them)."""
     out = _new_object(Value)
     out.data = data
     out.grad = 0.0
     out.label = ""
     out._prev = children
-    out._op = op
-    out._local_grads = rule
+    out._spec = spec
+    out._ctx = ctx
+    out._scope = ""
     return out
 
 
@@ -294,113 +322,127 @@ def _describe(v: Value) -> str:
     return f"{v.label}={v.data!r}" if v.label else repr(v.data)
 
 
-def _stable_sigmoid(x: float) -> float:
-    """σ(x) without overflow: e^-x is only taken for x ≥ 0, e^x only for x < 0."""
-    if x >= 0.0:
-        return 1.0 / (1.0 + math.exp(-x))
-    e = math.exp(x)
-    return e / (1.0 + e)
+def _apply(spec: OpSpec, operands: tuple[Value, ...], param: float | None = None) -> Value:
+    """The op on these operands: its domain checked, its forward value, its node."""
+    xs = [v.data for v in operands]
+    if param is not None:
+        xs.append(param)
+    if spec.check is not None:
+        refusal = spec.check(*xs)
+        if refusal is not None:
+            error, message = refusal
+            names = [_describe(v) for v in operands]
+            raise error(message.format(*names, **({spec.param: param} if spec.param else {})))
+    data = spec.forward(*xs)
+    if not spec.builtin:
+        data = _forward_result(spec, operands, data)
+    return _node(data, operands, spec, param)
 
 
-def _pow_value(base: Value, exponent: Value) -> Value:
-    """x ** y with both Values: ∂/∂x = y·x^(y-1), ∂/∂y = x^y·ln x (needs x > 0, or x = 0 < y)."""
-    x, y = base.data, exponent.data
-    if x < 0.0:
-        raise ValueError(
-            f"power with a Value exponent needs a non-negative base: {_describe(base)} ** "
-            f"{_describe(exponent)} (the gradient with respect to the exponent needs ln(base))"
+def apply(spec: OpSpec, *operands: Operand, param: float | None = None) -> Value:
+    """Apply the op ``spec`` to `Value`s or numbers (numbers become constant leaves)."""
+    if len(operands) != spec.arity:
+        raise TypeError(f"{spec.name} takes {spec.arity} operand(s), got {len(operands)}")
+    if spec.param and param is None:
+        if spec.default is None:
+            raise TypeError(f"{spec.name} needs its constant {spec.param}")
+        param = spec.default
+    values = tuple(v if isinstance(v, Value) else _leaf(v) for v in operands)
+    return _apply(spec, values, None if param is None else _to_float(param))
+
+
+def _forward_result(spec: OpSpec, operands: tuple[Value, ...], data: object) -> float:
+    """A user's forward result as a float, or a TypeError naming the op."""
+    if isinstance(data, bool) or not isinstance(data, Real):
+        shown = ", ".join(_describe(v) for v in operands)
+        raise TypeError(
+            f"op {spec.name!r}: forward({shown}) must return a real number, "
+            f"got {type(data).__name__}: {data!r}"
         )
-    if x == 0.0 and y <= 0.0:
-        raise ZeroDivisionError(
-            f"zero raised to a non-positive power: {_describe(base)} ** {_describe(exponent)}"
-        )
-    try:
-        data = x**y
-    except OverflowError:
-        raise OverflowError(
-            f"{_describe(base)} ** {_describe(exponent)} overflows a float"
-        ) from None
-    return _node(data, (base, exponent), "**", _pow_value_local)
+    return float(data)
 
 
 # ---------------------------------------------------------------------------------------
-# local-gradient rules: one function per op, shared by all its nodes, ∂out/∂child per child
+# local derivatives
 
 
-def _add_local(out: Value) -> LocalGrads:
-    return (1.0, 1.0)
+def _call_local(spec: OpSpec, xs: Sequence[Any], out: Any, ctx: float | None) -> Any:
+    """``spec.local(*xs, out[, ctx])``: the rule on floats or on `Value`s alike."""
+    return spec.local(*xs, out) if ctx is None else spec.local(*xs, out, ctx)
 
 
-def _sub_local(out: Value) -> LocalGrads:
-    return (1.0, -1.0)
+def _float_locals(spec: OpSpec, node: Value) -> LocalGrads:
+    """The rule of ``node``'s op on its children's data: one float per child."""
+    if isinstance(spec, _NodeRule):
+        return _as_floats(spec, spec.rule(node), len(node._prev))  # type: ignore[misc]
+    return local_floats(spec, [c.data for c in node._prev], node.data, node._ctx)
 
 
-def _mul_local(out: Value) -> LocalGrads:
-    a, b = out._prev
-    return (b.data, a.data)
+def local_floats(spec: OpSpec, xs: Sequence[float], out: float, ctx: float | None) -> LocalGrads:
+    """``spec``'s local derivatives at operands ``xs`` with output ``out``, as floats.
+
+    Where plain float arithmetic raises on an edge (1/0 at sqrt(0), an overflow), the rule
+    runs again on `Ieee` floats, which give IEEE 754's ±inf or nan as PyTorch does.
+    """
+    try:
+        grads = _call_local(spec, xs, out, ctx)
+    except ArithmeticError:
+        grads = _call_local(spec, [Ieee(x) for x in xs], Ieee(out), ctx)
+    return _as_floats(spec, grads, len(xs))
 
 
-def _div_local(out: Value) -> LocalGrads:
-    b = out._prev[1]
-    return (1.0 / b.data, -out.data / b.data)
+def _as_floats(spec: OpSpec, grads: Iterable[Any], arity: int) -> LocalGrads:
+    """A rule's result as a tuple of floats, or a clear error naming the op."""
+    try:
+        floats = tuple(float(g) for g in grads)
+    except TypeError as error:
+        raise TypeError(
+            f"op {spec.name!r}: local() must return a tuple of numbers on floats ({error})"
+        ) from None
+    if len(floats) != arity:
+        raise ValueError(
+            f"op {spec.name!r}: local() returned {len(floats)} derivatives for {arity} operand(s)"
+        )
+    return floats
 
 
-def _neg_local(out: Value) -> LocalGrads:
-    return (-1.0,)
+@dataclass(frozen=True, eq=False)
+class _NodeRule(OpSpec):
+    """The record of a node given its own rule the old way, ``out._local_grads = rule``
+    (``rule(out)`` returns ∂out/∂child per child); ``rule`` None: not given yet."""
+
+    rule: Callable[[Value], Any] | None = None
+
+    @classmethod
+    def of(
+        cls, op: str, arity: int, rule: Callable[[Value], Any], base: OpSpec | None
+    ) -> _NodeRule:
+        """A node's own rule; a built-in op's forward, domain and kinks stay known."""
+        if base is None or isinstance(base, _NodeRule):
+            return cls(op, arity, _no_forward, _no_local, symbol=op, builtin=False, rule=rule)
+        kept = {f.name: getattr(base, f.name) for f in fields(OpSpec) if f.init}
+        return cls(**{**kept, "local": _no_local, "builtin": False, "rule": rule})
+
+    @classmethod
+    def missing(cls, op: str, arity: int) -> _NodeRule:
+        return cls(op, arity, _no_forward, _no_local, symbol=op, builtin=False, rule=_missing_rule)
 
 
-def _pow_local(out: Value) -> LocalGrads:
-    n = out._ctx
-    x = out._prev[0].data
-    if n == 0.0:
-        return (0.0,)
-    if x == 0.0 and n < 1.0:
-        return (math.inf,)  # the slope of x^n at 0 for 0 < n < 1
-    return (n * x ** (n - 1.0),)
+def _no_forward(*xs: float) -> float:
+    raise TypeError("this node's op has no forward rule on floats")
 
 
-def _pow_value_local(out: Value) -> LocalGrads:
-    base, exponent = out._prev
-    x, y = base.data, exponent.data
-    if x == 0.0:
-        return (y * x ** (y - 1.0) if y >= 1.0 else math.inf, 0.0)
-    return (y * x ** (y - 1.0), out.data * math.log(x))
+def _no_local(*xs: Any) -> tuple[Any, ...]:
+    raise TypeError("this node's op has only a rule of the node (`_local_grads`)")
 
 
-def _relu_local(out: Value) -> LocalGrads:
-    return (1.0 if out.data > 0.0 else 0.0,)
-
-
-def _leaky_relu_local(out: Value) -> LocalGrads:
-    return (1.0 if out._prev[0].data > 0.0 else out._ctx,)
-
-
-def _tanh_local(out: Value) -> LocalGrads:
-    t = out.data
-    return (1.0 - t * t,)
-
-
-def _sigmoid_local(out: Value) -> LocalGrads:
-    s = out.data
-    return (s * (1.0 - s),)
-
-
-def _exp_local(out: Value) -> LocalGrads:
-    return (out.data,)
-
-
-def _log_local(out: Value) -> LocalGrads:
-    return (1.0 / out._prev[0].data,)
-
-
-def _sqrt_local(out: Value) -> LocalGrads:
-    r = out.data
-    return (0.5 / r if r > 0.0 else math.inf,)
-
-
-def _abs_local(out: Value) -> LocalGrads:
-    x = out._prev[0].data
-    return (1.0 if x > 0.0 else -1.0 if x < 0.0 else 0.0,)
+def _missing_rule(out: Value) -> LocalGrads:
+    """A node made with ``Value(data, children, op)`` whose maker never gave its rule."""
+    raise TypeError(
+        f"the node {out!r} made by op {out._op!r} has children but no local-gradient rule: "
+        "set `out._local_grads = rule`, where rule(out) returns ∂out/∂child for each child, "
+        "or make the op with gradstep.define_op(name, forward, local)"
+    )
 
 
 # ---------------------------------------------------------------------------------------
@@ -413,11 +455,11 @@ def topological_order(root: Value) -> list[Value]:
     Iterative depth-first search (any depth), reversed post-order.  Deterministic: it
     follows the order of ``_prev``, never ``id()`` or set order.
     """
-    return _topological_order(root, zero_interior_grads=False)
+    return _topological_order(root)
 
 
-def _topological_order(root: Value, zero_interior_grads: bool) -> list[Value]:
-    """`topological_order`, optionally setting every interior node's grad to 0 on the way."""
+def _topological_order(root: Value) -> list[Value]:
+    """`topological_order` (the engine's own walk)."""
     order: list[Value] = []
     visited: set[Value] = set()
     # The stack holds nodes to visit; a node followed by the _CHILDREN_DONE marker is popped
@@ -430,12 +472,9 @@ def _topological_order(root: Value, zero_interior_grads: bool) -> list[Value]:
             emit(pop())  # type: ignore[arg-type]
         elif node not in visited:
             visit(node)  # type: ignore[arg-type]
-            prev = node._prev  # type: ignore[attr-defined]
-            if zero_interior_grads and prev:
-                node.grad = 0.0  # type: ignore[attr-defined]
             push(node)
             push(_CHILDREN_DONE)
-            for child in reversed(prev):
+            for child in reversed(node._prev):  # type: ignore[attr-defined]
                 if child not in visited:
                     push(child)
     order.reverse()
@@ -446,34 +485,177 @@ def _topological_order(root: Value, zero_interior_grads: bool) -> list[Value]:
 _CHILDREN_DONE = object()
 
 
-def _apply_chain_rule(order: Iterable[Value]) -> None:
+def _apply_chain_rule(
+    order: Iterable[Value], record: BackwardStep | None = None, create_graph: bool = False
+) -> None:
     """The chain rule along a topological order: child.grad += local · upstream.
 
-    Unary and binary nodes (nearly all of them) are unpacked directly rather than zipped:
-    the same arithmetic, about half the interpreter work on the hot path.
+    The one place it is written.  Built-in unary and binary ops (nearly all nodes) call
+    their record's rule on the children's data directly: the same arithmetic, about half
+    the interpreter work on the hot path.  With ``create_graph`` the rules run on the
+    `Value`s themselves, so the gradients are `Value`s, differentiable again.
     """
+    fast = record is None and not create_graph
     for node in order:
         prev = node._prev
-        if prev:
-            upstream = node.grad
-            local = node._local_grads(node)
-            if len(prev) == 2:
+        if not prev:
+            continue
+        upstream = node.grad
+        spec = node._spec
+        call = spec.call if fast else 0  # type: ignore[union-attr]
+        try:
+            if call == 2:
                 a, b = prev
-                a.grad += local[0] * upstream
-                b.grad += local[1] * upstream
-            elif len(prev) == 1:
-                prev[0].grad += local[0] * upstream
-            else:
-                for child, local_i in zip(prev, local, strict=True):
-                    child.grad += local_i * upstream
+                la, lb = spec.local(a.data, b.data, node.data)  # type: ignore[union-attr]
+                a.grad += la * upstream
+                b.grad += lb * upstream
+                continue
+            if call == 1:
+                (la,) = spec.local(prev[0].data, node.data)  # type: ignore[union-attr]
+                prev[0].grad += la * upstream
+                continue
+            if call == 3:
+                (la,) = spec.local(prev[0].data, node.data, node._ctx)  # type: ignore[union-attr]
+                prev[0].grad += la * upstream
+                continue
+        except ArithmeticError:
+            pass  # a derivative at an edge (1/0, an overflow): IEEE 754 floats below
+        local = _value_locals(node) if create_graph else node.local_grads()
+        for index, (child, local_i) in enumerate(zip(prev, local, strict=True)):
+            product = local_i * upstream
+            child.grad += product
+            if record is not None:
+                record(node, child, index, local_i, upstream, product, child.grad)
 
 
-def _apply_chain_rule_recorded(order: Iterable[Value], record: BackwardStep) -> None:
-    """`_apply_chain_rule`, reporting every edge's numbers to ``record`` as it goes."""
-    for node in order:
-        if node._prev:
-            upstream = node.grad
-            for child, local in zip(node._prev, node._local_grads(node), strict=True):
-                product = local * upstream
-                child.grad += product
-                record(node, child, local, upstream, product, child.grad)
+def _value_locals(node: Value) -> tuple[Any, ...]:
+    """The node's local derivatives with the rule run on the children as `Value`s."""
+    spec = node._spec
+    if spec is None or isinstance(spec, _NodeRule):
+        raise TypeError(
+            f"op {node._op!r} has only a rule on floats (set with `_local_grads`): make it "
+            "with gradstep.define_op(name, forward, local) to differentiate it twice"
+        )
+    grads = tuple(_call_local(spec, node._prev, node, node._ctx))
+    if len(grads) != len(node._prev):
+        raise ValueError(
+            f"op {spec.name!r}: local() returned {len(grads)} derivatives for "
+            f"{len(node._prev)} operand(s)"
+        )
+    return grads
+
+
+class _CollectorPaused:
+    """``with _CollectorPaused():`` the cyclic garbage collector is off inside, and the
+    caller's setting comes back after (also on an error)."""
+
+    __slots__ = ("_was_enabled",)
+
+    def __enter__(self) -> None:
+        self._was_enabled = gc.isenabled()
+        gc.disable()
+
+    def __exit__(self, *exc: object) -> None:
+        if self._was_enabled:
+            gc.enable()
+
+
+# ---------------------------------------------------------------------------------------
+# gradients of gradients
+
+
+def grad(output: Value, inputs: Value | Sequence[Value], create_graph: bool = False) -> list[Any]:
+    """∂output/∂input for each input, without touching any ``.grad``.
+
+    With ``create_graph=False`` the results are floats.  With ``create_graph=True`` they
+    are `Value`s built from the op records' own rules, connected to the graph, so they can
+    be differentiated again (by `grad` or ``backward()``), to any order.  An input that
+    ``output`` does not depend on gets 0.  At a kink (relu, abs at 0) the second derivative
+    follows the first derivative's convention there: the slope's own slope is 0.
+    """
+    if not isinstance(output, Value):
+        raise TypeError(f"grad: output must be a Value, got {type(output).__name__}")
+    targets = [inputs] if isinstance(inputs, Value) else list(inputs)
+    for i, x in enumerate(targets):
+        if not isinstance(x, Value):
+            raise TypeError(f"grad: inputs[{i}] must be a Value, got {type(x).__name__}")
+    with _CollectorPaused():
+        order = _topological_order(output)
+        wanted = _reaching(order, set(targets))
+        saved = [v.grad for v in order]
+        try:
+            for v in order:
+                v.grad = 0.0
+            output.grad = 1.0
+            _apply_chain_rule([v for v in order if v in wanted], create_graph=create_graph)
+            results = [x.grad if x in wanted else 0.0 for x in targets]
+        finally:
+            for v, g in zip(order, saved, strict=True):
+                v.grad = g
+    if create_graph:
+        return [r if isinstance(r, Value) else _leaf(r) for r in results]
+    return [float(r) for r in results]
+
+
+def _reaching(order: Sequence[Value], targets: set[Value]) -> set[Value]:
+    """The nodes of ``order`` from which some target can be reached (targets included)."""
+    reach: set[Value] = set()
+    for v in reversed(order):  # children before parents
+        if v in targets or any(c in reach for c in v._prev):
+            reach.add(v)
+    return reach
+
+
+# ---------------------------------------------------------------------------------------
+# user-defined ops
+
+
+def define_op(
+    name: str, forward: Callable[..., float], local: Callable[..., Iterable[Any]]
+) -> Callable[..., Value]:
+    """Make a new op from its forward value and its local derivatives, written once.
+
+    ``forward(*xs) -> float`` computes the op on floats; ``local(*xs, out) -> tuple`` gives
+    ∂out/∂xᵢ for each operand, written with arithmetic and `gradstep.functional` (so the same
+    rule runs on floats in ``backward()`` and on `Value`s for gradients of gradients).
+    Returns a function that applies the op to `Value`s and numbers.  Its nodes show ``name``
+    in drawings and walk-throughs, gradcheck re-applies ``forward`` to check ``local``, and
+    compiled replay calls both.
+    """
+    if not isinstance(name, str) or not name.isidentifier():
+        raise ValueError(f"define_op: name must be an identifier such as 'softplus', got {name!r}")
+    if not callable(forward) or not callable(local):
+        raise TypeError("define_op: forward and local must be functions")
+    operands = _positional_names(name, forward)
+    spec = OpSpec(
+        name,
+        len(operands),
+        forward=forward,
+        local=local,  # type: ignore[arg-type]
+        operands=operands,
+        builtin=False,
+    )
+
+    def op(*xs: Operand) -> Value:
+        return apply(spec, *xs)
+
+    op.__name__ = op.__qualname__ = name
+    op.__doc__ = f"The op {name!r} (made by gradstep.define_op); its record is ``{name}.spec``."
+    op.spec = spec  # type: ignore[attr-defined]
+    return op
+
+
+def _positional_names(name: str, forward: Callable[..., float]) -> tuple[str, ...]:
+    """The names of forward's operands (plain positional parameters only)."""
+    try:
+        parameters = inspect.signature(forward).parameters.values()
+    except (TypeError, ValueError):
+        raise TypeError(f"define_op({name!r}): cannot read forward's parameters") from None
+    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    names = tuple(p.name for p in parameters if p.kind in kinds and p.default is p.empty)
+    if not names or len(names) != len(parameters):
+        raise TypeError(
+            f"define_op({name!r}): forward must take one or more plain operands, "
+            f"like forward(x) or forward(a, b)"
+        )
+    return names

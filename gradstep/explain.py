@@ -528,13 +528,16 @@ def walkthrough(root: Value, zero_grad: bool = True) -> Walkthrough:
 
     backward: list[BackwardRecord] = []
     edges: list[tuple[Value, int]] = []
-    last: list[Any] = [None, -1]  # the node of the previous edge and the child index
 
     def record(
-        node: Value, child: Value, local: float, upstream: float, product: float, after: float
+        node: Value,
+        child: Value,
+        k: int,
+        local: float,
+        upstream: float,
+        product: float,
+        after: float,
     ) -> None:
-        k = last[1] + 1 if last[0] is node else 0
-        last[0], last[1] = node, k
         edges.append((node, k))
         backward.append(
             BackwardRecord(

@@ -344,10 +344,13 @@ def parse_assignments(arguments: Iterable[str]) -> dict[str, float]:
         if name in values:
             raise ExpressionError(f"variable {name!r} is given twice")
         try:
+            if not raw.isascii():  # float() reads '٣' as 3; the expressions refuse it: so do values
+                raise ValueError(raw)
             number = float(raw)
         except ValueError:
             raise ExpressionError(
                 f"invalid value for {name!r}: {raw.strip()!r} is not a number"
+                + ("" if raw.isascii() else " (write it with the digits 0-9)")
             ) from None
         values[name] = _check_number(number, f"the value of {name!r}")
     return values

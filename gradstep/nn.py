@@ -13,17 +13,26 @@ backward walk-through shows every product and every partial sum.
 from __future__ import annotations
 
 import gc
-import json
 import math
 import os
 import random
-import secrets
 from collections.abc import Callable, Mapping, Sequence
 from numbers import Integral, Real
 from pathlib import Path
 from typing import Any, TypeAlias, TypeVar
 
 from gradstep.engine import Value
+from gradstep.modelfile import (
+    FORMAT_VERSION,
+    MAX_PARAMETERS,
+    ModelFile,
+    ModelFileError,
+    check_number,
+    document_text,
+    read_model_file,
+    short_repr,
+    write_model_file,
+)
 
 __all__ = [
     "Module",
@@ -58,15 +67,6 @@ _ACTIVATION_TITLES = {
 }
 #: weight initialisations (biases always start at 0, as in micrograd)
 INITS = ("uniform", "xavier", "he")
-#: the version of the JSON model file written by `Module.save`
-FORMAT_VERSION = 1
-_FORMAT_NAME = "gradstep.model"
-
-
-class ModelFileError(ValueError):
-    """A model file or state that cannot be loaded: corrupt, wrong version, or mismatched."""
-
-
 # ---------------------------------------------------------------------------------------
 # modules
 
@@ -109,31 +109,21 @@ class Module:
         """
         named = self.named_parameters()
         _check_names(state, [name for name, _ in named])
-        values = [_check_number(name, state[name]) for name, _ in named]
+        values = [check_number(name, state[name]) for name, _ in named]
         for (_, p), value in zip(named, values, strict=True):
             p.data = value
 
     # ---- files ---------------------------------------------------------------------
 
     def save(self, path: PathLike) -> Path:
-        """Write architecture and parameters to ``path`` as JSON, atomically; return the path.
+        """Write architecture, parameters and their checksum to ``path`` as JSON, atomically.
 
         The file is written to a temporary file in the same directory and moved into
-        place with `os.replace`, so a crash never leaves a half-written file behind.
+        place with `os.replace`, so a crash never leaves a half-written file behind (see
+        `gradstep.modelfile`).  A symlink is followed: its target is replaced.
         """
-        for name, p in self.named_parameters():
-            if not math.isfinite(p.data):
-                raise ValueError(f"cannot save: parameter {name} is {p.data!r} (not finite)")
-        document = {
-            "format": _FORMAT_NAME,
-            "version": FORMAT_VERSION,
-            "model": {"type": type(self).__name__, "config": self.config()},
-            "parameters": self.state_dict(),
-        }
-        text = _to_json_text(document)
-        path = Path(path)
-        _write_atomically(path, text)
-        return path
+        text = document_text(type(self).__name__, self.config(), self.state_dict())
+        return write_model_file(path, text)
 
     def load_weights(self, path: PathLike) -> None:
         """Load parameters saved by `save` into this module (same type and architecture).
@@ -141,39 +131,60 @@ class Module:
         A missing, corrupt or mismatched file raises (`FileNotFoundError`,
         `ModelFileError`) and leaves every parameter as it was.
         """
-        self._load_document(path, _read_model_file(path))
+        self._load_file(read_model_file(path))
 
     @classmethod
     def load(cls: type[M], path: PathLike) -> M:
-        """Build a new module of the architecture saved in ``path`` and load its parameters."""
-        document = _read_model_file(path)
-        model = document["model"]
-        if model["type"] != cls.__name__:
+        """Build a new module of the architecture saved in ``path`` and load its parameters.
+
+        The architecture is checked against the limits and the number of parameters in
+        the file before anything is built (`gradstep.modelfile.MAX_PARAMETERS`).
+        """
+        file = read_model_file(path)
+        if file.type != cls.__name__:
             raise ModelFileError(
-                f"{path}: the file holds a {model['type']}, not a {cls.__name__} "
-                f"(use {model['type']}.load)"
+                f"{path}: the file holds a {file.type}, not a {cls.__name__} (use {file.type}.load)"
             )
-        try:
-            module = cls(**model["config"])
-        except (TypeError, ValueError) as error:
-            raise ModelFileError(
-                f"{path}: cannot build a {cls.__name__} from config {model['config']!r}: {error}"
-            ) from None
-        module._load_document(path, document)
+        kwargs = cls._checked_file_config(file)
+        module = cls(**kwargs)
+        module._load_file(file)
         return module
 
-    def _load_document(self, path: PathLike, document: dict[str, Any]) -> None:
-        """Check a read model file against this module, then copy its parameters in."""
-        model = document["model"]
-        if model["type"] != type(self).__name__ or model["config"] != self.config():
+    @classmethod
+    def _checked_config(cls, config: Mapping[str, object]) -> tuple[dict[str, Any], int | None]:
+        """The constructor arguments ``config`` gives, checked, and how many parameters they
+        make (None: unknown until built).  Raises `ValueError` saying what is wrong."""
+        return dict(config), None
+
+    @classmethod
+    def _checked_file_config(cls, file: ModelFile) -> dict[str, Any]:
+        """`_checked_config` of a file's config, with its parameter count checked too."""
+        try:
+            kwargs, count = cls._checked_config(file.config)
+        except (TypeError, ValueError) as error:
             raise ModelFileError(
-                f"{path}: the file holds {_describe(model['type'], model['config'])}, "
-                f"but this model is {_describe(type(self).__name__, self.config())}"
+                f"{file.path}: cannot build a {cls.__name__} from config "
+                f"{short_repr(file.config)}: {error}"
+            ) from None
+        if count is not None and count != len(file.parameters):
+            raise ModelFileError(
+                f"{file.path}: {_describe(cls.__name__, kwargs)} has {count:,} parameters, "
+                f"but the file holds {len(file.parameters):,}"
+            )
+        return kwargs
+
+    def _load_file(self, file: ModelFile) -> None:
+        """Check a read model file against this module, then copy its parameters in."""
+        mine = type(self).__name__
+        if file.type != mine or type(self)._checked_file_config(file) != self.config():
+            raise ModelFileError(
+                f"{file.path}: the file holds {_describe(file.type, file.config)}, "
+                f"but this model is {_describe(mine, self.config())}"
             )
         try:
-            self.load_state_dict(document["parameters"])
+            self.load_state_dict(file.parameters)
         except ModelFileError as error:
-            raise ModelFileError(f"{path}: {error}") from None
+            raise ModelFileError(f"{file.path}: {error}") from None
 
 
 class Neuron(Module):
@@ -243,6 +254,14 @@ class Neuron(Module):
     def config(self) -> dict[str, Any]:
         """``{"nin": …, "activation": …}``."""
         return {"nin": len(self.w), "activation": self.activation}
+
+    @classmethod
+    def _checked_config(cls, config: Mapping[str, object]) -> tuple[dict[str, Any], int]:
+        """nin weights and a bias: nin + 1 parameters."""
+        _config_keys(config, required=("nin",), optional=("activation",))
+        nin = _config_size(config, "nin")
+        activation = _config_activation(config, "activation", "relu")
+        return {"nin": nin, "activation": activation}, _bounded_count(nin + 1)
 
     def __repr__(self) -> str:
         return f"{_ACTIVATION_TITLES[self.activation]}Neuron({len(self.w)})"
@@ -315,6 +334,15 @@ class Layer(Module):
         """``{"nin": …, "nout": …, "activation": …}``."""
         first = self.neurons[0]
         return {"nin": len(first.w), "nout": len(self.neurons), "activation": first.activation}
+
+    @classmethod
+    def _checked_config(cls, config: Mapping[str, object]) -> tuple[dict[str, Any], int]:
+        """nout neurons of nin + 1 parameters: nout·(nin + 1)."""
+        _config_keys(config, required=("nin", "nout"), optional=("activation",))
+        nin, nout = _config_size(config, "nin"), _config_size(config, "nout")
+        activation = _config_activation(config, "activation", "relu")
+        count = _bounded_count(nout * (nin + 1))
+        return {"nin": nin, "nout": nout, "activation": activation}, count
 
     def __repr__(self) -> str:
         names = [repr(n) for n in self.neurons]
@@ -404,6 +432,33 @@ class MLP(Module):
             "output_activation": self.output_activation,
         }
 
+    @classmethod
+    def _checked_config(cls, config: Mapping[str, object]) -> tuple[dict[str, Any], int]:
+        """Σₖ nₖ·(nₖ₋₁ + 1) over the layers, n₀ = nin; the sum stops at the limit."""
+        _config_keys(
+            config, required=("nin", "nouts"), optional=("activation", "output_activation")
+        )
+        nin = _config_size(config, "nin")
+        nouts = config["nouts"]
+        if not isinstance(nouts, list) or not nouts:
+            raise ValueError(
+                f"nouts must be a non-empty list of layer sizes, got {short_repr(nouts)}"
+            )
+        sizes: list[int] = []
+        count, fan_in = 0, nin
+        for k, n in enumerate(nouts):
+            size = _config_size({f"nouts[{k}]": n}, f"nouts[{k}]")
+            count = _bounded_count(count + size * (fan_in + 1))
+            sizes.append(size)
+            fan_in = size
+        kwargs = {
+            "nin": nin,
+            "nouts": sizes,
+            "activation": _config_activation(config, "activation", "relu"),
+            "output_activation": _config_activation(config, "output_activation", "linear"),
+        }
+        return kwargs, count
+
     def __repr__(self) -> str:
         return f"MLP of [{', '.join(repr(layer) for layer in self.layers)}]"
 
@@ -431,6 +486,45 @@ def _check_size(what: str, n: object) -> None:
     """A layer size must be a positive integer (an int, or an Integral such as np.int64)."""
     if isinstance(n, bool) or not isinstance(n, Integral) or n < 1:
         raise ValueError(f"{what} must be a positive integer, got {n!r}")
+
+
+def _config_keys(
+    config: Mapping[str, object], required: Sequence[str], optional: Sequence[str]
+) -> None:
+    """A saved config must have every required key and no key the constructor lacks."""
+    missing = [key for key in required if key not in config]
+    if missing:
+        raise ValueError(f"missing {', '.join(missing)}")
+    unknown = [key for key in config if key not in required and key not in optional]
+    if unknown:
+        raise ValueError(f"unknown setting {short_repr(unknown[0])}")
+
+
+def _config_size(config: Mapping[str, object], key: str) -> int:
+    """A saved size: an int (not 2.0, not true) from 1 to MAX_PARAMETERS."""
+    n = config[key]
+    if type(n) is not int or not 1 <= n <= MAX_PARAMETERS:
+        raise ValueError(
+            f"{key} must be an integer from 1 to {MAX_PARAMETERS:,}, got {short_repr(n)}"
+        )
+    return n
+
+
+def _config_activation(config: Mapping[str, object], key: str, default: str) -> str:
+    """A saved activation: one of the names in `ACTIVATIONS`."""
+    name = config.get(key, default)
+    if not isinstance(name, str) or name not in ACTIVATIONS:
+        raise ValueError(f"{key} must be one of {', '.join(ACTIVATIONS)}, got {short_repr(name)}")
+    return name
+
+
+def _bounded_count(count: int) -> int:
+    """A parameter count, refused above MAX_PARAMETERS (before anything is built)."""
+    if count > MAX_PARAMETERS:
+        raise ValueError(
+            f"it would have more than {MAX_PARAMETERS:,} parameters, the limit MAX_PARAMETERS"
+        )
+    return count
 
 
 def _check_activation(activation: str | None, nonlin: bool) -> str:
@@ -474,75 +568,6 @@ def _uniform_source(rng: random.Random | None, seed: int | None) -> Callable[[fl
 # saving and loading
 
 
-def _write_atomically(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file in the same directory + `os.replace`."""
-    directory = path.parent
-    if not directory.is_dir():
-        raise FileNotFoundError(f"cannot save to {path}: directory {directory} does not exist")
-    # a fresh name opened with "x" (unlike mkstemp's 0600, the file gets the umask's mode)
-    tmp = directory / f".{path.name}.{os.getpid()}.{secrets.token_hex(6)}.tmp"
-    try:
-        with open(tmp, "x", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
-def _to_json_text(document: dict[str, Any]) -> str:
-    """JSON with one line per top-level field and one line per parameter (easy to read/diff)."""
-    lines = []
-    for key, value in document.items():
-        if key == "parameters":
-            params = [
-                f"  {json.dumps(k)}: {json.dumps(v, allow_nan=False)}" for k, v in value.items()
-            ]
-            lines.append(' "parameters": {\n' + ",\n".join(params) + "\n }")
-        else:
-            lines.append(f" {json.dumps(key)}: {json.dumps(value, allow_nan=False)}")
-    return "{\n" + ",\n".join(lines) + "\n}\n"
-
-
-def _read_model_file(path: PathLike) -> dict[str, Any]:
-    """Read and validate a model file's envelope (format, version, model, parameters)."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise FileNotFoundError(f"model file not found: {path}") from None
-    except UnicodeDecodeError:
-        raise ModelFileError(f"{path}: not a gradstep model file (not UTF-8 text)") from None
-    try:
-        document = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise ModelFileError(
-            f"{path}: corrupt model file (invalid JSON at line {error.lineno}, "
-            f"column {error.colno}: {error.msg})"
-        ) from None
-    if not isinstance(document, dict) or document.get("format") != _FORMAT_NAME:
-        raise ModelFileError(
-            f'{path}: not a gradstep model file (no "format": "{_FORMAT_NAME}" field)'
-        )
-    version = document.get("version")
-    if version != FORMAT_VERSION:
-        raise ModelFileError(
-            f"{path}: model file format version {version!r} is not supported "
-            f"(this gradstep reads version {FORMAT_VERSION})"
-        )
-    model = document.get("model")
-    if (
-        not isinstance(model, dict)
-        or not isinstance(model.get("type"), str)
-        or not isinstance(model.get("config"), dict)
-    ):
-        raise ModelFileError(f'{path}: corrupt model file ("model" needs a type and a config)')
-    if not isinstance(document.get("parameters"), dict):
-        raise ModelFileError(f'{path}: corrupt model file ("parameters" must be an object)')
-    return document
-
-
 def _check_names(state: Mapping[str, object], expected: list[str]) -> None:
     """Raise `ModelFileError` listing missing and unexpected parameter names."""
     if not isinstance(state, Mapping):
@@ -559,13 +584,6 @@ def _check_names(state: Mapping[str, object], expected: list[str]) -> None:
         raise ModelFileError(f"parameters do not match the model: {'; '.join(parts)}")
 
 
-def _check_number(name: str, value: object) -> float:
-    """A parameter value must be a finite real number (not a bool)."""
-    if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value):
-        raise ModelFileError(f"parameter {name} must be a finite number, got {value!r}")
-    return float(value)
-
-
 def _first(names: list[str], limit: int = 5) -> str:
     """The first few names, comma-separated, with '…' if there are more."""
     shown = ", ".join(names[:limit])
@@ -573,8 +591,8 @@ def _first(names: list[str], limit: int = 5) -> str:
 
 
 def _describe(kind: object, config: object) -> str:
-    """``MLP(nin=2, nouts=[16, 16, 1], …)`` for error messages."""
+    """``MLP(nin=2, nouts=[16, 16, 1], …)`` for error messages (long values cut short)."""
     if isinstance(config, dict):
-        args = ", ".join(f"{k}={v!r}" for k, v in config.items())
+        args = ", ".join(f"{k}={short_repr(v)}" for k, v in config.items())
         return f"{kind}({args})"
-    return f"{kind}({config!r})"
+    return f"{kind}({short_repr(config)})"

@@ -181,7 +181,9 @@ def saved(tmp_path: Path) -> Path:
 
 
 def _edit(path: Path, change: object) -> None:
+    """Change the saved document as someone editing it by hand would (checksum removed)."""
     doc = json.loads(path.read_text(encoding="utf-8"))
+    doc.pop("checksum", None)
     change(doc)  # type: ignore[operator]
     path.write_text(json.dumps(doc), encoding="utf-8")
 

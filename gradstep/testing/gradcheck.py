@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from numbers import Real
 from typing import Literal, TypeAlias
 
-from gradstep.engine import Value, _stable_sigmoid, topological_order
+from gradstep.engine import Value, _no_forward, topological_order
+from gradstep.ops import BUILTIN_OPS, OpSpec
 
 __all__ = [
     "gradcheck",
@@ -175,60 +176,50 @@ class GradcheckError(AssertionError):
 # gradcheck: re-applying ops to floats, for the local-derivative check
 
 
-def _pow_float(x: float, n: float) -> float:
-    """x ** n on reals only: a fractional power of a negative base is a domain error."""
-    if x < 0.0 and not float(n).is_integer():
-        raise ValueError("fractional power of a negative base")
-    return float(x**n)
+def _record_reapply(spec: OpSpec, ctx: float | None) -> Reapply:
+    """An op record's forward on floats, refusing (ValueError) what its domain check refuses."""
+
+    def reapply(*xs: float) -> float:
+        args = xs if ctx is None else (*xs, ctx)
+        if spec.check is not None and spec.check(*args) is not None:
+            raise ValueError(f"outside the domain of {spec.name}")
+        return spec.forward(*args)
+
+    return reapply
 
 
-def _leaky_relu_float(x: float, ctx: float) -> float:
-    """x if x > 0 else ctx·x."""
-    return x if x > 0.0 else ctx * x
+def _constant_as_ctx(spec: OpSpec) -> Reapply:
+    """``fn(*xs, ctx=c)`` for an op with a constant (the ``ops=`` convention)."""
+    return lambda *xs, ctx: spec.forward(*xs, ctx)
 
 
-#: The built-in ops re-applied to floats (the constant-exponent power ``"**n"`` is
-#: matched by prefix: any op starting with "**" whose node has ``_ctx``).
+def _reapply_key(spec: OpSpec) -> str:
+    """The ``_op`` a record's nodes show, with the constant as its name ("**n")."""
+    symbol = spec.symbol
+    return symbol.split("{")[0] + spec.param if "{" in symbol else symbol
+
+
+#: The built-in ops re-applied to floats, by the ``_op`` their nodes show (derived from the op
+#: records in `gradstep.ops`); an op with a constant ("**n", "LeakyReLU") takes it as ``ctx``.
 BUILTIN_REAPPLY: Mapping[str, Reapply] = {
-    "+": lambda a, b: a + b,
-    "-": lambda a, b: a - b,
-    "*": lambda a, b: a * b,
-    "/": lambda a, b: a / b,
-    "neg": lambda a: -a,
-    "**": _pow_float,  # Value exponent: x ** y
-    "ReLU": lambda x: x if x > 0.0 else 0.0,
-    "LeakyReLU": _leaky_relu_float,
-    "tanh": math.tanh,
-    "sigmoid": _stable_sigmoid,
-    "exp": math.exp,
-    "log": math.log,
-    "sqrt": math.sqrt,
-    "abs": abs,
+    _reapply_key(spec): _constant_as_ctx(spec) if spec.param else spec.forward
+    for spec in BUILTIN_OPS
 }
 
-
-def _const_pow(x: float, ctx: float) -> float:
-    """x ** n for the op "**n" (n in ``_ctx``)."""
-    return _pow_float(x, ctx)
-
-
-#: ops that are not differentiable at child value 0
-_KINK_OPS = frozenset({"ReLU", "LeakyReLU", "abs"})
 _MACHINE_EPSILON = sys.float_info.epsilon
 
 _MISSING = object()
 
 
-def _reapply_rule(node: Value, ops: Mapping[str, Reapply]) -> Reapply | None:
-    """The float version of ``node``'s op: the user's table first, then the built-ins."""
-    op = node._op
-    if op in ops:
-        return ops[op]
-    if op in BUILTIN_REAPPLY and not (op == "**" and len(node._prev) != 2):
-        return BUILTIN_REAPPLY[op]
-    if op.startswith("**") and getattr(node, "_ctx", _MISSING) is not _MISSING:
-        return _const_pow
-    return None
+def _reapply_rule(node: Value, ops: Mapping[str, Reapply]) -> tuple[Reapply | None, object]:
+    """The float version of ``node``'s op and the ``ctx`` to pass it (or _MISSING): the
+    user's table first, then the op's own record (built-in or made by define_op)."""
+    if node._op in ops:
+        return ops[node._op], (_MISSING if node._ctx is None else node._ctx)
+    spec = node._spec
+    if spec is None or spec.forward is _no_forward:  # an op given only a rule of the node
+        return None, _MISSING
+    return _record_reapply(spec, node._ctx if spec.param else None), _MISSING
 
 
 def _call_rule(rule: Reapply, args: Sequence[float], ctx: object) -> float | None:
@@ -302,7 +293,7 @@ def _check_node(
             f"local_grads() returned {len(analytic_all)} derivatives for {len(children)} children"
         )
         return [result(i, nan, nan, "failed", reason) for i in range(len(children))]
-    rule = _reapply_rule(node, ops)
+    rule, ctx = _reapply_rule(node, ops)
     if rule is None:
         reason = f"no re-apply rule for op {node._op!r} (pass ops={{{node._op!r}: fn}})"
         return [result(i, a, nan, "skipped", reason) for i, a in enumerate(analytic_all)]
@@ -310,7 +301,6 @@ def _check_node(
     if not math.isfinite(node.data):
         reason = f"the node's value {node.data!r} is not finite (an overflow or a NaN upstream)"
         return [result(i, a, nan, "skipped", reason) for i, a in enumerate(analytic_all)]
-    ctx = getattr(node, "_ctx", _MISSING)
     point = [c.data for c in children]
     try:
         f0 = _call_rule(rule, point, ctx)
@@ -326,8 +316,9 @@ def _check_node(
 
     checks = []
     for i, analytic in enumerate(analytic_all):
+        kinks = node._spec.kinks if node._spec is not None and i == 0 else ()
         numeric, status, reason = _check_edge(
-            node._op, rule, point, ctx, f0, i, analytic, eps, atol, rtol
+            node._op, kinks, rule, point, ctx, f0, i, analytic, eps, atol, rtol
         )
         checks.append(result(i, analytic, numeric, status, reason))
     return checks
@@ -335,6 +326,7 @@ def _check_node(
 
 def _check_edge(
     op: str,
+    kinks: tuple[float, ...],
     rule: Reapply,
     point: Sequence[float],
     ctx: object,
@@ -351,8 +343,9 @@ def _check_edge(
     h = _step(x, eps)
     if not math.isfinite(analytic):
         return nan, "skipped", "the analytic local derivative is not finite (a domain edge)"
-    if op in _KINK_OPS and abs(x) <= h:
-        return nan, "skipped", f"{op} has a kink at 0"
+    for kink in kinks:
+        if abs(x - kink) <= h:
+            return nan, "skipped", f"{op} has a kink at {kink:g}"
     plus = _call_rule(rule, [*point[:i], x + h, *point[i + 1 :]], ctx)
     minus = _call_rule(rule, [*point[:i], x - h, *point[i + 1 :]], ctx)
     if plus is None or minus is None:

@@ -7,18 +7,18 @@ Hypothesis is imported when a strategy is built, never when this module is impor
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeAlias
 
-from gradstep.engine import Value, _stable_sigmoid
+from gradstep.engine import Value, apply
+from gradstep.ops import BUILTIN_OPS, OpSpec
 
 if TYPE_CHECKING:
     from hypothesis.strategies import SearchStrategy
-
-from gradstep.testing.gradcheck import _leaky_relu_float
 
 __all__ = [
     "finite_floats",
@@ -39,27 +39,24 @@ __all__ = [
 #: name → function, for the unary ops of a DAG (``leaky_relu`` also takes the slope)
 Backend: TypeAlias = Mapping[str, Callable[..., Any]]
 
-VALUE_FUNCTIONS: Backend = {
-    "relu": Value.relu,
-    "leaky_relu": Value.leaky_relu,
-    "tanh": Value.tanh,
-    "sigmoid": Value.sigmoid,
-    "exp": Value.exp,
-    "log": Value.log,
-    "sqrt": Value.sqrt,
-    "abs": Value.abs,
-}
+#: the records of the DAG's functions: every built-in op that is not a Python operator
+_FUNCTION_OPS: tuple[OpSpec, ...] = tuple(spec for spec in BUILTIN_OPS if not spec.operator)
 
-FLOAT_FUNCTIONS: Backend = {
-    "relu": lambda x: x if x > 0.0 else 0.0,
-    "leaky_relu": _leaky_relu_float,
-    "tanh": math.tanh,
-    "sigmoid": _stable_sigmoid,
-    "exp": math.exp,
-    "log": math.log,
-    "sqrt": math.sqrt,
-    "abs": abs,
-}
+
+def _on_values(spec: OpSpec) -> Callable[..., Value]:
+    """``f(x[, constant])`` applying the op to a `Value`."""
+    return lambda x, *constant: apply(spec, x, param=constant[0] if constant else None)
+
+
+VALUE_FUNCTIONS: Backend = {spec.name: _on_values(spec) for spec in _FUNCTION_OPS}
+
+FLOAT_FUNCTIONS: Backend = {spec.name: spec.forward for spec in _FUNCTION_OPS}
+
+
+def _torch_function(dotted: str) -> Callable[..., Any]:
+    """``"torch.nn.functional.leaky_relu"`` → that function (imports its module)."""
+    module, _, name = dotted.rpartition(".")
+    return getattr(importlib.import_module(module), name)  # type: ignore[no-any-return]
 
 
 def _require_hypothesis() -> None:
@@ -74,47 +71,24 @@ def _require_hypothesis() -> None:
 
 def torch_functions() -> Backend:
     """The DAG's unary functions on torch tensors (imports torch: call it only if installed)."""
-    try:
-        import torch
-        import torch.nn.functional as F
-    except ModuleNotFoundError as error:
+    if importlib.util.find_spec("torch") is None:
         raise ModuleNotFoundError(
             "running an ExpressionDAG on tensors needs PyTorch, which is not installed: "
             "pip install 'gradstep[torch]' (the README says how to get the CPU-only wheel)",
-            name=error.name,
-        ) from error
-
-    return {
-        "relu": torch.relu,
-        "leaky_relu": F.leaky_relu,
-        "tanh": torch.tanh,
-        "sigmoid": torch.sigmoid,
-        "exp": torch.exp,
-        "log": torch.log,
-        "sqrt": torch.sqrt,
-        "abs": torch.abs,
-    }
+            name="torch",
+        )
+    return {spec.name: _torch_function(spec.torch) for spec in _FUNCTION_OPS}
 
 
 # =======================================================================================
 # random expression DAGs
 
 #: every op a DAG can use (binary ops come as Value⊕Value, Value⊕c and c⊕Value)
-DAG_OPS: tuple[str, ...] = (
-    "+",
-    "-",
-    "*",
-    "/",
-    "neg",
-    "**",
-    "relu",
-    "leaky_relu",
-    "tanh",
-    "sigmoid",
-    "exp",
-    "log",
-    "sqrt",
-    "abs",
+DAG_OPS: tuple[str, ...] = tuple(
+    dict.fromkeys(
+        spec.operator if spec.operator and (spec.arity == 2 or spec.param) else spec.name
+        for spec in BUILTIN_OPS
+    )
 )
 _BINARY = frozenset({"+", "-", "*", "/", "**"})
 
