@@ -1,7 +1,7 @@
 """The cs231n neuron f = σ(w0·x0 + w1·x1 + w2), backpropagated gate by gate as on the slide.
 
-python demos/neuron.py                 # walk-through tables (sigmoid as one gate)
-python demos/neuron.py --gates         # the slide's elementary gates: neg, exp, +1, 1/x
+python demos/neuron.py                  # walk-through tables (sigmoid as one gate)
+python demos/neuron.py --gates          # the slide's elementary gates: neg, exp, +1, 1/x
 python demos/neuron.py --out pictures   # pictures/neuron.svg and pictures/neuron_steps.html
 python demos/neuron.py --seed 1         # new numbers to practise on
 """

@@ -271,6 +271,8 @@ class Layer(Module):
     """``nout`` neurons reading the same ``nin`` inputs; ``kwargs`` go to each `Neuron`.
 
     Calling it returns a list of ``nout`` Values, or one Value if ``nout == 1`` (micrograd).
+    ``name`` names the layer, and its neurons ``{name}.neuron0``, …; the layer gives each
+    neuron its ``rng``, ``fan_out`` (= ``nout``) and name, so ``kwargs`` cannot.
     """
 
     def __init__(
