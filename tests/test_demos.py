@@ -215,7 +215,9 @@ def test_decision_regions_of_three_classes_have_smooth_boundaries(tmp_path: Path
 def test_progress_bar_shows_loss_and_accuracy(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    pytest.importorskip("tqdm", reason="tqdm is not installed")
+    pytest.importorskip(
+        "tqdm", reason="tqdm is not installed: the progress bar needs pip install 'gradstep[demo]'"
+    )
     moons.main(["--samples", "20", "--epochs", "3", "--out", str(tmp_path)])
     err = capsys.readouterr().err
     assert "loss=" in err
