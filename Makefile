@@ -31,8 +31,8 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 demo: $(VENV)/.installed
 	mkdir -p $(OUT)
 	@if command -v dot >/dev/null; then \
-	  echo '$$ gradstep explain "tanh(w*x + b)" x=0.5 w=-1.5 b=0.2 --svg $(OUT)/neuron.svg --frames $(OUT)/neuron_steps.html'; \
-	  $(BIN)/gradstep explain "tanh(w*x + b)" x=0.5 w=-1.5 b=0.2 --svg $(OUT)/neuron.svg --frames $(OUT)/neuron_steps.html; \
+	  echo '$$ gradstep explain "tanh(w*x + b)" x=0.5 w=-1.5 b=0.2 --svg $(OUT)/neuron.svg --html $(OUT)/neuron_steps.html'; \
+	  $(BIN)/gradstep explain "tanh(w*x + b)" x=0.5 w=-1.5 b=0.2 --svg $(OUT)/neuron.svg --html $(OUT)/neuron_steps.html; \
 	else \
 	  echo "note: Graphviz's dot program is missing, so no drawings (apt-get install graphviz / brew install graphviz)"; \
 	  $(BIN)/gradstep explain "tanh(w*x + b)" x=0.5 w=-1.5 b=0.2; \

@@ -4,8 +4,9 @@ Each tree's ``gradstep`` package is imported under its own name (the modules kee
 own globals, so both engines live side by side), then every repeat times the eager moons
 step, the ``chain`` workload and the ``wide`` workload on each tree in turn (A B A B ...);
 the figure reported is the median over repeats of t(new) / t(old) from the same repeat, as
-`bench.run` does, so load from other processes mostly cancels.  ``OLD_TREE`` is a checkout
-of the "before" commit, e.g. ``git archive 13a87e3 | tar -x -C /tmp/old``.
+`bench.run` does, so load from other processes mostly cancels (and the times are CPU time).
+``OLD_TREE`` is a checkout of the "before" commit, e.g. ``git archive 13a87e3 | tar -x -C
+/tmp/old``.
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench.backends import scalar_moons_loss, sgd_update
-from bench.workloads import CHAIN_SCALE, CHAIN_SHIFT, moons_problem, wide_data
+from bench.backends import GradstepEager
+from bench.workloads import moons_problem
 
 
 def load_tree(path: str) -> dict[str, ModuleType]:
@@ -43,59 +44,23 @@ def load_tree(path: str) -> dict[str, ModuleType]:
     return modules
 
 
-def moons_step(tree: dict[str, ModuleType]) -> Callable[[], float]:
-    """One eager training step on the benchmark's moons problem with this tree's MLP."""
-    problem = moons_problem()
-    value = tree["gradstep"].Value
-    model = tree["nn"].MLP(problem.sizes[0], problem.sizes[1:])
-    params = model.parameters()
-    for p, v in zip(params, problem.flat_params(), strict=True):
-        p.data = v
-    loss_fn = scalar_moons_loss(model, value, problem)
-
-    def step() -> float:
-        loss = loss_fn()
-        for p in params:
-            p.grad = 0.0
-        loss.backward()
-        sgd_update(params, problem.lr)
-        return float(loss.data)
-
-    return step
-
-
-def chain(tree: dict[str, ModuleType], n: int = 20_000) -> Callable[[], Any]:
-    value = tree["gradstep"].Value
-
-    def run() -> float:
-        x = value(1.0)
-        y = x
-        for _ in range(n):
-            y = y * CHAIN_SCALE + CHAIN_SHIFT
-        y.backward()
-        return float(x.grad)
-
-    return run
-
-
-def wide(tree: dict[str, ModuleType], n: int = 20_000) -> Callable[[], Any]:
-    value = tree["gradstep"].Value
-    w_data, x_data = wide_data(n)
-    ws, xs = [value(v) for v in w_data], [value(v) for v in x_data]
-
-    def run() -> float:
-        s = sum(w * x for w, x in zip(ws, xs, strict=True))
-        s.backward()
-        return float(s.data)
-
-    return run
+def in_tree(tree: dict[str, ModuleType], make: Callable[[], Any]) -> Any:
+    """``make()`` with this tree's modules importable as ``gradstep`` and ``gradstep.nn`` (the
+    benchmark's backends import them when they set a workload up)."""
+    sys.modules["gradstep"], sys.modules["gradstep.nn"] = tree["gradstep"], tree["nn"]
+    try:
+        return make()
+    finally:
+        del sys.modules["gradstep"], sys.modules["gradstep.nn"]
 
 
 def timed(fn: Callable[[], Any]) -> float:
+    """CPU seconds of one call (process time: on a shared machine, other processes' load
+    does not count; wall time would)."""
     gc.collect()
-    start = time.perf_counter()
+    start = time.process_time()
     fn()
-    return time.perf_counter() - start
+    return time.process_time() - start
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -105,10 +70,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=15)
     args = parser.parse_args(argv)
     trees = {"old": load_tree(args.old), "new": load_tree(args.new)}
-    workloads = {"moons_step": moons_step, "chain 2e4": chain, "wide 2e4": wide}
+    eager = GradstepEager()
+    workloads: dict[str, Callable[[], Callable[[], Any]]] = {
+        "moons_step": lambda: eager.moons(moons_problem()),
+        "chain 2e4": lambda: eager.chain(20_000),
+        "wide 2e4": lambda: eager.wide(20_000),
+    }
     gc.freeze()
     for name, make in workloads.items():
-        runs = {label: make(tree) for label, tree in trees.items()}
+        runs = {label: in_tree(tree, make) for label, tree in trees.items()}
         for run in runs.values():  # warm-up
             run()
         times: dict[str, list[float]] = {"old": [], "new": []}

@@ -19,8 +19,11 @@ __all__ = [
     "Progress",
     "have_matplotlib",
     "save_loss_curve",
+    "decision_grid",
     "save_decision_regions",
+    "save_score_panels",
     "save_curve_fit",
+    "print_written",
 ]
 
 INSTALL_HINT = "pip install 'gradstep[demo]'"
@@ -117,6 +120,19 @@ def save_loss_curve(
     fig.savefig(path)
 
 
+def decision_grid(
+    X: Sequence[Sequence[float]], resolution: int = 60
+) -> tuple[list[float], list[float]]:
+    """The x and y coordinates of a ``resolution``² grid over the data, 0.5 beyond it."""
+    xs = [p[0] for p in X]
+    ys = [p[1] for p in X]
+    x0, x1 = min(xs) - 0.5, max(xs) + 0.5
+    y0, y1 = min(ys) - 0.5, max(ys) + 0.5
+    gx = [x0 + (x1 - x0) * i / (resolution - 1) for i in range(resolution)]
+    gy = [y0 + (y1 - y0) * j / (resolution - 1) for j in range(resolution)]
+    return gx, gy
+
+
 def save_decision_regions(
     path: Path,
     scores: Callable[[list[float]], Sequence[float]],
@@ -131,19 +147,60 @@ def save_decision_regions(
 
     Writes a PNG to ``path`` and returns the matplotlib Figure.  ``scores(point)`` gives
     one score per class, in the order of ``classes``; a point belongs to the class with the
-    largest.  Class k's region is where its margin
-    zₖ - maxⱼ≠ₖ zⱼ > 0: the margins are interpolated between grid points, so the
-    boundaries (margin = 0) come out smooth, not in grid-sized steps.
+    largest.  Class k's region is where its margin zₖ - maxⱼ≠ₖ zⱼ > 0: the margins are
+    interpolated between grid points, so the boundaries (margin = 0) come out smooth, not
+    in grid-sized steps.
     """
-    xs = [p[0] for p in X]
-    ys = [p[1] for p in X]
-    x0, x1 = min(xs) - 0.5, max(xs) + 0.5
-    y0, y1 = min(ys) - 0.5, max(ys) + 0.5
-    gx = [x0 + (x1 - x0) * i / (resolution - 1) for i in range(resolution)]
-    gy = [y0 + (y1 - y0) * j / (resolution - 1) for j in range(resolution)]
+    gx, gy = decision_grid(X, resolution)
     grid = [[list(scores([x, y])) for x in gx] for y in gy]
     fig = _figure(7.2, 5.0)
     ax = fig.subplots()
+    _draw_regions(ax, gx, gy, grid, X, labels, classes, class_names, title)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small")
+    fig.savefig(path)
+    return fig
+
+
+def save_score_panels(
+    path: Path,
+    panels: Sequence[tuple[str, list[list[float]]]],
+    gx: Sequence[float],
+    gy: Sequence[float],
+    X: Sequence[Sequence[float]],
+    labels: Sequence[int],
+    title: str,
+    class_names: Sequence[str] = ("class -1", "class +1"),
+) -> Any:
+    """Binary-score regions side by side (one panel per ``(title, grid of scores)``, the
+    sign of a score its class, -1 or +1) as a PNG; returns the matplotlib Figure."""
+    fig = _figure(5.0 * len(panels) + 1.4, 5.0)
+    fig.suptitle(title)
+    axes = fig.subplots(1, len(panels), squeeze=False)[0]
+    for ax, (panel_title, grid) in zip(axes, panels, strict=True):
+        two = [[[-s, s] for s in row] for row in grid]  # class -1 scores -s, class +1 s
+        _draw_regions(ax, gx, gy, two, X, labels, (-1, 1), class_names, panel_title)
+    axes[-1].legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small")
+    fig.savefig(path)
+    return fig
+
+
+#: one colour per class (matplotlib's tab10 order): points solid, regions pale
+_CLASS_COLOURS = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown")
+
+
+def _draw_regions(
+    ax: Any,
+    gx: Sequence[float],
+    gy: Sequence[float],
+    grid: list[list[list[float]]],
+    X: Sequence[Sequence[float]],
+    labels: Sequence[int],
+    classes: Sequence[int],
+    class_names: Sequence[str],
+    title: str,
+) -> None:
+    """Each class's region and boundary from its margin on the grid (rows along gy), the
+    data on top, axes labelled; the legend's entries are set, not drawn."""
     for k in range(len(classes)):  # the regions and boundaries first, the points on top
         margin = [[_margin(z, k) for z in row] for row in grid]
         low, top = min(min(row) for row in margin), max(max(row) for row in margin)
@@ -164,18 +221,11 @@ def save_decision_regions(
             label=name,
         )
     ax.plot([], [], color="k", linewidth=0.8, label="decision\nboundary")
-    ax.set_xlim(x0, x1)
-    ax.set_ylim(y0, y1)
+    ax.set_xlim(gx[0], gx[-1])
+    ax.set_ylim(gy[0], gy[-1])
     ax.set_xlabel("x0 (first input)")
     ax.set_ylabel("x1 (second input)")
     ax.set_title(title)
-    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small")
-    fig.savefig(path)
-    return fig
-
-
-#: one colour per class (matplotlib's tab10 order): points solid, regions pale
-_CLASS_COLOURS = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown")
 
 
 def _margin(z: Sequence[float], k: int) -> float:
@@ -204,3 +254,10 @@ def save_curve_fit(
     ax.set_title(title)
     ax.legend()
     fig.savefig(path)
+
+
+def print_written(paths: Sequence[Path]) -> None:
+    """Say which files a demo wrote, one a line."""
+    print("wrote:")
+    for path in paths:
+        print(f"  {path}")

@@ -21,6 +21,7 @@ from gradstep.demos._cli import demo_parser, output_folder, run_script
 from gradstep.demos._training import (
     Progress,
     have_matplotlib,
+    print_written,
     save_decision_regions,
     save_loss_curve,
 )
@@ -136,7 +137,8 @@ def main(argv: list[str] | None = None) -> int:
             accuracies.append(acc)
             bar.update(loss=loss, acc=acc)
     elapsed = time.perf_counter() - start
-    final_loss, final = evaluate(model, X, y, args.alpha)
+    with gradstep.no_grad():  # evaluating only: no graph needed
+        final_loss, final = evaluate(model, X, y, args.alpha)
     print(
         f"trained {epochs} epochs in {elapsed:.1f} s; the trained model (after the last "
         f"update): loss {final_loss:.4f}, training accuracy {final:.1%}"
@@ -145,21 +147,20 @@ def main(argv: list[str] | None = None) -> int:
     written = [model.save(out / "model.json")]
     if have_matplotlib():
         boundary = out / "decision_boundary.png"
-        save_decision_regions(
-            boundary,
-            lambda p: _class_scores(model.output(p).data),
-            X,
-            y,
-            (-1, 1),
-            ("class -1", "class +1"),
-            f"two moons, MLP(2, [16, 16, 1]): SVM loss + SGD\ntraining accuracy {final:.0%}",
-        )
+        with gradstep.no_grad():
+            save_decision_regions(
+                boundary,
+                lambda p: _class_scores(model.output(p).data),
+                X,
+                y,
+                (-1, 1),
+                ("class -1", "class +1"),
+                f"two moons, MLP(2, [16, 16, 1]): SVM loss + SGD\ntraining accuracy {final:.0%}",
+            )
         curve = out / "loss_curve.png"
         save_loss_curve(curve, losses, accuracies or None, "two moons")
         written += [boundary, curve]
-    print("wrote:")
-    for path in written:
-        print(f"  {path}")
+    print_written(written)
     return 0
 
 

@@ -106,7 +106,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--html",
         metavar="PATH",
-        help="write a self-contained HTML page with one frame per backward step",
+        help="write the interactive page: step through backprop edge by edge",
     )
     parser.add_argument(
         "--frames", metavar="DIR", help="write step_001.svg, step_002.svg, ... into DIR"
@@ -174,7 +174,8 @@ def main(argv: list[str] | None = None) -> int:
         ]
     print("\n".join(["```", *notes, "```"] if args.markdown else notes))
     try:
-        _write_pictures(args, f, wt, [values[n] for n in SLIDE_INPUTS])
+        title = f"backward pass of f = σ(w0·x0 + w1·x1 + w2)  ({kind})"
+        _write_pictures(args, f, wt, [values[n] for n in SLIDE_INPUTS], title)
     except (OSError, RuntimeError) as error:  # RuntimeError: Graphviz's dot missing or failing
         detail = error.strerror if isinstance(error, OSError) and error.strerror else error
         where = getattr(error, "filename", None) or "the output"
@@ -184,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _write_pictures(
-    args: argparse.Namespace, f: Value, wt: Walkthrough, inputs: list[Value]
+    args: argparse.Namespace, f: Value, wt: Walkthrough, inputs: list[Value], title: str
 ) -> None:
     """The drawing and the pages asked for by --out, --html and --frames."""
     if args.out:
@@ -193,10 +194,11 @@ def _write_pictures(
         stem = "neuron_gates" if args.gates else "neuron"
         drawing = draw_dot(f, highlight=inputs, digits=args.digits)
         print(f"\ndrawing written to {render(drawing, out / f'{stem}.svg')}")
-        page = wt.write_html(out / f"{stem}_steps.html", digits=args.digits)
-        print(f"frames page written to {page}")
+        page = wt.write_html(out / f"{stem}_steps.html", digits=args.digits, title=title)
+        print(f"interactive page written to {page}")
     if args.html:
-        print(f"frames page written to {wt.write_html(args.html, digits=args.digits)}")
+        page = wt.write_html(args.html, digits=args.digits, title=title)
+        print(f"interactive page written to {page}")
     if args.frames:
         paths = wt.write_frames(args.frames, digits=args.digits)
         print(f"{len(paths)} frames written to {args.frames}")

@@ -16,7 +16,13 @@ import time
 from collections.abc import Sequence
 
 from gradstep.demos._cli import demo_parser, output_folder, run_script
-from gradstep.demos._training import Progress, have_matplotlib, save_curve_fit, save_loss_curve
+from gradstep.demos._training import (
+    Progress,
+    have_matplotlib,
+    print_written,
+    save_curve_fit,
+    save_loss_curve,
+)
 from gradstep.losses import mse_loss
 from gradstep.nn import MLP
 from gradstep.optim import Adam, Optimizer
@@ -119,9 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         curve = out / "loss_curve.png"
         save_loss_curve(curve, losses, None, "regression")
         written += [fitted, curve]
-    print("wrote:")
-    for path in written:
-        print(f"  {path}")
+    print_written(written)
     return 0
 
 

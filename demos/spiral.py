@@ -20,6 +20,7 @@ from gradstep.demos._cli import demo_parser, output_folder, run_script
 from gradstep.demos._training import (
     Progress,
     have_matplotlib,
+    print_written,
     save_decision_regions,
     save_loss_curve,
 )
@@ -141,9 +142,7 @@ def main(argv: list[str] | None = None) -> int:
         curve = out / "loss_curve.png"
         save_loss_curve(curve, losses, accuracies, "spiral")
         written += [regions, curve]
-    print("wrote:")
-    for path in written:
-        print(f"  {path}")
+    print_written(written)
     return 0
 
 

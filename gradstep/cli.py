@@ -18,11 +18,14 @@ import math
 import os
 import pkgutil
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, NoReturn, TextIO
 
 import gradstep
+from gradstep.anomaly import AnomalyError, detect_anomaly
 from gradstep.engine import Value
 from gradstep.expr import (
     FUNCTIONS,
@@ -50,7 +53,6 @@ EXIT_USAGE = 2
 _PROG = "gradstep"
 _DRAWING_FORMATS = ("svg", "png", "pdf", "dot")
 _ROOT_NAMES = ("L", "f", "out", "result")  # the first that is not a variable names the root
-_MAX_FRAMES = 200  # --frames: one Graphviz drawing per step gets slow and unreadable beyond
 
 _GRAMMAR = f"""\
 expressions:
@@ -103,10 +105,13 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"{_PROG} {gradstep.__version__}")
-    commands = parser.add_subparsers(dest="command", metavar="{explain,check,demo}", required=True)
+    commands = parser.add_subparsers(
+        dest="command", metavar="{explain,check,demo,test-engine}", required=True
+    )
     _add_explain(commands)
     _add_check(commands)
     _add_demo(commands)
+    _add_test_engine(commands)
     return parser
 
 
@@ -131,12 +136,18 @@ def _add_explain(commands: argparse._SubParsersAction[_Parser]) -> None:
         '  gradstep explain "tanh(w*x + b)" x=0.5 w=-1.5 b=0.2\n'
         '  gradstep explain "x*x + x" x=3 --markdown\n'
         '  gradstep explain "sigmoid(w0*x0 + w1*x1 + w2)" w0=2 x0=-1 w1=-3 x1=-2 w2=-3 \\\n'
-        "      --svg neuron.svg --frames neuron.html\n",
+        "      --svg neuron.svg --html neuron.html\n",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _add_expression_arguments(command)
     command.add_argument(
         "--markdown", action="store_true", help="print the tables as Markdown instead of text"
+    )
+    command.add_argument(
+        "--strict",
+        action="store_true",
+        help="stop at the first gradient that is not finite (inf or nan) with an error naming "
+        "the op, the node and its inputs (anomaly mode), instead of printing it with a warning",
     )
     command.add_argument(
         "--digits",
@@ -154,17 +165,40 @@ def _add_explain(commands: argparse._SubParsersAction[_Parser]) -> None:
             help=f"write the graph as {what}; .{fmt} is added if missing",
         )
     drawing.add_argument(
-        "--frames",
-        metavar="DIR|PAGE.html",
-        help="write one drawing per backward step, the current edge in red: numbered SVG "
-        "files in DIR, or one self-contained HTML page if the path ends in .html",
+        "--html",
+        metavar="PAGE",
+        help="write the interactive page: the graph drawn once beside the forward and "
+        "backward tables; arrow keys, Home/End or a click on a row step through backprop "
+        "(one self-contained HTML file, no network)",
     )
     drawing.add_argument(
-        "--max-frames",
-        type=_positive_int,
-        default=_MAX_FRAMES,
+        "--frames",
+        metavar="DIR",
+        help="write one SVG per backward step into DIR (step_001.svg, ...), the current "
+        "edge in red, every grad as it stood then; all from one layout",
+    )
+    drawing.add_argument(
+        "--max-steps",
+        type=_positive,
         metavar="N",
-        help=f"--frames refuses more than N backward steps (default: {_MAX_FRAMES})",
+        help="the most backward steps --html (default 500) or --frames (default 200) will "
+        "write",  # gradstep.stepper's MAX_PAGE_STEPS and MAX_FRAMES (a test keeps them equal)
+    )
+    teaching = command.add_argument_group("worksheets")
+    teaching.add_argument(
+        "--worksheet",
+        metavar="PATH.md|PATH.html",
+        help="write a worksheet: the drawing and the tables with the numbers a learner "
+        "works out left blank, and the answer key on a page of its own (.md writes the "
+        "drawing beside it as .svg; .html is one printable page)",
+    )
+    teaching.add_argument(
+        "--blank",
+        type=_blank_columns,
+        default=("local", "upstream", "product", "grad"),
+        metavar="COLUMNS",
+        help="which columns the worksheet leaves blank, comma-separated from "
+        "local,upstream,product,grad (default: all four)",
     )
     drawing.add_argument(
         "--rankdir",
@@ -217,8 +251,125 @@ def _add_demo(commands: argparse._SubParsersAction[_Parser]) -> None:
     command.set_defaults(run=_demo)
 
 
-def _positive_int(text: str) -> int:
-    """An argparse type: an integer ≥ 1."""
+def _add_test_engine(commands: argparse._SubParsersAction[_Parser]) -> None:
+    from gradstep.testing import engines
+    from gradstep.testing.engine_ops import op_names
+
+    command = commands.add_parser(
+        "test-engine",
+        help="check your own micrograd-style Value class and name what is wrong",
+        description="Import a micrograd-style Value class (in a separate process, with a time\n"
+        "limit per check) and check every op it has against gradstep and central\n"
+        "differences, random expression DAGs (shrunk to a minimal failing one), node\n"
+        "reuse, sum(), ints, repeated backward() and the deepest chain it can\n"
+        "backpropagate. Prints a report card: PASS, FAIL, UNSUPPORTED (no such op), SKIP\n"
+        "(something it needs fails) or INFO (behaviour, not judged) per row, and Python\n"
+        "code that reproduces each failure. Exit status 0 when every supported check\n"
+        "passes, 1 when one fails, 2 when the class cannot be loaded.",
+        epilog="examples:\n"
+        "  gradstep test-engine engine.py            # the class Value in engine.py\n"
+        "  gradstep test-engine micrograd.engine:Value\n"
+        "  gradstep test-engine engine.py:Scalar --ops tanh,exp --examples 500\n",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    command.add_argument(
+        "target",
+        metavar="TARGET",
+        help="path/to/file.py:ClassName or package.module:ClassName (ClassName: Value if omitted)",
+    )
+    command.add_argument(
+        "--ops",
+        type=_op_list,
+        metavar="OPS",
+        help="only these ops' rows and random DAGs, comma-separated, e.g. tanh,+; the ops: "
+        f"{', '.join(op_names(None))}, or the operators + - * / **",
+    )
+    command.add_argument(
+        "--examples",
+        type=_non_negative,
+        default=engines.DEFAULT_EXAMPLES,
+        metavar="N",
+        help=f"random DAGs to try (default: {engines.DEFAULT_EXAMPLES}; 0 skips them)",
+    )
+    command.add_argument(
+        "--max-depth",
+        type=_positive,
+        default=engines.DEFAULT_MAX_DEPTH,
+        metavar="N",
+        help=f"the deepest chain to try (default: {engines.DEFAULT_MAX_DEPTH:,})",
+    )
+    command.add_argument(
+        "--depth-seconds",
+        type=_seconds,
+        default=engines.DEFAULT_DEPTH_SECONDS,
+        metavar="S",
+        help=f"CPU-time bound of the chain search (default: {engines.DEFAULT_DEPTH_SECONDS:g} s)",
+    )
+    command.add_argument(
+        "--timeout",
+        type=_seconds,
+        default=engines.DEFAULT_TIMEOUT,
+        metavar="S",
+        help=f"time limit of each check (default: {engines.DEFAULT_TIMEOUT:g} s; "
+        "the random DAGs get 6x)",
+    )
+    command.add_argument("--json", action="store_true", help="print the report as JSON")
+    command.add_argument(
+        "--traceback",
+        action="store_true",
+        help="when the class cannot be loaded, print the traceback from importing it",
+    )
+    command.set_defaults(run=_test_engine)
+
+
+def _op_list(text: str) -> list[str]:
+    """An argparse type: comma-separated op names or symbols, each known."""
+    from gradstep.testing.engine_ops import op_names
+
+    ops = [item.strip() for item in text.split(",") if item.strip()]
+    try:
+        op_names(ops)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    if not ops:
+        raise argparse.ArgumentTypeError("give at least one op")
+    return ops
+
+
+def _non_negative(text: str) -> int:
+    """An argparse type: an integer ≥ 0."""
+    try:
+        n = int(text.replace("_", ""))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer ≥ 0, got {n}")
+    return n
+
+
+def _seconds(text: str) -> float:
+    """An argparse type: a positive number of seconds."""
+    try:
+        s = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not (math.isfinite(s) and s > 0):
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text}")
+    return s
+
+
+def _blank_columns(text: str) -> tuple[str, ...]:
+    """An argparse type: worksheet columns to leave blank, e.g. ``local,grad``."""
+    from gradstep.worksheet import parse_blank
+
+    try:
+        return parse_blank(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _positive(text: str) -> int:
+    """An argparse type: a positive integer."""
     try:
         n = int(text)
     except ValueError:
@@ -226,6 +377,16 @@ def _positive_int(text: str) -> int:
     if n < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {n}")
     return n
+
+
+def _progress(what: str) -> Callable[[int, int], None]:
+    """Report ``k/n what`` on one terminal line of stderr (long work shows it is moving)."""
+
+    def report(k: int, n: int) -> None:
+        end = "\n" if k == n else ""
+        print(f"\r{_PROG} explain: {k}/{n} {what}", end=end, file=sys.stderr, flush=True)
+
+    return report
 
 
 def _digits(text: str) -> int:
@@ -290,6 +451,22 @@ def _error(prog: str, message: str) -> None:
     print(f"{prog}: error: {' '.join(message.split())}", file=sys.stderr)
 
 
+@contextmanager
+def _status_line(message: str, show: bool = True) -> Iterator[None]:
+    """Show ``message`` on stderr while the block runs, if stderr is a terminal; erase it after.
+
+    One status line, not a bar: the long work (a Graphviz layout) is one opaque call.
+    """
+    shown = show and sys.stderr.isatty()
+    if shown:
+        print(f"{_PROG}: {message}", end="", file=sys.stderr, flush=True)
+    try:
+        yield
+    finally:
+        if shown:
+            print("\r\x1b[K", end="", file=sys.stderr, flush=True)
+
+
 def _silence_stdout() -> None:
     """Point stdout at /dev/null, so that the interpreter's final flush cannot fail again."""
     try:
@@ -317,11 +494,15 @@ def _explain(args: argparse.Namespace) -> int:
 
     outputs = _requested_drawings(args)
     expression, values = _expression_and_values(args)
-    root, leaves = expression.build(values)
+    root, leaves = expression.build(values)  # refuses a value that is not finite
     f = _name_root(root, expression)
-    walk = walkthrough(root)
-
     header = f"{f} = {expression.source.strip()}"
+    try:
+        with detect_anomaly() if args.strict else nullcontext():
+            walk = walkthrough(root)
+    except AnomalyError as error:
+        raise _Failure(f"{error} (in {header}; --strict)", EXIT_USAGE) from None
+
     at = ", ".join(f"{name} = {_number(values[name])}" for name in expression.variables)
     if args.markdown:
         print(f"**`{header}`**" + (f" at {at}" if at else "") + "\n")
@@ -340,10 +521,11 @@ def _explain(args: argparse.Namespace) -> int:
     if not all(math.isfinite(v.grad) for v in walk.nodes):
         print(
             f"{_PROG} explain: warning: some gradients are not finite (an infinite slope, "
-            "e.g. sqrt at 0)",
+            "e.g. sqrt at 0); --strict stops at the first and says where",
             file=sys.stderr,
         )
-    return _write_drawings(walk, outputs, args)
+    title = header + (f" at {at}" if at else "")
+    return _write_drawings(walk, outputs, args, title)
 
 
 def _name_root(root: Value, expression: Expression) -> str:
@@ -376,34 +558,72 @@ def _requested_drawings(args: argparse.Namespace) -> list[Path]:
     return paths
 
 
-def _write_drawings(walk: Walkthrough, outputs: Sequence[Path], args: argparse.Namespace) -> int:
-    """Render the graph to each path and the frames, if asked; report each file on stderr."""
+def _write_drawings(
+    walk: Walkthrough, outputs: Sequence[Path], args: argparse.Namespace, header: str
+) -> int:
+    """Render the graph to each path, the page and the frames, if asked; report each file on
+    stderr."""
+    from gradstep.stepper import TooManyStepsError
     from gradstep.viz import GraphvizNotFoundError, draw_dot, render
 
-    if not outputs and args.frames is None:
+    if not outputs and args.frames is None and args.html is None and args.worksheet is None:
         return EXIT_OK
-    steps = len(walk.backward)
-    if args.frames is not None and steps > args.max_frames:  # before writing anything
-        raise _Failure(
-            f"--frames: {steps} backward steps is more than --max-frames {args.max_frames} "
-            f"(one drawing per step); explain a smaller expression, or raise the limit "
-            f"with --max-frames {steps}",
-            EXIT_FAILED,
-        )
     try:
         if outputs:
             dot = draw_dot(walk.root, rankdir=args.rankdir, names=walk.names, digits=args.digits)
             for path in sorted(outputs, key=lambda p: p.suffix != ".dot"):  # no Graphviz first
-                written = render(dot, path)
+                with _status_line(
+                    f"drawing {path} ({len(walk.nodes)} values; Graphviz lays out large graphs "
+                    "for seconds)…",
+                    show=path.suffix != ".dot",
+                ):
+                    written = render(dot, path)
                 print(f"wrote {written}", file=sys.stderr)
-        if args.frames is not None:
-            options = {"rankdir": args.rankdir, "digits": args.digits, "max_frames": steps}
-            frames = Path(args.frames)
-            if frames.suffix.lower() in (".html", ".htm"):
-                print(f"wrote {walk.write_html(frames, **options)}", file=sys.stderr)
-            else:
-                written_frames = walk.write_frames(frames, **options)
-                print(f"wrote {len(written_frames)} frames to {frames}", file=sys.stderr)
+        frames = Path(args.frames) if args.frames is not None else None
+        page = Path(args.html) if args.html is not None else None
+        if frames is not None and frames.suffix.lower() in (".html", ".htm"):
+            print(
+                f"{_PROG} explain: note: --frames {frames} writes the interactive page, "
+                "now made by --html PAGE; --frames DIR writes SVG files",
+                file=sys.stderr,
+            )
+            page, frames = page or frames, None
+        limit = {} if args.max_steps is None else {"max_steps": args.max_steps}
+        if page is not None:
+            title = f"backward pass of {header}"
+            written = walk.write_html(
+                page, rankdir=args.rankdir, digits=args.digits, title=title, **limit
+            )
+            print(f"wrote {written}", file=sys.stderr)
+        if args.worksheet is not None:
+            sheet = Path(args.worksheet)
+            if sheet.suffix.lower() not in (".md", ".html", ".htm"):
+                raise _Failure(
+                    f"--worksheet writes a .md or .html file, but the path {args.worksheet!r} "
+                    f"ends in {sheet.suffix or 'nothing'!r}",
+                    EXIT_USAGE,
+                )
+            for path in walk.write_worksheet(
+                sheet, blank=args.blank, digits=args.digits, rankdir=args.rankdir, title=header
+            ):
+                print(f"wrote {path}", file=sys.stderr)
+        if frames is not None:
+            max_frames = {} if args.max_steps is None else {"max_frames": args.max_steps}
+            paths = walk.write_frames(
+                frames,
+                rankdir=args.rankdir,
+                digits=args.digits,
+                progress=_progress("frames") if sys.stderr.isatty() else None,
+                **max_frames,
+            )
+            print(f"wrote {len(paths)} frames to {frames}", file=sys.stderr)
+    except TooManyStepsError as error:
+        raise _Failure(
+            f"{error.steps} backward steps is more than the {error.limit} allowed for "
+            f"{error.what}; walk through a smaller expression, or raise the limit with "
+            f"--max-steps {error.steps}",
+            EXIT_USAGE,
+        ) from None
     except GraphvizNotFoundError as error:
         message = str(error)
         cut = message.find(" The DOT source")  # the library's advice: ours is --dot
@@ -498,6 +718,7 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 def _demo(args: argparse.Namespace) -> int:
     """Run ``gradstep.demos.NAME.main(args)``; without a name, list the demos."""
+    _demos_package()
     demos = _available_demos()
     if args.name is None:
         _list_demos(demos, sys.stdout)
@@ -517,9 +738,38 @@ def _demo(args: argparse.Namespace) -> int:
     return _status(status)
 
 
+def _demos_package() -> ModuleType:
+    """``gradstep.demos``: as installed, or in a source checkout the ``demos/`` folder beside
+    the package (pyproject.toml installs that folder as ``gradstep.demos``)."""
+    try:
+        return importlib.import_module("gradstep.demos")
+    except ModuleNotFoundError as error:
+        if error.name != "gradstep.demos":
+            raise
+    folder = Path(gradstep.__file__).resolve().parent.parent / "demos"
+    spec = importlib.util.spec_from_file_location(
+        "gradstep.demos", folder / "__init__.py", submodule_search_locations=[str(folder)]
+    )
+    if spec is None or spec.loader is None or not (folder / "__init__.py").is_file():
+        raise _Failure(
+            "the demos are not installed: no gradstep.demos package, and no demos/ folder "
+            f"beside {Path(gradstep.__file__).parent}",
+            EXIT_FAILED,
+        )
+    package = importlib.util.module_from_spec(spec)
+    sys.modules["gradstep.demos"] = package
+    try:
+        spec.loader.exec_module(package)
+    except BaseException:
+        del sys.modules["gradstep.demos"]
+        raise
+    gradstep.demos = package  # type: ignore[attr-defined]
+    return package
+
+
 def _available_demos() -> dict[str, str]:
     """Each demo module's name and the first line of its docstring (read, not imported)."""
-    package = importlib.import_module("gradstep.demos")
+    package = _demos_package()
     names = sorted(
         info.name
         for info in pkgutil.iter_modules(package.__path__)
@@ -549,6 +799,38 @@ def _list_demos(demos: dict[str, str], stream: TextIO) -> None:
     width = max((len(name) for name in demos), default=0)
     for name, summary in demos.items():
         print(f"  {name.ljust(width)}  {summary}".rstrip(), file=stream)
+
+
+# ---------------------------------------------------------------------------------------
+# gradstep test-engine
+
+
+def _test_engine(args: argparse.Namespace) -> int:
+    """Check a foreign Value class; print its report card (or JSON); 1 if a check fails."""
+    import json
+
+    from gradstep.testing.engines import EngineTargetError, check_engine
+
+    try:
+        report = check_engine(
+            args.target,
+            ops=args.ops,
+            examples=args.examples,
+            max_depth=args.max_depth,
+            depth_seconds=args.depth_seconds,
+            timeout=args.timeout,
+        )
+    except EngineTargetError as error:
+        if args.traceback and error.details:
+            print(error.details.rstrip(), file=sys.stderr)
+        if args.json:
+            print(json.dumps({"target": args.target, "error": str(error)}, indent=2))
+        raise _Failure(str(error), EXIT_USAGE) from None
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2, allow_nan=False))
+    else:
+        print(report.format())
+    return EXIT_OK if report.ok else EXIT_FAILED
 
 
 # ---------------------------------------------------------------------------------------

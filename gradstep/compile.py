@@ -28,6 +28,7 @@ from typing import Any, Literal, NoReturn
 from gradstep import ops
 from gradstep.engine import Value, _NodeRule, local_floats, topological_order
 from gradstep.functional import float_exp, float_sigmoid
+from gradstep.grad_mode import enable_grad
 from gradstep.ops import OpSpec
 
 __all__ = ["compile", "CompiledStep", "CompileError", "GraphChangedError"]
@@ -195,8 +196,9 @@ def _describe_param(i: int, p: Value) -> str:
 
 
 def _record(loss_fn: Callable[[], Value], params: Sequence[Value]) -> _Recording:
-    """Call ``loss_fn()`` and number its graph, children first."""
-    root = loss_fn()
+    """Call ``loss_fn()`` and number its graph, children first (recording even in `no_grad`)."""
+    with enable_grad():
+        root = loss_fn()
     if not isinstance(root, Value):
         raise CompileError(
             f"loss_fn must return a gradstep Value, got {type(root).__name__}: {root!r}"
@@ -579,7 +581,8 @@ class CompiledStep:
         the engine gives ±inf or nan (an overflow), eager mode's result."""
         saved = [p.grad for p in self.params]
         try:
-            loss = self.loss_fn()
+            with enable_grad():
+                loss = self.loss_fn()
             loss.backward()
         except BaseException:
             for p, g in zip(self.params, saved, strict=True):

@@ -1,6 +1,7 @@
 """The scalar autodiff engine: `Value` nodes, their ops, and the iterative backward walk.
 
-Every op builds an output `Value` that remembers its children (``_prev``) and its op's
+Every op builds an output `Value` that remembers its children (``_prev``, kept in the slots
+``_a`` and ``_b``: one object per node for the garbage collector) and its op's
 record (``_spec``, an `OpSpec` from `gradstep.ops`: forward on floats, local derivatives,
 domain, display), one record shared by every node of that op.  `backward()` applies the
 chain rule in one place, `_apply_chain_rule`::
@@ -8,8 +9,8 @@ chain rule in one place, `_apply_chain_rule`::
     child.grad += local * upstream        # ∂L/∂child += ∂out/∂child · ∂L/∂out
 
 Sharing one record per op (instead of a fresh closure per node) means an op allocates only
-its node and its children tuple, and no node is part of a reference cycle: a graph is
-freed by reference counting the moment the user drops it.
+its node, and no node is part of a reference cycle: a graph is freed by reference counting
+the moment the user drops it.
 
 Numbers at the edges follow PyTorch: a result too large for a float is ±inf (``exp(1000)``,
 ``2 ** 1e6``, a derivative that overflows), never an `OverflowError`; outside an op's
@@ -21,12 +22,13 @@ from __future__ import annotations
 
 import gc
 import inspect
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, fields
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, fields
 from numbers import Real
 from typing import Any, TypeAlias
 
 from gradstep.functional import Ieee
+from gradstep.grad_mode import GradMode, grad_enabled_now
 from gradstep.ops import (
     ABS,
     ADD,
@@ -74,12 +76,16 @@ class Value:
     """A scalar node of a computation graph: its ``data``, its ``grad`` = ∂root/∂self,
     its children ``_prev``, the op ``_op`` that made it and that op's record ``_spec``."""
 
-    __slots__ = ("data", "grad", "label", "_prev", "_spec", "_ctx", "_scope")
+    __slots__ = ("data", "grad", "label", "_a", "_b", "_spec", "_ctx", "_scope")
 
     data: float
     grad: float
     label: str
-    _prev: tuple[Value, ...]
+    #: the first child (None for a leaf); the children are in slots, not a tuple, so that a
+    #: node is one object for the garbage collector (``_prev`` gives them as a tuple)
+    _a: Value | None
+    #: the second child, None for fewer; for three or more children, a tuple of the rest
+    _b: Value | tuple[Value, ...] | None
     #: the record of the op that made this node (None for a leaf)
     _spec: OpSpec | None
     #: the op's constant (the exponent of ``x**n``, the slope of leaky_relu), else None
@@ -97,15 +103,27 @@ class Value:
         self.data = data if type(data) is float else _to_float(data)
         self.grad = 0.0
         self.label = label
-        self._prev = tuple(_children)
+        children = tuple(_children)
+        self._a, self._b = _slots_of(children)
         # micrograd's way to make an op's node: its rule comes later, as ``_local_grads``
-        self._spec = _NodeRule.missing(_op, len(self._prev)) if self._prev else None
+        self._spec = _NodeRule.missing(_op, len(children)) if children else None
         self._ctx = None
         self._scope = ""
 
     def __repr__(self) -> str:
         label = f", label={self.label!r}" if self.label else ""
         return f"Value(data={self.data!r}, grad={self.grad!r}{label})"
+
+    @property
+    def _prev(self) -> tuple[Value, ...]:
+        """The children, in operand order (a read-only tuple, as micrograd's ``_prev``)."""
+        a = self._a
+        if a is None:
+            return ()
+        b = self._b
+        if b is None:
+            return (a,)
+        return (a, *b) if isinstance(b, tuple) else (a, b)
 
     @property
     def _op(self) -> str:
@@ -115,23 +133,30 @@ class Value:
             return ""
         return spec.op_text(self._ctx) if spec.param else spec.symbol
 
+    def _repr_mimebundle_(self, include: object = None, exclude: object = None) -> dict[str, str]:
+        """Jupyter draws the graph (SVG).  `gradstep.viz` is imported here, when a notebook
+        asks, so that the engine never imports a room that reads it at module import."""
+        from gradstep.viz import notebook_bundle
+
+        return notebook_bundle(self)
+
     # ----------------------------------------------------------------------------------
     # binary ops: forward value here, local derivatives in the op's record (gradstep.ops)
 
     def __add__(self, other: Operand) -> Value:
         """a + b;  ∂/∂a = 1, ∂/∂b = 1  (`ADD`)."""
         other = other if type(other) is Value else _leaf(other)
-        return _node(self.data + other.data, (self, other), ADD)
+        return _node(self.data + other.data, self, other, ADD)
 
     def __sub__(self, other: Operand) -> Value:
         """a - b;  ∂/∂a = 1, ∂/∂b = -1  (`SUB`)."""
         other = other if type(other) is Value else _leaf(other)
-        return _node(self.data - other.data, (self, other), SUB)
+        return _node(self.data - other.data, self, other, SUB)
 
     def __mul__(self, other: Operand) -> Value:
         """a · b;  ∂/∂a = b, ∂/∂b = a  (`MUL`)."""
         other = other if type(other) is Value else _leaf(other)
-        return _node(self.data * other.data, (self, other), MUL)
+        return _node(self.data * other.data, self, other, MUL)
 
     def __truediv__(self, other: Operand) -> Value:
         """a / b;  ∂/∂a = 1/b, ∂/∂b = -a/b²  (`DIV`; b = 0 raises ZeroDivisionError)."""
@@ -161,7 +186,7 @@ class Value:
 
     def __neg__(self) -> Value:
         """-x;  ∂/∂x = -1  (`NEG`)."""
-        return _node(-self.data, (self,), NEG)
+        return _node(-self.data, self, None, NEG)
 
     # ----------------------------------------------------------------------------------
     # unary functions
@@ -199,6 +224,10 @@ class Value:
         return _apply(ABS, (self,))
 
     __abs__ = abs
+
+    def detach(self) -> Value:
+        """A new leaf with this node's data and label: gradients stop there (torch's detach)."""
+        return Value(self.data, label=self.label)
 
     # ----------------------------------------------------------------------------------
     # gradients
@@ -239,29 +268,23 @@ class Value:
         ``record``, Ctrl-C), every grad is put back as it was before the call.
         """
         with _CollectorPaused():  # the walk allocates no cycles
-            order = _topological_order(self)
-            saved = [v.grad for v in order]
+            zeroed = _Zeroed()
             try:
-                for v in order:
-                    v.grad = 0.0
+                _post_order(self, zeroed)
                 self.grad = 1.0
                 if record is not None:
-                    record = _leaves_with_earlier_passes(record, order, saved)
-                _apply_chain_rule(order, record)
-                for v, before in zip(order, saved, strict=True):
-                    if not v._prev:
-                        v.grad = before + v.grad
+                    record = _leaves_with_earlier_passes(record, zeroed)
+                _apply_chain_rule(reversed(zeroed.nodes), record)
+                for v, before in zeroed.leaves_before():
+                    v.grad = before + v.grad
             except BaseException:
-                for v, before in zip(order, saved, strict=True):
-                    v.grad = before
+                zeroed.restore()
                 raise
 
 
-def _leaves_with_earlier_passes(
-    record: BackwardStep, order: Sequence[Value], saved: Sequence[float]
-) -> BackwardStep:
+def _leaves_with_earlier_passes(record: BackwardStep, zeroed: _Zeroed) -> BackwardStep:
     """``record``, told a leaf's gradient as it will read: earlier passes + this pass so far."""
-    earlier = {v: g for v, g in zip(order, saved, strict=True) if not v._prev and g != 0.0}
+    earlier = dict(zeroed.leaves_before())
     if not earlier:
         return record
 
@@ -291,30 +314,48 @@ def _leaf(x: object) -> Value:
     """Wrap a plain number as a constant leaf, refusing anything that is not a real number."""
     if isinstance(x, Value):  # a subclass of Value
         return x
-    v = _new_object(_Constant)
-    v.data = x if type(x) is float else _to_float(x)
-    v.grad = 0.0
-    v.label = ""
-    v._prev = ()
-    v._spec = None
-    v._ctx = None
-    v._scope = ""
+    v = _node(x if type(x) is float else _to_float(x), None, None, None)
+    v.__class__ = _Constant  # the marker (same layout: no field is added)
     return v
 
 
 def _node(
-    data: float, children: tuple[Value, ...], spec: OpSpec, ctx: float | None = None
+    data: float,
+    a: Value | None,
+    b: Value | tuple[Value, ...] | None,
+    spec: OpSpec | None,
+    ctx: float | None = None,
 ) -> Value:
-    """Make an op's output node (no input checks: the op has already done them)."""
+    """Make a node: an op's output from its children ``a`` and ``b`` (`_slots_of`) and its
+    record, or a leaf (all None).  No input checks: the op has already done them.
+
+    Under `gradstep.no_grad` an op's output is a plain leaf instead, keeping no children.
+    Called through the module global: `gradstep.anomaly.detect_anomaly` swaps in a version
+    that checks ``data`` is finite."""
     out = _new_object(Value)
     out.data = data
     out.grad = 0.0
     out.label = ""
-    out._prev = children
-    out._spec = spec
-    out._ctx = ctx
+    if spec is None or grad_enabled_now():
+        out._a = a
+        out._b = b
+        out._spec = spec
+        out._ctx = ctx
+    else:
+        out._a = out._b = None
+        out._spec = None
+        out._ctx = None
     out._scope = ""
     return out
+
+
+def _slots_of(
+    children: tuple[Value, ...],
+) -> tuple[Value | None, Value | tuple[Value, ...] | None]:
+    """The children as the slots ``_a``, ``_b``: (None, None), (a, None), (a, b), (a, (b, c…))."""
+    if len(children) <= 2:
+        return (*children, None, None)[:2]  # type: ignore[return-value]
+    return children[0], children[1:]
 
 
 def _describe(v: Value) -> str:
@@ -336,7 +377,8 @@ def _apply(spec: OpSpec, operands: tuple[Value, ...], param: float | None = None
     data = spec.forward(*xs)
     if not spec.builtin:
         data = _forward_result(spec, operands, data)
-    return _node(data, operands, spec, param)
+    a, b = _slots_of(operands)
+    return _node(data, a, b, spec, param)
 
 
 def apply(spec: OpSpec, *operands: Operand, param: float | None = None) -> Value:
@@ -421,7 +463,8 @@ class _NodeRule(OpSpec):
         if base is None or isinstance(base, _NodeRule):
             return cls(op, arity, _no_forward, _no_local, symbol=op, builtin=False, rule=rule)
         kept = {f.name: getattr(base, f.name) for f in fields(OpSpec) if f.init}
-        return cls(**{**kept, "local": _no_local, "builtin": False, "rule": rule})
+        # its formulas describe the old rule, not this one: none are shown
+        return cls(**{**kept, "local": _no_local, "formulas": (), "builtin": False, "rule": rule})
 
     @classmethod
     def missing(cls, op: str, arity: int) -> _NodeRule:
@@ -455,33 +498,77 @@ def topological_order(root: Value) -> list[Value]:
     Iterative depth-first search (any depth), reversed post-order.  Deterministic: it
     follows the order of ``_prev``, never ``id()`` or set order.
     """
-    return _topological_order(root)
+    order = _post_order(root)
+    order.reverse()
+    return order
 
 
-def _topological_order(root: Value) -> list[Value]:
-    """`topological_order` (the engine's own walk)."""
-    order: list[Value] = []
+def _post_order(root: Value, zeroed: _Zeroed | None = None) -> list[Value]:
+    """The graph's nodes children first (the engine's one walk).  With ``zeroed``, each
+    node's grad is set to 0 as it is emitted and what it held is kept in ``zeroed``, which
+    also holds the nodes (so backward needs no pass more, and can undo an interruption)."""
+    order: list[Value] = [] if zeroed is None else zeroed.nodes
     visited: set[Value] = set()
     # The stack holds nodes to visit; a node followed by the _CHILDREN_DONE marker is popped
     # again once all its children are emitted (no tuple allocated per push).
     stack: list[object] = [root]
     pop, push, emit, visit = stack.pop, stack.append, order.append, visited.add
+    if zeroed is not None:
+        save_node, save_grad = zeroed.nodes_before.append, zeroed.grads_before.append
     while stack:
         node = pop()
         if node is _CHILDREN_DONE:
-            emit(pop())  # type: ignore[arg-type]
+            done: Value = pop()  # type: ignore[assignment]
+            emit(done)
+            if zeroed is not None:
+                grad = done.grad
+                if grad != 0.0:  # (only these need putting back: a short list, or none)
+                    save_grad(grad)
+                    save_node(done)
+                done.grad = 0.0
         elif node not in visited:
             visit(node)  # type: ignore[arg-type]
             push(node)
             push(_CHILDREN_DONE)
-            for child in reversed(node._prev):  # type: ignore[attr-defined]
-                if child not in visited:
-                    push(child)
-    order.reverse()
+            a = node._a  # type: ignore[attr-defined]
+            if a is not None:
+                b = node._b  # type: ignore[attr-defined]
+                if b is not None:
+                    if b.__class__ is tuple:  # three or more children
+                        for child in reversed(b):
+                            if child not in visited:
+                                push(child)
+                    elif b not in visited:
+                        push(b)
+                if a not in visited:
+                    push(a)
     return order
 
 
-#: pushed after a node in `_topological_order`'s stack: "its children are done, emit it"
+@dataclass
+class _Zeroed:
+    """What a backward walk zeroed: every node, children first, and the nodes whose grad was
+    not 0 with what it was."""
+
+    nodes: list[Value] = field(default_factory=list)
+    nodes_before: list[Value] = field(default_factory=list)
+    grads_before: list[float] = field(default_factory=list)
+
+    def leaves_before(self) -> Iterator[tuple[Value, float]]:
+        """The leaves whose grad was not 0, with it."""
+        for v, g in zip(self.nodes_before, self.grads_before, strict=False):
+            if v._a is None:
+                yield v, g
+
+    def restore(self) -> None:
+        """Every grad as it was before the walk."""
+        for v in self.nodes:
+            v.grad = 0.0
+        for v, g in zip(self.nodes_before, self.grads_before, strict=False):
+            v.grad = g
+
+
+#: pushed after a node in `_post_order`'s stack: "its children are done, emit it"
 _CHILDREN_DONE = object()
 
 
@@ -493,35 +580,45 @@ def _apply_chain_rule(
     The one place it is written.  Built-in unary and binary ops (nearly all nodes) call
     their record's rule on the children's data directly: the same arithmetic, about half
     the interpreter work on the hot path.  With ``create_graph`` the rules run on the
-    `Value`s themselves, so the gradients are `Value`s, differentiable again.
+    `Value`s themselves, so the gradients are `Value`s, differentiable again.  Called
+    through the module global: `gradstep.anomaly.detect_anomaly` swaps in a version that
+    checks every edge.
     """
     fast = record is None and not create_graph
     for node in order:
-        prev = node._prev
-        if not prev:
+        a = node._a
+        if a is None:
             continue
         upstream = node.grad
         spec = node._spec
         call = spec.call if fast else 0  # type: ignore[union-attr]
         try:
+            if call == 4:  # +, −: the local derivatives are constants
+                if node._b is None:
+                    a.grad += spec.constant[0] * upstream  # type: ignore[union-attr]
+                else:
+                    la, lb = spec.constant  # type: ignore[union-attr]
+                    a.grad += la * upstream
+                    node._b.grad += lb * upstream  # type: ignore[union-attr]
+                continue
             if call == 2:
-                a, b = prev
+                b = node._b
                 la, lb = spec.local(a.data, b.data, node.data)  # type: ignore[union-attr]
                 a.grad += la * upstream
-                b.grad += lb * upstream
+                b.grad += lb * upstream  # type: ignore[union-attr]
                 continue
             if call == 1:
-                (la,) = spec.local(prev[0].data, node.data)  # type: ignore[union-attr]
-                prev[0].grad += la * upstream
+                (la,) = spec.local(a.data, node.data)  # type: ignore[union-attr]
+                a.grad += la * upstream
                 continue
             if call == 3:
-                (la,) = spec.local(prev[0].data, node.data, node._ctx)  # type: ignore[union-attr]
-                prev[0].grad += la * upstream
+                (la,) = spec.local(a.data, node.data, node._ctx)  # type: ignore[union-attr]
+                a.grad += la * upstream
                 continue
         except ArithmeticError:
             pass  # a derivative at an edge (1/0, an overflow): IEEE 754 floats below
         local = _value_locals(node) if create_graph else node.local_grads()
-        for index, (child, local_i) in enumerate(zip(prev, local, strict=True)):
+        for index, (child, local_i) in enumerate(zip(node._prev, local, strict=True)):
             product = local_i * upstream
             child.grad += product
             if record is not None:
@@ -572,6 +669,8 @@ def grad(output: Value, inputs: Value | Sequence[Value], create_graph: bool = Fa
     be differentiated again (by `grad` or ``backward()``), to any order.  An input that
     ``output`` does not depend on gets 0.  At a kink (relu, abs at 0) the second derivative
     follows the first derivative's convention there: the slope's own slope is 0.
+    ``create_graph=True`` records the gradients' graph even inside `gradstep.no_grad`, as
+    PyTorch's ``torch.autograd.grad`` does.
     """
     if not isinstance(output, Value):
         raise TypeError(f"grad: output must be a Value, got {type(output).__name__}")
@@ -579,8 +678,8 @@ def grad(output: Value, inputs: Value | Sequence[Value], create_graph: bool = Fa
     for i, x in enumerate(targets):
         if not isinstance(x, Value):
             raise TypeError(f"grad: inputs[{i}] must be a Value, got {type(x).__name__}")
-    with _CollectorPaused():
-        order = _topological_order(output)
+    with _CollectorPaused(), GradMode(create_graph):  # record iff create_graph, as torch
+        order = topological_order(output)
         wanted = _reaching(order, set(targets))
         saved = [v.grad for v in order]
         try:

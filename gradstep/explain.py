@@ -9,7 +9,7 @@ engine itself used, edge by edge, in visit order::
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -19,10 +19,11 @@ import graphviz
 from gradstep.engine import Value
 from gradstep.naming import constants as _constants
 from gradstep.naming import node_names
-from gradstep.viz import draw_dot, format_number, forward_order, render, to_svg
+from gradstep.viz import draw_dot, format_number, forward_order
 
 __all__ = [
     "walkthrough",
+    "local_formula",
     "Walkthrough",
     "ForwardRecord",
     "BackwardRecord",
@@ -37,11 +38,36 @@ _BACKWARD_HEADERS = (
     "node",
     "op",
     "child",
+    "formula",
     "local ∂node/∂child",
     "upstream ∂L/∂node",
     "product",
     "∂L/∂child so far",
 )
+
+_BACKWARD_NUMERIC = {0, 5, 6, 7, 8}
+
+
+def _operand(name: str) -> str:
+    """A name as it stands in a formula: ``x``, ``2``; ``(-z)`` and ``(a b)`` in parentheses."""
+    plain = name.replace("_", "").replace("#", "").replace(".", "")
+    return name if plain.isalnum() else f"({name})"
+
+
+def local_formula(node: Value, k: int, names: Mapping[Value, str]) -> str:
+    """The local derivative of ``node`` with respect to its child ``k`` as a formula in the
+    graph's names, from the op's record (`gradstep.ops`): ``∂n1/∂w = x`` for n1 = w * x;
+    "" for an op whose record has no formula (a user's op without one)."""
+    spec = node._spec
+    if spec is None or not 0 <= k < len(node._prev):
+        return ""
+    operands = tuple(_operand(names[c]) for c in node._prev)
+    param = node._ctx if spec.param else None
+    text = spec.formula(k, *operands, out=_operand(names[node]), param=param)
+    if not text:
+        return ""
+    rhs = text.partition(" = ")[2]
+    return f"∂{names[node]}/∂{names[node._prev[k]]} = {rhs}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +95,7 @@ class BackwardRecord:
     upstream: float  # ∂L/∂node
     product: float  # local × upstream, as the engine computed it
     child_grad: float  # ∂L/∂child so far, right after adding the product
+    formula: str = ""  # the local derivative as a formula: "∂n1/∂w = x" (see `local_formula`)
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,10 +164,15 @@ def _expression(op: str, inputs: Sequence[str]) -> str:
 def _lookup_keys(nodes: Sequence[Value], names: dict[Value, str]) -> dict[str, Value]:
     """name → value for `Walkthrough.value_of`; a repeated constant name's later uses are name#k."""
     keys: dict[str, Value] = {}
+    next_k: dict[str, int] = {}  # per name, the first k not yet tried (names only get taken)
     for v in nodes:
-        key, k = names[v], 2
-        while key in keys:
-            key, k = f"{names[v]}#{k}", k + 1
+        key = names[v]
+        if key in keys:
+            k = next_k.get(names[v], 2)
+            while f"{names[v]}#{k}" in keys:
+                k += 1
+            next_k[names[v]] = k + 1
+            key = f"{names[v]}#{k}"
         keys[key] = v
     return keys
 
@@ -220,6 +252,7 @@ class Walkthrough:
         self.edges = edges
         self._constants = constants if constants is not None else set()
         self._by_name = _lookup_keys(nodes, names)
+        self._into: dict[Value, list[BackwardRecord]] | None = None
 
     def __repr__(self) -> str:
         return (
@@ -260,10 +293,18 @@ class Walkthrough:
         name = self.name_of(value)
         terms = tuple(
             GradientTerm(r.step, r.node, r.upstream, r.local, r.product)
-            for r, (node, k) in zip(self.backward, self.edges, strict=True)
-            if node._prev[k] is value
+            for r in self._steps_into().get(value, ())
         )
         return GradientSum(name, self._initial[value], terms, value.grad)
+
+    def _steps_into(self) -> dict[Value, list[BackwardRecord]]:
+        """child → the backward steps that add into ∂L/∂child, in visit order (built once, so
+        every input's gradient sum together costs one pass over the steps)."""
+        if self._into is None:
+            self._into = {}
+            for r, (node, k) in zip(self.backward, self.edges, strict=True):
+                self._into.setdefault(node._prev[k], []).append(r)
+        return self._into
 
     def leaves(self) -> list[Value]:
         """Every value with no children (inputs and constants), in forward order."""
@@ -331,6 +372,7 @@ class Walkthrough:
                 r.node,
                 r.op,
                 r.child,
+                r.formula,
                 fmt(r.local),
                 fmt(r.upstream),
                 fmt(r.product),
@@ -355,7 +397,7 @@ class Walkthrough:
         ]
         if self.backward:
             parts.append(
-                _text_table(_BACKWARD_HEADERS, self._backward_rows(digits), {0, 4, 5, 6, 7})
+                _text_table(_BACKWARD_HEADERS, self._backward_rows(digits), _BACKWARD_NUMERIC)
             )
         else:
             parts.append("(no edges: the root is an input)")
@@ -379,7 +421,10 @@ class Walkthrough:
         if self.backward:
             parts.append(
                 _md_table(
-                    _BACKWARD_HEADERS, self._backward_rows(digits), {0, 4, 5, 6, 7}, frozenset({2})
+                    _BACKWARD_HEADERS,
+                    self._backward_rows(digits),
+                    _BACKWARD_NUMERIC,
+                    frozenset({2, 4}),
                 )
             )
         else:
@@ -429,86 +474,159 @@ class Walkthrough:
             )
         return drawings
 
-    def write_frames(self, directory: str | Path, **frame_options: Any) -> list[Path]:
-        """Write ``step_001.svg``, ``step_002.svg`` … (one per backward step) into ``directory``."""
+    def write_frames(
+        self,
+        directory: str | Path,
+        *,
+        rankdir: str = "LR",
+        digits: int = 4,
+        max_frames: int = 200,
+        max_nodes: int = 500,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> list[Path]:
+        """Write ``step_001.svg``, ``step_002.svg`` … (one per backward step) into ``directory``.
+
+        The graph is laid out once and each frame restyles that drawing (the current edge and
+        child in red, every grad as it stood then), so frames are fast and never jump.
+        ``progress(k, n)`` is called after each frame is made.
+        """
+        from gradstep.stepper import frame_svgs
+
+        svgs = frame_svgs(
+            self,
+            rankdir=rankdir,
+            digits=digits,
+            max_frames=max_frames,
+            max_nodes=max_nodes,
+            progress=progress,
+        )
         out = Path(directory)
         out.mkdir(parents=True, exist_ok=True)
-        drawings = self.frames(**frame_options)
-        width = max(3, len(str(len(drawings))))
-        return [render(d, out / f"step_{i:0{width}d}.svg") for i, d in enumerate(drawings, start=1)]
+        width = max(3, len(str(len(svgs))))
+        paths = []
+        for i, svg in enumerate(svgs, start=1):
+            path = out / f"step_{i:0{width}d}.svg"
+            path.write_text(svg, encoding="utf-8")
+            paths.append(path)
+        return paths
 
-    def write_html(self, path: str | Path, **frame_options: Any) -> Path:
-        """Write one self-contained HTML page (SVGs inlined, prev/next buttons, no network)."""
+    # ---------------------------------------------------------------------- the page
+
+    def to_html(
+        self,
+        *,
+        rankdir: str = "LR",
+        digits: int = 4,
+        max_steps: int = 500,
+        max_nodes: int = 500,
+        title: str | None = None,
+    ) -> str:
+        """The interactive page as text: the graph drawn once beside the forward and backward
+        tables; ←/→, Home/End or a click on a row move between steps (see `write_html`)."""
+        from gradstep.stepper import page_html
+
+        return page_html(
+            self,
+            rankdir=rankdir,
+            digits=digits,
+            max_steps=max_steps,
+            max_nodes=max_nodes,
+            title=title,
+        )
+
+    def write_html(
+        self,
+        path: str | Path,
+        *,
+        rankdir: str = "LR",
+        digits: int = 4,
+        max_steps: int = 500,
+        max_nodes: int = 500,
+        title: str | None = None,
+    ) -> Path:
+        """Write the interactive page: one self-contained, offline HTML file.
+
+        The drawing is laid out once; step k lights its edge, child and node there and its
+        row in the tables, and shows ``∂node/∂child = formula = number`` and, once a value
+        has all its contributions, its sum over parents.  The URL fragment (``#step=5``)
+        keeps the step.  More than ``max_steps`` steps raise `TooManyStepsError`.
+        """
+        text = self.to_html(
+            rankdir=rankdir,
+            digits=digits,
+            max_steps=max_steps,
+            max_nodes=max_nodes,
+            title=title,
+        )
         out = Path(path)
-        svgs = [_inline_svg(d) for d in self.frames(**frame_options)]
-        digits = frame_options.get("digits", 4)
-        captions = [self._caption(r, digits) for r in self.backward]
-        out.write_text(_html_page(self.names[self.root], svgs, captions), encoding="utf-8")
+        out.write_text(text, encoding="utf-8")
         return out
 
+    def write_worksheet(
+        self,
+        path: str | Path,
+        *,
+        blank: Sequence[str] | str = ("local", "upstream", "product", "grad"),
+        digits: int = 4,
+        rankdir: str = "LR",
+        title: str | None = None,
+        drawing: bool = True,
+    ) -> list[Path]:
+        """Write a worksheet: the drawing (values, no gradients) and the tables with the
+        ``blank`` columns (local, upstream, product, grad) left blank, then the answer key on
+        a page of its own.  ``.md`` writes Markdown and the drawing beside it as ``.svg``;
+        ``.html`` one printable page.  Returns the files written."""
+        from gradstep.worksheet import parse_blank, worksheet_html, worksheet_markdown
 
-def _inline_svg(dot: graphviz.Digraph) -> str:
-    """The drawing as an ``<svg>`` element (XML header and doctype dropped) for inlining."""
-    text = to_svg(dot)
-    start = text.find("<svg")
-    return text[start:] if start >= 0 else text
+        columns = parse_blank(blank)
+        out = Path(path)
+        kind = out.suffix.lower()
+        if kind not in (".md", ".html", ".htm"):
+            raise ValueError(f"a worksheet is .md or .html, but the path {str(out)!r} is not")
+        svg = None
+        if drawing:
+            from gradstep.viz import to_svg
 
+            dot = draw_dot(
+                self.root,
+                rankdir=rankdir,
+                names=self.names,
+                show_grad=False,
+                digits=digits,
+                tooltips=False,
+            )
+            svg = to_svg(dot)
+        if kind == ".md":
+            written = []
+            picture = None
+            if svg is not None:
+                picture = out.with_suffix(".svg")
+                picture.write_text(svg, encoding="utf-8")
+                written.append(picture)
+            text = worksheet_markdown(
+                self,
+                blank=columns,
+                digits=digits,
+                title=title,
+                drawing=picture.name if picture else None,
+            )
+            out.write_text(text, encoding="utf-8")
+            return [out, *written]
+        inline = svg[svg.find("<svg") :] if svg is not None else None
+        text = worksheet_html(self, blank=columns, digits=digits, title=title, svg=inline)
+        out.write_text(text, encoding="utf-8")
+        return [out]
 
-_SCRIPT = """
-(function () {
-  var frames = document.querySelectorAll('.frame');
-  var counter = document.getElementById('counter');
-  var i = 0;
-  function show(k) {
-    if (frames.length === 0) { return; }
-    i = Math.max(0, Math.min(frames.length - 1, k));
-    for (var j = 0; j < frames.length; j++) { frames[j].hidden = (j !== i); }
-    counter.textContent = 'step ' + (i + 1) + ' / ' + frames.length;
-  }
-  document.getElementById('prev').onclick = function () { show(i - 1); };
-  document.getElementById('next').onclick = function () { show(i + 1); };
-  document.addEventListener('keydown', function (e) {
-    if (e.key === 'ArrowLeft') { show(i - 1); }
-    if (e.key === 'ArrowRight') { show(i + 1); }
-  });
-  show(0);
-})();
-"""
+    def _repr_html_(self) -> str:
+        """Jupyter shows the stepper inline (plain HTML and script; its ids are unique)."""
+        from gradstep.stepper import TooManyStepsError, page_html
+        from gradstep.viz import GraphTooLargeError, GraphvizNotFoundError
 
-
-def _html_page(root_name: str, svgs: Sequence[str], captions: Sequence[str]) -> str:
-    """A self-contained page: every frame inline, one shown at a time."""
-    title = f"gradstep: backward pass of {root_name}"
-    frames = "\n".join(
-        f'<div class="frame" id="step-{i}"{"" if i == 1 else " hidden"}>'
-        f'<p class="caption">{html.escape(caption)}</p>\n{svg}</div>'
-        for i, (svg, caption) in enumerate(zip(svgs, captions, strict=True), start=1)
-    )
-    empty = "" if svgs else "<p>No backward steps: the root is an input.</p>"
-    return f"""<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<title>{html.escape(title)}</title>
-<style>
-body {{ font-family: Helvetica, Arial, sans-serif; margin: 1.5em; }}
-.caption {{ font-family: monospace; font-size: 1.05em; }}
-button {{ font-size: 1em; padding: 0.3em 1em; }}
-svg {{ max-width: 100%; height: auto; }}
-</style>
-</head>
-<body>
-<h1>{html.escape(title)}</h1>
-<p>Each step is one edge of backprop: ∂L/∂child += local ∂node/∂child × upstream ∂L/∂node.
-The current edge and the child that receives the product are drawn in red; every grad is
-shown as it stood after that step. Keys ← and → also step.</p>
-<div><button id="prev">◀ prev</button> <span id="counter"></span>
-<button id="next">next ▶</button></div>
-{empty}{frames}
-<script>{_SCRIPT}</script>
-</body>
-</html>
-"""
+        try:
+            return page_html(self, embedded=True)
+        except (TooManyStepsError, GraphTooLargeError, GraphvizNotFoundError) as error:
+            note = html.escape(f"(no interactive stepper: {error})")
+            return f"<p><em>{note}</em></p>\n<pre>{html.escape(self.format_text())}</pre>"
 
 
 def walkthrough(root: Value, zero_grad: bool = True) -> Walkthrough:
@@ -550,6 +668,7 @@ def walkthrough(root: Value, zero_grad: bool = True) -> Walkthrough:
                 upstream,
                 product,
                 after,
+                local_formula(node, k, names),
             )
         )
 

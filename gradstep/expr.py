@@ -27,12 +27,13 @@ import keyword
 import math
 import unicodedata
 import warnings
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from numbers import Integral, Real
 from typing import Literal
 
-from gradstep.engine import Value
+from gradstep.engine import Value, apply
+from gradstep.ops import BUILTIN_OPS, OpSpec
 
 __all__ = [
     "ExpressionError",
@@ -59,34 +60,31 @@ MAX_EXPONENT = 100
 #: the largest |number| accepted, as a literal in the expression or as a variable's value
 MAX_MAGNITUDE = 1e100
 
-#: the functions an expression may call, and how many arguments each takes (min, max)
+#: the ops an expression may call by name: every built-in op that is not a Python operator
+_FUNCTION_OPS: Mapping[str, OpSpec] = {spec.name: spec for spec in BUILTIN_OPS if not spec.operator}
+
+#: the functions an expression may call, and how many arguments each takes (min, max): its
+#: operands, then its constant if it has one (``leaky_relu(x, slope)``; optional with a default)
 FUNCTIONS: Mapping[str, tuple[int, int]] = {
-    "tanh": (1, 1),
-    "sigmoid": (1, 1),
-    "relu": (1, 1),
-    "leaky_relu": (1, 2),
-    "exp": (1, 1),
-    "log": (1, 1),
-    "sqrt": (1, 1),
-    "abs": (1, 1),
+    name: (
+        spec.arity + (1 if spec.param and spec.default is None else 0),
+        spec.arity + (1 if spec.param else 0),
+    )
+    for name, spec in _FUNCTION_OPS.items()
 }
 
-_UNARY_METHODS: Mapping[str, Callable[[Value], Value]] = {
-    "tanh": Value.tanh,
-    "sigmoid": Value.sigmoid,
-    "relu": Value.relu,
-    "exp": Value.exp,
-    "log": Value.log,
-    "sqrt": Value.sqrt,
-    "abs": Value.abs,
+#: the operators an expression may use, as Python's grammar names them
+_BINARY_OPS: Mapping[type[ast.operator], str] = {
+    ast.Add: "+",
+    ast.Sub: "-",
+    ast.Mult: "*",
+    ast.Div: "/",
+    ast.Pow: "**",
 }
 
-_BINARY_OPS: Mapping[type[ast.operator], tuple[str, Callable[[Value, Value], Value]]] = {
-    ast.Add: ("+", Value.__add__),
-    ast.Sub: ("-", Value.__sub__),
-    ast.Mult: ("*", Value.__mul__),
-    ast.Div: ("/", Value.__truediv__),
-    ast.Pow: ("**", Value.__pow__),
+#: the op records of the binary operators between two Values (``x ** y``: the Value power)
+_BINARY_BY_SYMBOL: Mapping[str, OpSpec] = {
+    spec.operator: spec for spec in BUILTIN_OPS if spec.operator and spec.arity == 2
 }
 
 _REFUSED_OPERATORS: Mapping[type[ast.AST], str] = {
@@ -280,21 +278,19 @@ def _run_step(step: _Step, stack: list[Value]) -> Value:
         if step.kind == "binary":
             b = stack.pop()
             a = stack.pop()
-            out = _BINARY_BY_SYMBOL[step.text](a, b)
+            out = apply(_BINARY_BY_SYMBOL[step.text], a, b)
         elif step.kind == "power":
             out = stack.pop() ** step.number
         elif step.kind == "negate":
             out = -stack.pop()
-        elif step.text == "leaky_relu":
-            out = stack.pop().leaky_relu(step.number)
         else:
-            out = _UNARY_METHODS[step.text](stack.pop())
+            spec = _FUNCTION_OPS[step.text]
+            operands = stack[-spec.arity :]
+            del stack[-spec.arity :]
+            out = apply(spec, *operands, param=step.number if spec.param else None)
     except (ArithmeticError, ValueError) as error:  # the engine's domain errors
         raise EvaluationError(str(error), step.column) from None
     return out
-
-
-_BINARY_BY_SYMBOL: Mapping[str, Callable[[Value, Value], Value]] = dict(_BINARY_OPS.values())
 
 
 # ---------------------------------------------------------------------------------------
@@ -565,7 +561,7 @@ def _binary_step(node: ast.BinOp, source: _Source) -> tuple[_Step, list[ast.expr
         symbol = _OPERATOR_SYMBOLS.get(op_type, "")
         message = _REFUSED_OPERATORS.get(op_type, f"{op_type.__name__} is not supported")
         raise ExpressionError(message, source.find(node.left, symbol))
-    symbol = _BINARY_OPS[op_type][0]
+    symbol = _BINARY_OPS[op_type]
     column = source.find(node.left, symbol)
     label = source.snippet(node)
     if op_type is ast.Pow:
@@ -602,7 +598,7 @@ def _unary_step(node: ast.UnaryOp, source: _Source) -> tuple[_Step | None, list[
 
 
 def _call_step(node: ast.Call, source: _Source) -> tuple[_Step, list[ast.expr]]:
-    """``f(x)`` for one of FUNCTIONS; ``leaky_relu(x, slope)`` with a literal slope."""
+    """``f(x)`` for one of FUNCTIONS; ``leaky_relu(x, slope)`` with a literal constant."""
     func = node.func
     if isinstance(func, ast.Attribute):
         raise _refused(func, source)
@@ -631,16 +627,19 @@ def _call_step(node: ast.Call, source: _Source) -> tuple[_Step, list[ast.expr]]:
         plural = "" if high == 1 else "s"
         raise ExpressionError(f"{name}() takes {wanted} argument{plural} ({count} given)", column)
     label = source.snippet(node)
-    if name == "leaky_relu":
-        slope = 0.01
-        if count == 2:
-            constant = _constant(node.args[1])
-            if constant is None:
-                raise ExpressionError(
-                    "the slope of leaky_relu(x, slope) must be a number, like 0.1",
-                    source.start(node.args[1]),
-                )
-            _number_step(constant[1], source, negative=False)  # literal checks
-            slope = constant[0]
-        return _Step("call", column, name, label, slope), [node.args[0]]
-    return _Step("call", column, name, label), [node.args[0]]
+    spec = _FUNCTION_OPS[name]
+    operands = node.args[: spec.arity]
+    if not spec.param:
+        return _Step("call", column, name, label), operands
+    constant_value = spec.default or 0.0
+    if count > spec.arity:
+        constant = _constant(node.args[spec.arity])
+        if constant is None:
+            written = ", ".join((*spec.operands, spec.param))
+            raise ExpressionError(
+                f"the {spec.param} of {name}({written}) must be a number, like 0.1",
+                source.start(node.args[spec.arity]),
+            )
+        _number_step(constant[1], source, negative=False)  # literal checks
+        constant_value = constant[0]
+    return _Step("call", column, name, label, constant_value), operands

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import builtins
 import math
+from collections.abc import Callable
 from typing import Any
 
 __all__ = [
@@ -143,68 +144,55 @@ def _ieee_div(a: float, b: float) -> float:
 # one name for floats, Values and anything else with the method
 
 
-def _number(x: Any, result: float) -> float:
-    """``result`` in x's kind of float (an `Ieee` stays an `Ieee`)."""
-    return Ieee(result) if type(x) is Ieee else result
+def _on(x: Any, on_float: Callable[[float], float], method: str) -> Any:
+    """``on_float(x)`` for a number (an `Ieee` stays an `Ieee`), else ``x.<method>()``."""
+    if type(x) is float:
+        return on_float(x)
+    if isinstance(x, (int, float)):
+        result = on_float(float(x))
+        return Ieee(result) if type(x) is Ieee else result
+    return getattr(x, method)()
 
 
 def exp(x: Any) -> Any:
     """e^x."""
-    if type(x) is float:
-        return float_exp(x)
-    if isinstance(x, (int, float)):
-        return _number(x, float_exp(float(x)))
-    return x.exp()
+    return _on(x, float_exp, "exp")
 
 
 def log(x: Any) -> Any:
     """ln x."""
-    if type(x) is float:
-        return float_log(x)
-    if isinstance(x, (int, float)):
-        return _number(x, float_log(float(x)))
-    return x.log()
+    return _on(x, float_log, "log")
 
 
 def tanh(x: Any) -> Any:
     """tanh x."""
-    if isinstance(x, (int, float)):
-        return _number(x, math.tanh(x))
-    return x.tanh()
+    return _on(x, math.tanh, "tanh")
 
 
 def sigmoid(x: Any) -> Any:
     """σ(x) = 1 / (1 + e^-x)."""
-    if isinstance(x, (int, float)):
-        return _number(x, float_sigmoid(float(x)))
-    return x.sigmoid()
+    return _on(x, float_sigmoid, "sigmoid")
 
 
 def sqrt(x: Any) -> Any:
     """√x."""
-    if isinstance(x, (int, float)):
-        return _number(x, float_sqrt(float(x)))
-    return x.sqrt()
+    return _on(x, float_sqrt, "sqrt")
 
 
 def abs(x: Any) -> Any:
     """|x|."""
-    if isinstance(x, (int, float)):
-        return _number(x, builtins.abs(float(x)))
-    return x.abs()
+    return _on(x, builtins.abs, "abs")
 
 
 def relu(x: Any) -> Any:
     """max(0, x)."""
-    if isinstance(x, (int, float)):
-        return _number(x, float_relu(float(x)))
-    return x.relu()
+    return _on(x, float_relu, "relu")
 
 
 def leaky_relu(x: Any, slope: float = 0.01) -> Any:
     """x if x > 0 else slope·x."""
     if isinstance(x, (int, float)):
-        return _number(x, float_leaky_relu(float(x), slope))
+        return _on(x, lambda v: float_leaky_relu(v, slope), "")
     return x.leaky_relu(slope)
 
 

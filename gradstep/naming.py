@@ -58,6 +58,7 @@ def node_names(nodes: Sequence[Value], constant: set[Value] | None = None) -> di
             names[v] = v.label or _number_name(v.data)
     reserved = {v.label for v in nodes if v.label} | set(names.values())
     used: set[str] = set()
+    next_k: dict[str, int] = {}  # per name, the first k not yet tried: linear, not quadratic
     counter = 0
     for v in nodes:
         if v in constant:
@@ -72,9 +73,10 @@ def node_names(nodes: Sequence[Value], constant: set[Value] | None = None) -> di
                 counter += 1
             name = f"n{counter}"
         if name in used or (name in reserved and not v.label):
-            k = 2
+            k = next_k.get(name, 2)
             while f"{name}#{k}" in used or f"{name}#{k}" in reserved:
                 k += 1
+            next_k[name] = k + 1
             name = f"{name}#{k}"
         used.add(name)
         names[v] = name

@@ -12,6 +12,7 @@ backward walk-through shows every product and every partial sum.
 
 from __future__ import annotations
 
+import functools
 import gc
 import math
 import os
@@ -19,9 +20,9 @@ import random
 from collections.abc import Callable, Mapping, Sequence
 from numbers import Integral, Real
 from pathlib import Path
-from typing import Any, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
-from gradstep.engine import Value
+from gradstep.engine import Value, apply
 from gradstep.modelfile import (
     FORMAT_VERSION,
     MAX_PARAMETERS,
@@ -33,6 +34,10 @@ from gradstep.modelfile import (
     short_repr,
     write_model_file,
 )
+from gradstep.ops import BUILTIN_OPS, OpSpec
+
+if TYPE_CHECKING:  # torch is optional: only gradstep.torch_bridge imports it, when called
+    import torch
 
 __all__ = [
     "Module",
@@ -49,20 +54,25 @@ Input: TypeAlias = "Sequence[Value | float] | Value | float"
 Output: TypeAlias = "Value | list[Value]"
 PathLike: TypeAlias = "str | os.PathLike[str]"
 M = TypeVar("M", bound="Module")
+N = TypeVar("N", bound="MLP")
+
+#: the op records a neuron may use as its activation (``activation=True`` in gradstep.ops)
+_ACTIVATION_OPS: dict[str, OpSpec] = {spec.name: spec for spec in BUILTIN_OPS if spec.activation}
 
 #: activation name → the `Value` method applying it (None: the identity)
 ACTIVATIONS: dict[str, Callable[[Value], Value] | None] = {
-    "relu": Value.relu,
-    "tanh": Value.tanh,
-    "sigmoid": Value.sigmoid,
-    "leaky_relu": Value.leaky_relu,
+    **{
+        name: getattr(Value, name, None) or functools.partial(apply, spec)
+        for name, spec in _ACTIVATION_OPS.items()
+    },
     "linear": None,
 }
+#: how a neuron's repr names its activation: ReLU, Tanh, Sigmoid, LeakyReLU, Linear
 _ACTIVATION_TITLES = {
-    "relu": "ReLU",
-    "tanh": "Tanh",
-    "sigmoid": "Sigmoid",
-    "leaky_relu": "LeakyReLU",
+    **{
+        name: spec.symbol if spec.symbol != name else name.capitalize()
+        for name, spec in _ACTIVATION_OPS.items()
+    },
     "linear": "Linear",
 }
 #: weight initialisations (biases always start at 0, as in micrograd)
@@ -463,6 +473,27 @@ class MLP(Module):
 
     def __repr__(self) -> str:
         return f"MLP of [{', '.join(repr(layer) for layer in self.layers)}]"
+
+    # ---- PyTorch (optional: pip install 'gradstep[torch]') -----------------------------
+
+    def to_torch(self) -> torch.nn.Sequential:
+        """This network as a float64 ``torch.nn.Sequential`` with the same weights.
+
+        ``layer{k}.neuron{j}.w{i}`` becomes ``weight[j, i]`` of the k-th Linear layer, each
+        followed by its activation module; see `gradstep.torch_bridge`.  Needs PyTorch.
+        """
+        from gradstep.torch_bridge import mlp_to_torch
+
+        return mlp_to_torch(self)
+
+    @classmethod
+    def from_torch(cls: type[N], module: torch.nn.Sequential) -> N:
+        """The MLP equal to a ``torch.nn.Sequential`` of Linear layers and ReLU / Tanh /
+        Sigmoid / LeakyReLU(0.01) activations; anything else raises an error naming the
+        layer.  Needs PyTorch."""
+        from gradstep.torch_bridge import mlp_from_torch
+
+        return mlp_from_torch(module, cls)
 
 
 # ---------------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ with `gradstep.define_op` is an `OpSpec` too (``builtin=False``).
 
 from __future__ import annotations
 
+import dis
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -110,6 +111,8 @@ class OpSpec:
     activation: bool = False
     #: PyTorch's function for the oracle, as a dotted name ("torch.tanh"); "" if none
     torch: str = ""
+    #: an activation's ``torch.nn`` module ("ReLU"), made with the op's constant if it has one
+    torch_module: str = ""
     #: points where the op is not differentiable in its first operand (relu, abs: 0)
     kinks: tuple[float, ...] = ()
     #: operands that must stay > 0 for a smooth real result (log, sqrt, a `Value` power's base)
@@ -119,13 +122,20 @@ class OpSpec:
     #: one of gradstep's own ops (its rule is trusted on backward's fast path)
     builtin: bool = True
     #: how backward() calls the rule: 1 = local(x, out), 2 = local(a, b, out),
-    #: 3 = local(x, out, param), 0 = through `Value.local_grads` (checked)
+    #: 3 = local(x, out, param), 4 = ``constant`` (the rule reads none of its arguments),
+    #: 0 = through `Value.local_grads` (checked)
     call: int = field(init=False, repr=False, compare=False)
+    #: the local derivatives of a rule that reads none of its arguments (+, −, neg), else ()
+    constant: tuple[float, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         shape = (self.arity, bool(self.param))
         fast = {(1, False): 1, (2, False): 2, (1, True): 3}.get(shape, 0) if self.builtin else 0
+        constant: tuple[float, ...] = ()
+        if fast and not _reads_its_arguments(self.local):
+            constant, fast = tuple(self.local(*[0.0] * (self.arity + 1))), 4
         object.__setattr__(self, "call", fast)
+        object.__setattr__(self, "constant", constant)
         if not self.symbol:
             object.__setattr__(self, "symbol", self.name)
 
@@ -159,6 +169,17 @@ class OpSpec:
         if self.param:
             values[self.param] = "?" if param is None else f"{param:g}"
         return template.format(**values)
+
+
+def _reads_its_arguments(rule: Callable[..., Any]) -> bool:
+    """Whether a rule's code reads any of its arguments (if not, its result is a constant)."""
+    code = getattr(rule, "__code__", None)
+    if code is None:
+        return True
+    arguments = set(code.co_varnames[: code.co_argcount])
+    return any(
+        i.opname.startswith("LOAD_") and i.argval in arguments for i in dis.get_instructions(rule)
+    ) or bool(code.co_freevars)
 
 
 # ---------------------------------------------------------------------------------------
@@ -273,7 +294,7 @@ RELU = OpSpec(
     # 1 if x > 0 else 0 (PyTorch's mask: 0 where out ≤ 0, so relu'(nan) is 1)
     local=lambda x, out: (where(data(out) <= 0.0, 0.0, 1.0),),
     symbol="ReLU", formulas=("1 if {x} > 0 else 0",),
-    activation=True, torch="torch.relu", kinks=(0.0,),
+    activation=True, torch="torch.relu", torch_module="ReLU", kinks=(0.0,),
 )  # fmt: skip
 
 LEAKY_RELU = OpSpec(
@@ -282,14 +303,15 @@ LEAKY_RELU = OpSpec(
     local=lambda x, out, slope: (where(data(x) > 0.0, 1.0, slope),),  # 1 if x > 0 else slope
     param="slope", default=0.01,
     symbol="LeakyReLU", formulas=("1 if {x} > 0 else {slope}",),
-    activation=True, torch="torch.nn.functional.leaky_relu", kinks=(0.0,),
+    activation=True, torch="torch.nn.functional.leaky_relu", torch_module="LeakyReLU",
+    kinks=(0.0,),
 )  # fmt: skip
 
 TANH = OpSpec(
     "tanh", 1,
     forward=math.tanh,
     local=lambda x, out: (1.0 - out * out,),  # 1 − tanh²x
-    formulas=("1 − {out}²",), activation=True, torch="torch.tanh",
+    formulas=("1 − {out}²",), activation=True, torch="torch.tanh", torch_module="Tanh",
 )  # fmt: skip
 
 SIGMOID = OpSpec(
@@ -297,6 +319,7 @@ SIGMOID = OpSpec(
     forward=float_sigmoid,
     local=lambda x, out: (out * (1.0 - out),),  # σ(x)·(1 − σ(x))
     math="σ({x})", formulas=("{out}·(1 − {out})",), activation=True, torch="torch.sigmoid",
+    torch_module="Sigmoid",
 )  # fmt: skip
 
 EXP = OpSpec(
@@ -344,7 +367,7 @@ ABS = OpSpec(
 #: every built-in op, in the order tables list them
 BUILTIN_OPS: tuple[OpSpec, ...] = (
     ADD, SUB, MUL, DIV, NEG, POW, POW_VALUE,
-    RELU, LEAKY_RELU, TANH, SIGMOID, EXP, LOG, SQRT, ABS,
+    TANH, SIGMOID, RELU, LEAKY_RELU, EXP, LOG, SQRT, ABS,
 )  # fmt: skip
 
 #: the built-in ops by name

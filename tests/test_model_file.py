@@ -184,7 +184,7 @@ def test_load_and_load_weights_refuse_a_non_integer_size_alike(saved: Path, bad:
         ('{"nin": 2, "nouts": []}', "nouts must be a non-empty list of layer sizes, got []"),
         ('{"nin": 2, "nouts": 3}', "nouts must be a non-empty list of layer sizes, got 3"),
         ('{"nin": 2, "nouts": [3, 1.5]}', "nouts[1] must be an integer"),
-        ('{"nin": 2, "nouts": [1], "activation": "swish"}', "activation must be one of relu"),
+        ('{"nin": 2, "nouts": [1], "activation": "swish"}', "linear, got 'swish'"),
         ('{"nin": 2, "nouts": [1], "seed": 3}', "unknown setting 'seed'"),
         ('{"nouts": [1]}', "missing nin"),
         ('{"nin": 2, "nouts": [' + ",".join(["1000"] * 1001) + "]}", "more than 1,000,000"),

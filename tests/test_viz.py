@@ -165,7 +165,11 @@ def test_highlight_edges_by_index_picks_one_of_two_parallel_edges() -> None:
     s = a + a
     source = draw_dot(s, highlight_edges=[(s, 1)]).source
     lines = [ln.strip() for ln in source.splitlines() if "->" in ln]
-    assert lines == ["v0 -> v1_op", 'v0 -> v1_op [color="#d62728" penwidth=3]', "v1_op -> v1"]
+    assert lines == [
+        "v0 -> v1_op [id=e1_0]",
+        'v0 -> v1_op [color="#d62728" id=e1_1 penwidth=3]',
+        "v1_op -> v1 [id=e1]",
+    ]
     assert "penwidth=2.5" in node_lines(source)["v1_op"]
     # by child: both parallel edges
     by_child = draw_dot(s, highlight_edges=[(s, a)]).source

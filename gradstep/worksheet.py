@@ -1,0 +1,266 @@
+"""Worksheets for teachers: a walk-through's tables with the numbers to work out left blank,
+and the answer key on a page of its own (Markdown, or printable HTML).
+
+    learner fills in:  local ∂node/∂child × upstream ∂L/∂node = product → ∂L/∂child so far
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
+
+from gradstep.viz import format_number
+
+if TYPE_CHECKING:
+    from gradstep.explain import Walkthrough
+
+__all__ = ["BLANKABLE", "parse_blank", "worksheet_markdown", "worksheet_html"]
+
+#: the backward-table columns a worksheet can leave blank ("grad": ∂L/∂child so far, and the
+#: inputs' gradients)
+BLANKABLE = ("local", "upstream", "product", "grad")
+_COLUMN = {"local": 5, "upstream": 6, "product": 7, "grad": 8}  # in the backward table
+_BLANK_MD = "______"
+_HEADERS = (
+    "step",
+    "node",
+    "op",
+    "child",
+    "formula",
+    "local ∂node/∂child",
+    "upstream ∂L/∂node",
+    "product",
+    "∂L/∂child so far",
+)
+_NUMERIC = {0, 5, 6, 7, 8}
+_INSTRUCTIONS = (
+    "Work backward from the seed, one edge per row: the local gradient ∂node/∂child "
+    "(the formula, with the forward values) times the upstream gradient ∂L/∂node gives the "
+    "product, which is added into ∂L/∂child. A value used by several nodes sums one product "
+    "per use (the chain rule); its gradient is complete after its last row."
+)
+
+
+def parse_blank(text: str | Iterable[str]) -> tuple[str, ...]:
+    """``"local,grad"`` → ``("local", "grad")``; an unknown name raises `ValueError`."""
+    names = [t.strip() for t in (text.split(",") if isinstance(text, str) else text)]
+    names = [n for n in names if n]
+    unknown = [n for n in names if n not in BLANKABLE]
+    if unknown:
+        raise ValueError(
+            f"cannot leave {', '.join(map(repr, unknown))} blank; choose from "
+            + ",".join(BLANKABLE)
+        )
+    return tuple(n for n in BLANKABLE if n in names)
+
+
+def _rows(walk: Walkthrough, digits: int, blank: Sequence[str]) -> list[list[str | None]]:
+    """The backward rows with blank cells as None."""
+    hidden = {_COLUMN[b] for b in blank}
+    return [
+        [None if i in hidden else cell for i, cell in enumerate(row)]
+        for row in walk._backward_rows(digits)
+    ]
+
+
+def _gradients(walk: Walkthrough, digits: int, blank: bool) -> list[tuple[str, str | None]]:
+    """Each input's name and gradient (None when left blank)."""
+    return [
+        (walk.names[v], None if blank else format_number(v.grad, digits)) for v in walk.inputs()
+    ]
+
+
+def _seed(walk: Walkthrough, digits: int) -> str:
+    root = walk.names[walk.root]
+    return f"seed: ∂L/∂{root} = {format_number(walk._initial[walk.root], digits)}" + (
+        "" if root == "L" else f"  (L = {root})"
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# Markdown
+
+
+def _md_row(cells: Sequence[str | None], code: set[int]) -> str:
+    from gradstep.explain import _md_cell, _md_code
+
+    out = []
+    for i, cell in enumerate(cells):
+        if cell is None:
+            out.append(_BLANK_MD.replace("_", "\\_"))
+        elif i in code:
+            out.append(_md_code(cell))
+        else:
+            out.append(_md_cell(cell))
+    return "| " + " | ".join(out) + " |"
+
+
+def _md_tables(walk: Walkthrough, digits: int, blank: Sequence[str]) -> list[str]:
+    forward = [
+        "| step | name | op | expression | value |",
+        "|---:|---|---|---|---:|",
+        *(_md_row(row, {3}) for row in walk._forward_rows(digits)),
+    ]
+    backward = [
+        "| " + " | ".join(_HEADERS) + " |",
+        "|" + "|".join("---:" if i in _NUMERIC else "---" for i in range(len(_HEADERS))) + "|",
+        *(_md_row(row, {2, 4}) for row in _rows(walk, digits, blank)),
+    ]
+    grads = [
+        f"- ∂L/∂{name} = {grad if grad is not None else _BLANK_MD.replace('_', chr(92) + '_')}"
+        for name, grad in _gradients(walk, digits, "grad" in blank)
+    ]
+    return [
+        "**Forward pass** (given)",
+        "",
+        *forward,
+        "",
+        f"**Backward pass** ({_seed(walk, digits)})",
+        "",
+        *(backward if walk.backward else ["(no edges: the root is an input)"]),
+        "",
+        "**Gradients of the inputs**",
+        "",
+        *grads,
+    ]
+
+
+def worksheet_markdown(
+    walk: Walkthrough,
+    *,
+    blank: Sequence[str] = BLANKABLE,
+    digits: int = 4,
+    title: str | None = None,
+    drawing: str | None = None,
+) -> str:
+    """The worksheet as Markdown: the drawing (a file name, if given), the tables with the
+    ``blank`` columns left blank, then the answer key after a page break."""
+    from gradstep.explain import _md_cell
+
+    heading = _md_cell(title or f"backward pass of {walk.names[walk.root]}")
+    picture = [f"![the graph, without gradients]({drawing})", ""] if drawing else []
+    key = [
+        '<div style="page-break-before: always; break-before: page"></div>',
+        "",
+        f"## Answer key: {heading}",
+        "",
+        *_md_tables(walk, digits, ()),
+        "",
+        "**Each input's gradient as a sum over the nodes that use it**",
+        "",
+        *(f"- {walk.gradient_terms(v).format(digits)}" for v in walk.inputs()),
+    ]
+    blanks = ", ".join(blank) if blank else "nothing"
+    return "\n".join(
+        [
+            f"# Worksheet: {heading}",
+            "",
+            _INSTRUCTIONS + f" Left blank: {blanks}.",
+            "",
+            *picture,
+            *_md_tables(walk, digits, blank),
+            "",
+            *key,
+            "",
+        ]
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# HTML
+
+
+_STYLE = """
+body { font: 14px/1.45 Helvetica, Arial, sans-serif; color: #111; margin: 2em; }
+h1 { font-size: 20px; } h2 { font-size: 17px; margin-top: 1.4em; }
+table { border-collapse: collapse; margin: 0.4em 0 1em; }
+th, td { border: 1px solid #999; padding: 0.25em 0.55em; }
+th { background: #f0f0f0; font-size: 12px; text-align: left; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
+td.blank { min-width: 6em; height: 2em; background: #fff; }
+td.blank::after { content: "\\00a0"; }
+.drawing svg { max-width: 100%; height: auto; }
+.key { break-before: page; page-break-before: always; }
+.note { color: #444; }
+@media print { body { margin: 0; } .drawing svg { max-height: 45vh; } tr { break-inside: avoid; } }
+"""
+
+
+def _html_table(
+    headers: Sequence[str], rows: Iterable[Sequence[str | None]], numeric: set[int], code: set[int]
+) -> str:
+    e = html.escape
+    head = "".join(f"<th>{e(h)}</th>" for h in headers)
+    body = []
+    for row in rows:
+        cells = []
+        for i, cell in enumerate(row):
+            if cell is None:
+                cells.append('<td class="blank"></td>')
+                continue
+            text = f"<code>{e(cell)}</code>" if i in code and cell else e(cell)
+            cells.append(f'<td class="num">{text}</td>' if i in numeric else f"<td>{text}</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def _html_tables(walk: Walkthrough, digits: int, blank: Sequence[str]) -> str:
+    e = html.escape
+    forward = _html_table(
+        ("step", "name", "op", "expression", "value"), walk._forward_rows(digits), {0, 4}, {3}
+    )
+    backward = (
+        _html_table(_HEADERS, _rows(walk, digits, blank), _NUMERIC, {2, 4})
+        if walk.backward
+        else "<p>(no edges: the root is an input)</p>"
+    )
+    grads = "".join(
+        f"<li>∂L/∂{e(name)} = "
+        + (e(grad) if grad is not None else '<span class="blank-line">__________</span>')
+        + "</li>"
+        for name, grad in _gradients(walk, digits, "grad" in blank)
+    )
+    return (
+        f"<h2>Forward pass (given)</h2>{forward}"
+        f"<h2>Backward pass</h2><p>{e(_seed(walk, digits))}</p>{backward}"
+        f"<h2>Gradients of the inputs</h2><ul>{grads}</ul>"
+    )
+
+
+def worksheet_html(
+    walk: Walkthrough,
+    *,
+    blank: Sequence[str] = BLANKABLE,
+    digits: int = 4,
+    title: str | None = None,
+    svg: str | None = None,
+) -> str:
+    """The worksheet as one printable, self-contained HTML page; the answer key starts a new
+    printed page."""
+    e = html.escape
+    heading = title or f"backward pass of {walk.names[walk.root]}"
+    blanks = ", ".join(blank) if blank else "nothing"
+    drawing = f'<div class="drawing">{svg}</div>' if svg else ""
+    sums = "".join(f"<li>{e(walk.gradient_terms(v).format(digits))}</li>" for v in walk.inputs())
+    return f"""<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>Worksheet: {e(heading)}</title>
+<style>{_STYLE}</style>
+</head>
+<body>
+<h1>Worksheet: {e(heading)}</h1>
+<p class="note">{e(_INSTRUCTIONS)} Left blank: {e(blanks)}.</p>
+{drawing}
+{_html_tables(walk, digits, blank)}
+<section class="key">
+<h1>Answer key: {e(heading)}</h1>
+{_html_tables(walk, digits, ())}
+<h2>Each input's gradient as a sum over the nodes that use it</h2>
+<ul>{sums}</ul>
+</section>
+</body>
+</html>
+"""

@@ -1,0 +1,283 @@
+"""The interactive page in a real browser: Debian's Chromium driven by Playwright.
+
+Run with ``pytest -m browser``; skipped (saying why) where Playwright or Chromium is missing.
+Set GRADSTEP_UPDATE_SCREENSHOTS=1 to refresh docs/stepper.png from these tests.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gradstep import Value
+from gradstep.demos.neuron import build_neuron
+from gradstep.explain import Walkthrough, walkthrough
+from gradstep.nn import MLP
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+MIN_TEXT_PX = 10.0
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    sync_api = pytest.importorskip(
+        "playwright.sync_api", reason="Playwright is missing: pip install -e '.[browser]'"
+    )
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("Chromium is missing: apt-get install chromium")
+    if shutil.which("dot") is None:
+        pytest.skip("Graphviz's dot is missing: apt-get install graphviz")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+class Page:
+    """A browser tab that fails on any request leaving the machine, and on script errors."""
+
+    def __init__(self, browser: Any, width: int = 1280, height: int = 800) -> None:
+        self.page = browser.new_page(viewport={"width": width, "height": height})
+        self.outside: list[str] = []
+        self.errors: list[str] = []
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.page.route("**/*", self._route)
+
+    def _route(self, route: Any) -> None:
+        url = route.request.url
+        if url.startswith(("file:", "data:", "about:")):
+            route.continue_()
+        else:
+            self.outside.append(url)
+            route.abort()
+
+    def open(self, path: Path, fragment: str = "") -> None:
+        self.page.goto(path.resolve().as_uri() + fragment)
+        self.page.wait_for_selector(".gs-stepper[data-ready]")
+
+    def press(self, *keys: str) -> None:
+        for key in keys:
+            self.page.keyboard.press(key)
+
+    def state(self, root: str = ".gs-stepper") -> dict[str, Any]:
+        """What the page shows: counter, current row, lit edge/child/node, explanation, hash."""
+        result: dict[str, Any] = self.page.evaluate(
+            """(sel) => {
+              const root = document.querySelector(sel);
+              const lit = (cls) => Array.from(root.querySelectorAll('.' + cls)).map(e => e.id);
+              const row = root.querySelector('tr.gs-current');
+              return {
+                counter: root.querySelector('.gs-counter').textContent,
+                row: row ? row.getAttribute('data-step') : null,
+                edge: lit('gs-hl-edge'), child: lit('gs-hl-child'), node: lit('gs-hl-node'),
+                explain: root.querySelector('.gs-explain').innerText,
+                hash: window.location.hash,
+              };
+            }""",
+            root,
+        )
+        return result
+
+    def grad_text(self, element_id: str) -> str:
+        text: str = self.page.evaluate(
+            "(id) => document.getElementById(id).textContent", element_id
+        )
+        return text
+
+    def smallest_drawn_text_px(self) -> float:
+        """The smallest rendered font size of any text in the drawing, in CSS px."""
+        px: float = self.page.evaluate(
+            """() => Math.min(...Array.from(document.querySelectorAll('.gs-canvas svg text'))
+                 .map(t => parseFloat(getComputedStyle(t).fontSize) * t.getScreenCTM().a))"""
+        )
+        return px
+
+    def geometry(self) -> list[list[float]]:
+        """Each value's box relative to the drawing, and the drawing's size."""
+        boxes: list[list[float]] = self.page.evaluate(
+            """() => {
+              const svg = document.querySelector('.gs-canvas svg').getBoundingClientRect();
+              const out = [[svg.width, svg.height]];
+              document.querySelectorAll('.gs-canvas g.node').forEach(g => {
+                const r = g.getBoundingClientRect();
+                out.push([r.left - svg.left, r.top - svg.top, r.width, r.height]);
+              });
+              return out;
+            }"""
+        )
+        return boxes
+
+    def close(self) -> None:
+        assert self.errors == [], f"script errors: {self.errors}"
+        assert self.outside == [], f"requests left the page: {self.outside}"
+        self.page.close()
+
+
+def indices(wt: Walkthrough, step: int) -> tuple[int, int, int]:
+    """(node, child, child index) of backward step ``step`` (1-based), as forward indices."""
+    index = {v: i for i, v in enumerate(wt.nodes)}
+    node, k = wt.edges[step - 1]
+    return index[node], index[node._prev[k]], k
+
+
+def forty_node_graph() -> Value:
+    """An MLP 2 → 3 → 1 on one sample: 36 values."""
+    model = MLP(2, [3, 1], seed=0, activation="tanh")
+    return model([0.5, -1.0])  # type: ignore[return-value]
+
+
+def test_the_gates_neuron_steps_with_keys_rows_and_the_fragment(
+    browser: Any, tmp_path: Path
+) -> None:
+    f, _ = build_neuron(gates=True)
+    wt = walkthrough(f)
+    path = wt.write_html(tmp_path / "gates.html")
+    tab = Page(browser)
+    tab.open(path)
+    assert tab.state()["counter"] == "step 0 / 13"
+    assert "seed: ∂L/∂f = 1" in tab.state()["explain"]
+    tab.press("ArrowRight", "ArrowRight", "ArrowRight", "ArrowRight")
+    s = tab.state()
+    n, c, k = indices(wt, 4)
+    assert s["counter"] == "step 4 / 13" and s["row"] == "4" and s["hash"] == "#step=4"
+    assert (
+        s["edge"] == [f"gs-e{n}_{k}"] and s["child"] == [f"gs-v{c}"] and s["node"] == [f"gs-v{n}"]
+    )
+    assert "local gradient   ∂e/∂-z = e = 0.3679" in s["explain"]
+    assert "upstream gradient   δe = ∂L/∂e = -0.5344" in s["explain"]
+    assert tab.grad_text(f"gs-g{c}") == "grad -0.1966"  # the child's grad after step 4
+    x0 = wt.nodes.index(wt.value_of("x0"))
+    assert tab.grad_text(f"gs-g{x0}") == "grad 0"  # not reached yet
+    tab.press("End")
+    s = tab.state()
+    assert s["counter"] == "step 13 / 13" and s["row"] == "13"
+    assert "complete: ∂L/∂x0 = ∂L/∂w0x0·∂w0x0/∂x0 = 0.1966 × 2 = 0.3932" in s["explain"]
+    assert tab.grad_text(f"gs-g{x0}") == "grad 0.3932"
+    tab.press("ArrowRight")  # stays at the last step
+    assert tab.state()["counter"] == "step 13 / 13"
+    tab.press("Home", "ArrowLeft")
+    assert tab.state()["counter"] == "step 0 / 13" and tab.state()["row"] == "0"
+    tab.page.click('tr[data-step="9"]')
+    s = tab.state()
+    n, c, k = indices(wt, 9)
+    assert s["counter"] == "step 9 / 13" and s["edge"] == [f"gs-e{n}_{k}"]
+    tab.open(path, "#step=7")  # the fragment keeps the step
+    assert tab.state()["counter"] == "step 7 / 13" and tab.state()["row"] == "7"
+    tab.close()
+
+
+@pytest.mark.parametrize("which", ["gates", "forty"])
+def test_text_is_readable_and_the_drawing_never_moves(
+    browser: Any, tmp_path: Path, which: str
+) -> None:
+    root = build_neuron(gates=True)[0] if which == "gates" else forty_node_graph()
+    wt = walkthrough(root)
+    if which == "forty":
+        assert 30 <= len(wt.nodes) <= 45
+    path = wt.write_html(tmp_path / f"{which}.html")
+    tab = Page(browser)
+    tab.open(path)
+    smallest = tab.smallest_drawn_text_px()
+    assert smallest >= MIN_TEXT_PX, f"{which}: drawn text {smallest:.1f} px at 1280×800"
+    first = tab.geometry()
+    for _ in range(min(6, len(wt.backward))):
+        tab.press("ArrowRight")
+        now = tab.geometry()  # same size, every value where it was (a lit border is wider)
+        assert now[0] == first[0]
+        assert len(now) == len(first)
+        for box, was in zip(now[1:], first[1:], strict=True):
+            assert box == pytest.approx(was, abs=2.0), (box, was)
+    tab.page.screenshot(path=str(tmp_path / f"{which}.png"))
+    tab.close()
+
+
+def test_the_page_made_by_the_command_steps_and_stays_offline(browser: Any, tmp_path: Path) -> None:
+    subprocess.run(
+        [sys.executable, "-m", "gradstep", "explain", "tanh(w*x + b)", "x=0.5", "w=-1.5",
+         "b=0.2", "--html", "neuron.html"],
+        cwd=tmp_path, check=True, capture_output=True, timeout=120,
+    )  # fmt: skip
+    tab = Page(browser)
+    tab.open(tmp_path / "neuron.html")
+    assert tab.state()["counter"] == "step 0 / 5"
+    tab.press("ArrowRight", "ArrowRight", "ArrowRight", "ArrowRight", "ArrowRight")
+    s = tab.state()
+    assert s["counter"] == "step 5 / 5" and s["row"] == "5"
+    assert "local gradient   ∂n1/∂x = w = -1.5" in s["explain"]
+    assert "complete: ∂L/∂x = ∂L/∂n1·∂n1/∂x = 0.7495 × (-1.5) = -1.124" in s["explain"]
+    tab.press("ArrowLeft", "ArrowLeft")
+    s = tab.state()
+    assert s["counter"] == "step 3 / 5" and "local gradient   ∂n2/∂b = 1\n" in s["explain"]
+    assert tab.smallest_drawn_text_px() >= MIN_TEXT_PX
+    tab.close()
+
+
+def test_the_readme_screenshot(browser: Any, tmp_path: Path) -> None:
+    f, _ = build_neuron(gates=True)
+    path = walkthrough(f).write_html(tmp_path / "gates.html")
+    tab = Page(browser)
+    tab.open(path, "#step=9")
+    shot = tmp_path / "stepper.png"
+    tab.page.screenshot(path=str(shot))
+    assert shot.stat().st_size > 10_000
+    if os.environ.get("GRADSTEP_UPDATE_SCREENSHOTS"):
+        shutil.copyfile(shot, DOCS / "stepper.png")
+    tab.close()
+
+
+def test_two_notebook_steppers_do_not_collide(browser: Any, tmp_path: Path) -> None:
+    f, _ = build_neuron()
+    wt = walkthrough(f)
+    cells = wt._repr_html_() + "<p>a markdown cell</p>" + wt._repr_html_()
+    path = tmp_path / "notebook.html"
+    path.write_text(f"<!DOCTYPE html><html><body>{cells}</body></html>", encoding="utf-8")
+    tab = Page(browser, 1100, 1400)
+    tab.open(path)
+    ids = tab.page.evaluate(
+        "() => Array.from(document.querySelectorAll('.gs-stepper')).map(e => e.id)"
+    )
+    assert len(ids) == 2 and ids[0] != ids[1]
+    tab.page.click(f"#{ids[0]} .gs-explain")  # focus the first stepper, then use its keys
+    tab.press("ArrowRight", "ArrowRight")
+    assert tab.state(f"#{ids[0]}")["counter"] == "step 2 / 9"
+    assert tab.state(f"#{ids[1]}")["counter"] == "step 0 / 9"
+    assert tab.state(f"#{ids[0]}")["hash"] == ""  # a notebook's URL is left alone
+    tab.page.click(f'#{ids[1]} tr[data-step="5"]')
+    assert tab.state(f"#{ids[1]}")["counter"] == "step 5 / 9"
+    assert tab.state(f"#{ids[0]}")["counter"] == "step 2 / 9"
+    tab.close()
+
+
+def test_narrow_screens_stack_the_drawing_above_the_tables(browser: Any, tmp_path: Path) -> None:
+    f, _ = build_neuron()
+    path = walkthrough(f).write_html(tmp_path / "narrow.html")
+    tab = Page(browser, 600, 900)
+    tab.open(path)
+    drawing, side = tab.page.evaluate(
+        """() => ['.gs-drawing', '.gs-side'].map(s => {
+             const r = document.querySelector(s).getBoundingClientRect();
+             return [r.top, r.bottom, r.width]; })"""
+    )
+    assert side[0] >= drawing[1] - 1, (drawing, side)  # below, not beside
+    assert side[2] > 500  # full width
+    tab.press("ArrowRight")
+    assert tab.state()["counter"] == "step 1 / 9"
+    tab.close()

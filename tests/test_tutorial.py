@@ -1,0 +1,57 @@
+"""docs/tutorial.ipynb runs top to bottom and prints the lecture's numbers (nbclient)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+NOTEBOOK = Path(__file__).resolve().parent.parent / "docs" / "tutorial.ipynb"
+
+nbformat = pytest.importorskip("nbformat", reason="nbformat is missing: pip install -e '.[dev]'")
+nbclient = pytest.importorskip("nbclient", reason="nbclient is missing: pip install -e '.[dev]'")
+pytest.importorskip("ipykernel", reason="ipykernel is missing: pip install -e '.[dev]'")
+
+
+def test_the_notebook_is_stored_without_outputs() -> None:
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert len(code) >= 10
+    assert all(c.outputs == [] and c.execution_count is None for c in code)
+
+
+@pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is missing")
+def test_the_tutorial_runs_and_shows_the_lecture_numbers(tmp_path: Path) -> None:
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    client = nbclient.NotebookClient(
+        nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+    )
+    client.execute()  # raises CellExecutionError, with the cell and traceback, on any error
+    text: list[str] = []
+    html: list[str] = []
+    svg: list[str] = []
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            if out.output_type == "stream":
+                text.append(out.text)
+            data = out.get("data", {})
+            html.append(data.get("text/html", ""))
+            svg.append(data.get("image/svg+xml", ""))
+    printed = "".join(text)
+    for expected in (
+        "(f(x + h, y) - f(x, y)) / h = -3.0000",
+        "f = -12;  ∂f/∂x = -4, ∂f/∂y = -4, ∂f/∂z = 3",  # (x + y)·z at -2, 5, -4
+        "f = 0.7311",  # the sigmoid neuron from gates
+        "∂f/∂x0 = 0.3932",
+        "∂f/∂w0 = -0.1966",
+        "f = 0.7311, ∂f/∂x0 = 0.3932, ∂f/∂w0 = -0.1966",  # the sigmoid as one gate
+        "by hand:  f = 1.545645, ∂f/∂x = 2.059570, ∂f/∂y = 1.592233",  # staged computation
+        "gradstep: f = 1.545645, ∂f/∂x = 2.059570, ∂f/∂y = 1.592233",
+        "40 random neurons: backward() agrees with central differences",
+    ):
+        assert expected in printed, f"missing {expected!r} in the notebook's output"
+    assert "accuracy" in printed
+    steppers = [h for h in html if 'class="gs-stepper gs-embedded"' in h]
+    assert len(steppers) == 2  # (x + y)·z and the neuron, inline
+    assert any(s.startswith("<svg") for s in svg)  # a Value draws its graph
