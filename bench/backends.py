@@ -12,10 +12,13 @@ import importlib.util
 import sys
 import tracemalloc
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from bench.floor import FloorMLP, floor_chain, floor_wide
 from bench.workloads import CHAIN_SCALE, CHAIN_SHIFT, MoonsProblem, wide_data
+
+if TYPE_CHECKING:
+    from gradstep.compile import Method
 
 __all__ = ["Backend", "NotApplicable", "all_backends"]
 
@@ -225,7 +228,7 @@ class GradstepEager(Backend):
         ws, xs = [Value(v) for v in w_data], [Value(v) for v in x_data]
 
         def run() -> float:
-            s = sum(w * x for w, x in zip(ws, xs, strict=True))
+            s = cast(Value, sum(w * x for w, x in zip(ws, xs, strict=True)))  # sum() starts at 0
             s.backward()
             return float(s.data)
 
@@ -276,7 +279,7 @@ class GradstepCompiled(GradstepEager):
     """gradstep.compile: the moons graph recorded once, replayed by generated straight-line code."""
 
     name = "gradstep compiled"
-    method = "codegen"
+    method: Method = "codegen"
     warmup = 10
 
     def unavailable(self) -> str | None:
@@ -313,7 +316,7 @@ class GradstepTape(GradstepCompiled):
     """gradstep.compile with method="tape": the recorded graph interpreted from flat arrays."""
 
     name = "gradstep compiled (tape)"
-    method = "tape"
+    method: Method = "tape"
 
 
 class Micrograd(Backend):
@@ -461,7 +464,7 @@ class TorchScalar(Backend):
             for _ in range(n):
                 y = y * CHAIN_SCALE + CHAIN_SHIFT
             y.backward()
-            return float(x.grad)  # type: ignore[arg-type]
+            return float(x.grad)
 
         return run
 
@@ -474,8 +477,8 @@ class TorchScalar(Backend):
 
         def run() -> float:
             s = sum(w * x for w, x in zip(ws, xs, strict=True))
-            s.backward()  # type: ignore[union-attr]
-            return float(s.detach())  # type: ignore[union-attr]
+            s.backward()
+            return float(s.detach())
 
         return run
 
@@ -510,7 +513,7 @@ class TorchBatched(TorchScalar):
             loss = data_loss + alpha * sum((p * p).sum() for p in params)
             for p in params:
                 p.grad = None
-            loss.backward()  # type: ignore[union-attr]
+            loss.backward()
             with torch.no_grad():
                 for p in params:
                     p -= lr * p.grad

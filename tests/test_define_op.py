@@ -10,6 +10,7 @@ import pytest
 import gradstep
 from gradstep import Value, define_op
 from gradstep import functional as F
+from gradstep.compile import Method
 from gradstep.explain import walkthrough
 from gradstep.testing import GradcheckError, gradcheck
 from gradstep.viz import draw_dot
@@ -88,7 +89,7 @@ def test_gradcheck_passes_a_right_op_and_names_a_wrong_one() -> None:
 
 
 @pytest.mark.parametrize("method", ["codegen", "tape"])
-def test_compiled_replay_calls_the_op_and_matches_eager_to_the_bit(method: str) -> None:
+def test_compiled_replay_calls_the_op_and_matches_eager_to_the_bit(method: Method) -> None:
     w, v = Value(0.3), Value(-0.7)
 
     def loss_fn() -> Value:
@@ -124,7 +125,7 @@ def test_a_rule_returning_the_wrong_number_of_derivatives_is_named() -> None:
 
 
 def test_a_forward_that_returns_no_number_is_named() -> None:
-    broken = define_op("broken", forward=lambda x: "x", local=lambda x, out: (1.0,))
+    broken = define_op("broken", forward=lambda x: "x", local=lambda x, out: (1.0,))  # type: ignore[arg-type, return-value]
     with pytest.raises(TypeError, match=r"op 'broken': forward\(a=1.0\) must return a real"):
         broken(Value(1.0, label="a"))
 
