@@ -30,6 +30,7 @@ from typing import Any, Literal
 
 from gradstep import engine
 from gradstep.engine import BackwardStep, Value
+from gradstep.grad_mode import enable_grad
 from gradstep.ops import OpSpec
 
 __all__ = ["detect_anomaly", "AnomalyError", "is_anomaly_enabled"]
@@ -110,10 +111,11 @@ def _checked_node(
     ctx: float | None = None,
 ) -> Value:
     """The engine's ``_node``, refusing an op's result that is inf or nan."""
-    out = _plain_node(data, a, b, spec, ctx)
     if spec is not None and not math.isfinite(data):
-        raise _forward_error(data, out._prev, spec, ctx)
-    return out
+        with enable_grad():  # the operands, also under no_grad (whose node keeps none)
+            operands = _plain_node(data, a, b, spec, ctx)._prev
+        raise _forward_error(data, operands, spec, ctx)
+    return _plain_node(data, a, b, spec, ctx)
 
 
 def _checked_chain_rule(
