@@ -30,7 +30,6 @@ from typing import Any, Literal
 
 from gradstep import engine
 from gradstep.engine import BackwardStep, Value
-from gradstep.grad_mode import enable_grad
 from gradstep.ops import OpSpec
 
 __all__ = ["detect_anomaly", "AnomalyError", "is_anomaly_enabled"]
@@ -110,12 +109,19 @@ def _checked_node(
     spec: OpSpec | None,
     ctx: float | None = None,
 ) -> Value:
-    """The engine's ``_node``, refusing an op's result that is inf or nan."""
+    """The engine's ``_node``, refusing an op's result that is inf or nan (a leaf may be)."""
     if spec is not None and not math.isfinite(data):
-        with enable_grad():  # the operands, also under no_grad (whose node keeps none)
-            operands = _plain_node(data, a, b, spec, ctx)._prev
-        raise _forward_error(data, operands, spec, ctx)
+        raise _forward_error(data, _children(a, b), spec, ctx)
     return _plain_node(data, a, b, spec, ctx)
+
+
+def _children(a: Value | None, b: Value | tuple[Value, ...] | None) -> tuple[Value, ...]:
+    """The operands from the engine's two child slots (``b`` a tuple for three or more)."""
+    if a is None:
+        return ()
+    if b is None:
+        return (a,)
+    return (a, *b) if isinstance(b, tuple) else (a, b)
 
 
 def _checked_chain_rule(

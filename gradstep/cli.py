@@ -105,10 +105,13 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"{_PROG} {gradstep.__version__}")
-    commands = parser.add_subparsers(dest="command", metavar="{explain,check,demo}", required=True)
+    commands = parser.add_subparsers(
+        dest="command", metavar="{explain,check,demo,test-engine}", required=True
+    )
     _add_explain(commands)
     _add_check(commands)
     _add_demo(commands)
+    _add_test_engine(commands)
     return parser
 
 
@@ -246,6 +249,113 @@ def _add_demo(commands: argparse._SubParsersAction[_Parser]) -> None:
         "demo_args", nargs=argparse.REMAINDER, metavar="...", help="arguments for the demo"
     )
     command.set_defaults(run=_demo)
+
+
+def _add_test_engine(commands: argparse._SubParsersAction[_Parser]) -> None:
+    from gradstep.testing import engines
+    from gradstep.testing.engine_ops import op_names
+
+    command = commands.add_parser(
+        "test-engine",
+        help="check your own micrograd-style Value class and name what is wrong",
+        description="Import a micrograd-style Value class (in a separate process, with a time\n"
+        "limit per check) and check every op it has against gradstep and central\n"
+        "differences, random expression DAGs (shrunk to a minimal failing one), node\n"
+        "reuse, sum(), ints, repeated backward() and the deepest chain it can\n"
+        "backpropagate. Prints a report card: PASS, FAIL, UNSUPPORTED (no such op), SKIP\n"
+        "(something it needs fails) or INFO (behaviour, not judged) per row, and Python\n"
+        "code that reproduces each failure. Exit status 0 when every supported check\n"
+        "passes, 1 when one fails, 2 when the class cannot be loaded.",
+        epilog="examples:\n"
+        "  gradstep test-engine engine.py            # the class Value in engine.py\n"
+        "  gradstep test-engine micrograd.engine:Value\n"
+        "  gradstep test-engine engine.py:Scalar --ops tanh,exp --examples 500\n",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    command.add_argument(
+        "target",
+        metavar="TARGET",
+        help="path/to/file.py:ClassName or package.module:ClassName (ClassName: Value if omitted)",
+    )
+    command.add_argument(
+        "--ops",
+        type=_op_list,
+        metavar="OPS",
+        help="only these ops' rows and random DAGs, comma-separated, e.g. tanh,+; the ops: "
+        f"{', '.join(op_names(None))}, or the operators + - * / **",
+    )
+    command.add_argument(
+        "--examples",
+        type=_non_negative,
+        default=engines.DEFAULT_EXAMPLES,
+        metavar="N",
+        help=f"random DAGs to try (default: {engines.DEFAULT_EXAMPLES}; 0 skips them)",
+    )
+    command.add_argument(
+        "--max-depth",
+        type=_positive,
+        default=engines.DEFAULT_MAX_DEPTH,
+        metavar="N",
+        help=f"the deepest chain to try (default: {engines.DEFAULT_MAX_DEPTH:,})",
+    )
+    command.add_argument(
+        "--depth-seconds",
+        type=_seconds,
+        default=engines.DEFAULT_DEPTH_SECONDS,
+        metavar="S",
+        help=f"CPU-time bound of the chain search (default: {engines.DEFAULT_DEPTH_SECONDS:g} s)",
+    )
+    command.add_argument(
+        "--timeout",
+        type=_seconds,
+        default=engines.DEFAULT_TIMEOUT,
+        metavar="S",
+        help=f"time limit of each check (default: {engines.DEFAULT_TIMEOUT:g} s; "
+        "the random DAGs get 6x)",
+    )
+    command.add_argument("--json", action="store_true", help="print the report as JSON")
+    command.add_argument(
+        "--traceback",
+        action="store_true",
+        help="when the class cannot be loaded, print the traceback from importing it",
+    )
+    command.set_defaults(run=_test_engine)
+
+
+def _op_list(text: str) -> list[str]:
+    """An argparse type: comma-separated op names or symbols, each known."""
+    from gradstep.testing.engine_ops import op_names
+
+    ops = [item.strip() for item in text.split(",") if item.strip()]
+    try:
+        op_names(ops)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    if not ops:
+        raise argparse.ArgumentTypeError("give at least one op")
+    return ops
+
+
+def _non_negative(text: str) -> int:
+    """An argparse type: an integer ≥ 0."""
+    try:
+        n = int(text.replace("_", ""))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer ≥ 0, got {n}")
+    return n
+
+
+def _seconds(text: str) -> float:
+    """An argparse type: a positive number of seconds."""
+    try:
+        s = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not (math.isfinite(s) and s > 0):
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text}")
+    return s
 
 
 def _blank_columns(text: str) -> tuple[str, ...]:
@@ -686,6 +796,38 @@ def _list_demos(demos: dict[str, str], stream: TextIO) -> None:
     width = max((len(name) for name in demos), default=0)
     for name, summary in demos.items():
         print(f"  {name.ljust(width)}  {summary}".rstrip(), file=stream)
+
+
+# ---------------------------------------------------------------------------------------
+# gradstep test-engine
+
+
+def _test_engine(args: argparse.Namespace) -> int:
+    """Check a foreign Value class; print its report card (or JSON); 1 if a check fails."""
+    import json
+
+    from gradstep.testing.engines import EngineTargetError, check_engine
+
+    try:
+        report = check_engine(
+            args.target,
+            ops=args.ops,
+            examples=args.examples,
+            max_depth=args.max_depth,
+            depth_seconds=args.depth_seconds,
+            timeout=args.timeout,
+        )
+    except EngineTargetError as error:
+        if args.traceback and error.details:
+            print(error.details.rstrip(), file=sys.stderr)
+        if args.json:
+            print(json.dumps({"target": args.target, "error": str(error)}, indent=2))
+        raise _Failure(str(error), EXIT_USAGE) from None
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2, allow_nan=False))
+    else:
+        print(report.format())
+    return EXIT_OK if report.ok else EXIT_FAILED
 
 
 # ---------------------------------------------------------------------------------------

@@ -337,8 +337,8 @@ def test_version_and_help() -> None:
         ),
         (
             [],
-            "gradstep: error: the following arguments are required: {explain,check,demo} "
-            "(see 'gradstep --help')",
+            "gradstep: error: the following arguments are required: "
+            "{explain,check,demo,test-engine} (see 'gradstep --help')",
         ),
     ],
 )

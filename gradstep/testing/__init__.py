@@ -4,8 +4,16 @@
 differences, for every input and every interior node's local derivatives
 (`gradstep.testing.gradcheck`).  The strategies (`finite_floats`, `values`,
 `expression_dags`) need Hypothesis and live in `gradstep.testing.strategies`.
+`check_engine` and `engine_suite` check someone else's micrograd-style `Value` class
+(`gradstep.testing.engines`; ``gradstep test-engine`` on the command line).
 """
 
+from gradstep.testing.engines import (
+    EngineReport,
+    EngineTargetError,
+    check_engine,
+    engine_suite,
+)
 from gradstep.testing.gradcheck import (
     BUILTIN_REAPPLY,
     GradcheckError,
@@ -16,6 +24,7 @@ from gradstep.testing.gradcheck import (
     gradcheck,
 )
 from gradstep.testing.strategies import (
+    BINARY_FORMS,
     DAG_OPS,
     FLOAT_FUNCTIONS,
     VALUE_FUNCTIONS,
@@ -42,8 +51,13 @@ __all__ = [
     "ExpressionDAG",
     "DAGStep",
     "DAG_OPS",
+    "BINARY_FORMS",
     "Backend",
     "VALUE_FUNCTIONS",
     "FLOAT_FUNCTIONS",
     "torch_functions",
+    "check_engine",
+    "engine_suite",
+    "EngineReport",
+    "EngineTargetError",
 ]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeAlias
 
@@ -25,6 +25,9 @@ __all__ = [
     "ExpressionDAG",
     "DAGStep",
     "DAG_OPS",
+    "BINARY_FORMS",
+    "BINARY_OPS",
+    "dag_op_name",
     "Backend",
     "VALUE_FUNCTIONS",
     "FLOAT_FUNCTIONS",
@@ -65,14 +68,20 @@ def torch_functions() -> Backend:
 # =======================================================================================
 # random expression DAGs
 
+
+def dag_op_name(spec: OpSpec) -> str:
+    """An op's name in a DAG: its operator if it is binary in Python ("+", "**" for both
+    powers), else its record's name ("neg", "tanh")."""
+    return spec.operator if spec.operator and (spec.arity == 2 or spec.param) else spec.name
+
+
 #: every op a DAG can use (binary ops come as Value⊕Value, Value⊕c and c⊕Value)
-DAG_OPS: tuple[str, ...] = tuple(
-    dict.fromkeys(
-        spec.operator if spec.operator and (spec.arity == 2 or spec.param) else spec.name
-        for spec in BUILTIN_OPS
-    )
-)
+DAG_OPS: tuple[str, ...] = tuple(dict.fromkeys(dag_op_name(spec) for spec in BUILTIN_OPS))
 _BINARY = frozenset({"+", "-", "*", "/", "**"})
+#: the DAG ops written as binary Python operators
+BINARY_OPS: frozenset[str] = _BINARY
+#: how a binary op may appear in a DAG: a ⊕ b, a ⊕ c, c ⊕ a (c a plain number)
+BINARY_FORMS: tuple[str, ...] = ("value-value", "value-number", "number-value")
 
 
 @dataclass(frozen=True)
@@ -288,6 +297,7 @@ class _DagBuilder:
         inputs: list[float],
         max_depth: int,
         ops: Sequence[str],
+        forms: Mapping[str, Sequence[str]],
     ) -> None:
         from hypothesis import strategies as st
 
@@ -296,6 +306,7 @@ class _DagBuilder:
         self.n_inputs = len(inputs)
         self.max_depth = max_depth
         self.ops = list(ops)
+        self.forms = forms
         self.steps: list[DAGStep] = []
         self.depths = [0] * len(inputs)
         self.uses = [0] * len(inputs)
@@ -307,11 +318,14 @@ class _DagBuilder:
                 self.probes.append(probe)
 
     def add_step(self) -> None:
-        """Draw one well-conditioned step (up to 4 tries, then tanh of an argument)."""
+        """Draw one well-conditioned step (up to 4 tries, then tanh of an argument; without
+        tanh among the ops, the DAG stays a step shorter)."""
         for _ in range(4):
             step = self._draw_step()
             if self._try(step):
                 return
+        if "tanh" not in self.ops:
+            return
         fallback = DAGStep("tanh", (self._draw_arg(),))
         if not self._try(fallback):  # pragma: no cover (tanh of a bounded value never fails)
             raise RuntimeError("expression_dags: could not extend the DAG")
@@ -351,7 +365,7 @@ class _DagBuilder:
             return DAGStep(op, (self._draw_arg(),), slope)
         if op not in _BINARY:
             return DAGStep(op, (self._draw_arg(),))
-        form = self.draw(st.sampled_from(("value-value", "value-number", "number-value")))
+        form = self.draw(st.sampled_from(self.forms.get(op, BINARY_FORMS)))
         if form == "value-value":
             return DAGStep(op, (self._draw_arg(), self._draw_arg()))
         const_first = form == "number-value"
@@ -364,6 +378,24 @@ class _DagBuilder:
         else:
             const = self.draw(finite_floats(-3.0, 3.0))
         return DAGStep(op, (self._draw_arg(),), const, const_first)
+
+
+def _allowed_forms(
+    ops: Sequence[str], forms: Mapping[str, Collection[str]]
+) -> dict[str, tuple[str, ...]]:
+    """Each binary op's allowed forms, in `BINARY_FORMS` order; refuse unknown or empty ones."""
+    allowed: dict[str, tuple[str, ...]] = {}
+    for op, chosen in forms.items():
+        if op not in _BINARY or op not in ops:
+            raise ValueError(f"expression_dags: forms names {op!r}, not a binary op of ops")
+        unknown = sorted(set(chosen) - set(BINARY_FORMS))
+        if unknown or not chosen:
+            raise ValueError(
+                f"expression_dags: the forms of {op!r} must be a non-empty subset of "
+                f"{BINARY_FORMS}, got {sorted(chosen)}"
+            )
+        allowed[op] = tuple(f for f in BINARY_FORMS if f in chosen)
+    return allowed
 
 
 def _check_range(name: str, low: float, high: float) -> None:
@@ -427,15 +459,19 @@ def expression_dags(
     max_depth: int = 6,
     input_range: tuple[float, float] = (-3.0, 3.0),
     ops: Sequence[str] = DAG_OPS,
+    forms: Mapping[str, Collection[str]] | None = None,
 ) -> SearchStrategy[ExpressionDAG]:
     """Random `ExpressionDAG`s: 1–4 inputs, up to 12 ops, depth ≤ 6, shared subexpressions.
 
     Each step applies an op from ``ops`` (all of `DAG_OPS` by default; binary ops as
-    Value⊕Value, Value⊕number or number⊕Value) to earlier slots, so nodes are reused.  Domains
+    Value⊕Value, Value⊕number or number⊕Value) to earlier slots, so nodes are reused.
+    ``forms`` may limit a binary op to some of `BINARY_FORMS`, e.g. ``{"**": ["value-number"]}``
+    for an engine whose ``**`` takes only a number exponent.  Domains
     are respected with margins that hold at every point a gradient check perturbs:
     log/sqrt of x ≥ 0.2, |denominator| ≥ 0.5, relu/leaky_relu/abs of |x| ≥ 0.1, exp of |x| ≤ 4,
     powers with safe bases and exponents, every value |v| ≤ 50.
     """
+    from hypothesis import reject
     from hypothesis import strategies as st
 
     if not 1 <= min_inputs <= max_inputs:
@@ -449,15 +485,18 @@ def expression_dags(
         raise ValueError(
             f"expression_dags: ops must be a non-empty subset of {DAG_OPS}, got unknown {unknown}"
         )
+    allowed = _allowed_forms(ops, forms or {})
     low, high = input_range
     _check_range("expression_dags input_range", low, high)
 
     @st.composite
     def dags(draw: st.DrawFn) -> ExpressionDAG:
         inputs = draw(st.lists(finite_floats(low, high), min_size=min_inputs, max_size=max_inputs))
-        builder = _DagBuilder(draw, inputs, max_depth, ops)
+        builder = _DagBuilder(draw, inputs, max_depth, ops, allowed)
         for _ in range(draw(st.integers(1, max_steps))):
             builder.add_step()
+        if not builder.steps:  # only possible without tanh: every draw left a domain
+            reject()
         return ExpressionDAG(tuple(inputs), tuple(builder.steps))
 
     return dags()

@@ -1,0 +1,698 @@
+"""Checking someone else's micrograd-style `Value` class: the plan, the results, the op rows.
+
+The checks run inside the worker process (`gradstep.testing._engine_worker`), where the
+user's class is imported; the parent (`gradstep.testing.engines`) reads only the plan
+(`plan`) and the results (`CheckResult`).  The ops come from gradstep's op records
+(`gradstep.testing.engine_ops`).  Reference values come from gradstep's own `Value` (the
+same Python expression, built with gradstep) and central differences of the foreign class's
+own forward pass.  Random DAGs, repeated backward and the deepest chain are in
+`gradstep.testing.engine_graphs`.
+"""
+
+from __future__ import annotations
+
+import math
+import traceback
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from types import CodeType
+from typing import Any, Literal, TypeAlias
+
+from gradstep.engine import Value
+from gradstep.testing.engine_ops import FORM_BY_ID, FORMS, Form, op_names
+
+__all__ = [
+    "CheckSpec",
+    "CheckResult",
+    "Finding",
+    "Status",
+    "STATUSES",
+    "plan",
+    "Engine",
+    "check_code",
+    "check_backward",
+    "check_form",
+    "check_case",
+    "describe_error",
+]
+
+Status: TypeAlias = Literal["PASS", "FAIL", "UNSUPPORTED", "SKIP", "INFO"]
+#: PASS / FAIL: judged; UNSUPPORTED: the class has no such op; SKIP: not checked because
+#: something it needs fails; INFO: behaviour reported, not judged (repeated backward, depth)
+STATUSES: tuple[Status, ...] = ("PASS", "FAIL", "UNSUPPORTED", "SKIP", "INFO")
+
+# =======================================================================================
+# the plan: every check, in report order
+
+
+Kind: TypeAlias = Literal["backward", "form", "case", "dags", "repeated", "reset", "depth"]
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    """One row of the report card: its id (for pytest and --json), title and kind."""
+
+    id: str
+    title: str
+    kind: Kind
+
+
+@dataclass(frozen=True)
+class _Case:
+    """Fixed statements ending in ``out = ...``, their leaves and the forms they need."""
+
+    id: str
+    title: str
+    code: str
+    leaves: tuple[tuple[str, float], ...]
+    needs: tuple[str, ...]
+    #: what a failure points at: the op reused, or "backward" (the graph walk)
+    blame: str
+
+
+_CASES: tuple[_Case, ...] = (
+    _Case("reuse_add", "a + a", "out = a + a", (("a", 1.5),), ("add",), "add"),
+    _Case("reuse_mul", "a * a", "out = a * a", (("a", 1.5),), ("mul",), "mul"),
+    _Case(
+        "shared_node",
+        "shared node",
+        "c = a * b\nd = c + a\nout = d * c",
+        (("a", 1.5), ("b", -0.7)),
+        ("add", "mul"),
+        "backward",
+    ),
+    _Case(
+        "sum",
+        "sum([a, b, a * b])",
+        "out = sum([a, b, a * b])",
+        (("a", 1.5), ("b", -0.7)),
+        ("add", "mul"),
+        "add",
+    ),
+    _Case(
+        "ints",
+        "ints",
+        "out = a * b + a * 3 + 1",
+        (("a", 2), ("b", -3)),
+        ("add", "mul", "add_n", "mul_n"),
+        "",
+    ),
+)
+_CASE_BY_ID = {case.id: case for case in _CASES}
+
+#: the shared-node graph the repeated-backward and reset checks use
+_SHARED = _CASE_BY_ID["shared_node"]
+
+
+def plan(ops: Sequence[str] | None = None) -> list[CheckSpec]:
+    """Every check, in report order; ``ops`` (names or symbols) limits the op rows and DAGs."""
+    chosen = set(op_names(ops))
+    rows = [
+        CheckSpec("birth", "grad starts at 0", "backward"),
+        CheckSpec("seed", "backward() seeds 1", "backward"),
+        CheckSpec("order", "backward() order", "backward"),
+    ]
+    rows += [CheckSpec(f.id, f.expression, "form") for f in FORMS if f.op in chosen]
+    rows += [CheckSpec(c.id, c.title, "case") for c in _CASES]
+    rows += [
+        CheckSpec("dags", "random DAGs", "dags"),
+        CheckSpec("repeated_backward", "repeated backward()", "repeated"),
+        CheckSpec("reset", "grad = 0, backward()", "reset"),
+        CheckSpec("deepest_chain", "deepest chain", "depth"),
+    ]
+    return rows
+
+
+# =======================================================================================
+# results
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One thing that is wrong: a sentence, the numbers, and Python that reproduces it."""
+
+    message: str
+    expected: float | None = None
+    got: float | None = None
+    code: str = ""
+    #: the op whose method raised, when the finding is an exception; "" otherwise
+    op: str = ""
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """One row of the report card."""
+
+    id: str
+    title: str
+    status: Status
+    detail: str = ""
+    #: the probed op the row is about ("tanh"), or the op a failure points at; "" if none
+    op: str = ""
+    findings: tuple[Finding, ...] = ()
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.status == "FAIL" and not self.findings:  # a failure always says what it is
+            object.__setattr__(self, "findings", (Finding(self.detail),))
+
+    @property
+    def failed(self) -> bool:
+        """True for a FAIL row."""
+        return self.status == "FAIL"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The row as JSON-ready data."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CheckResult:
+        """The row back from `to_dict`'s data."""
+        findings = tuple(Finding(**f) for f in data.get("findings", ()))
+        return cls(
+            id=data["id"],
+            title=data["title"],
+            status=data["status"],
+            detail=data.get("detail", ""),
+            op=data.get("op", ""),
+            findings=findings,
+            data=dict(data.get("data", {})),
+        )
+
+    def message(self) -> str:
+        """The row, every finding, and the code reproducing the first, for a test failure."""
+        lines = [f"{self.status} {self.title}: {self.detail}"]
+        for k, finding in enumerate(self.findings):
+            lines.append(f"  {finding.message}")
+            if k == 0:
+                lines += [f"    {line}" for line in finding.code.splitlines()]
+        return "\n".join(lines)
+
+
+# =======================================================================================
+# running expressions on the foreign class
+
+_SOURCE = "<gradstep test-engine>"
+_THIS_FILE = str(Path(__file__).resolve())
+_UPSTREAM = -1.5  # the upstream gradient of the second check of every form: (expr) * -1.5
+_REL, _ABS = 1e-6, 1e-9  # gradstep vs the foreign class: the same formulas up to rounding
+_EPS = 1e-6  # central differences: h = eps·max(1, |x|)
+
+
+def _compile(code: str) -> CodeType:
+    """Compile our own fixed statements (never the user's input), tagged so tracebacks can
+    tell our frames from the user's."""
+    return compile(code, _SOURCE, "exec")
+
+
+def _user_frames(error: BaseException) -> list[traceback.FrameSummary]:
+    """The traceback's frames outside this module and our compiled code: the user's."""
+    frames = traceback.extract_tb(error.__traceback__)
+    return [
+        f for f in frames if f.filename != _SOURCE and str(Path(f.filename).resolve()) != _THIS_FILE
+    ]
+
+
+def _is_refusal(error: BaseException, form: Form, class_name: str) -> bool:
+    """Whether an error trying ``form`` means the class does not do it (rather than a bug).
+
+    NotImplementedError or an assert refuse (micrograd: "only supporting int/float powers").
+    A method that exists but raises TypeError or AttributeError is broken, unless Python
+    raised it before reaching the method.  An operator that raises them about an operand
+    we gave it (its own class, or the float n) does not handle that operand type
+    (``self.data ** other`` with a Value exponent; ``other.data`` of a number); one that
+    complains about anything else (an int it made itself) is broken.
+    """
+    if isinstance(error, NotImplementedError | AssertionError):
+        return True
+    if not isinstance(error, TypeError | AttributeError):
+        return False
+    if not _user_frames(error):  # Python refused before reaching a method of the class
+        return True
+    if form.kind == "unary":
+        return False
+    operand_types = {f"'{class_name}'", "'float'"} if "n" in form.names else {f"'{class_name}'"}
+    return any(name in str(error) for name in operand_types)
+
+
+#: the method name of every probed op's form → the op (__add__, __radd__, tanh, ...; the
+#: first form wins: __pow__ is ``a ** n``)
+_OP_OF_METHOD = {form.needs: form.op for form in reversed(FORMS)}
+
+
+def _raised_by(error: BaseException) -> str:
+    """The probed op whose method (the outermost of the user's frames) raised ``error``."""
+    frames = _user_frames(error)
+    return _OP_OF_METHOD.get(frames[0].name, "") if frames else ""
+
+
+def _where(error: BaseException) -> str:
+    """`` (file.py, line N)`` for the user's frame the error came from, or ""."""
+    frames = _user_frames(error)
+    return f" ({Path(frames[-1].filename).name}, line {frames[-1].lineno})" if frames else ""
+
+
+def describe_error(error: BaseException) -> str:
+    """``ZeroDivisionError: float division by zero (engine.py, line 12)``."""
+    text = str(error)
+    name = type(error).__name__
+    return (f"{name}: {text}" if text else name) + _where(error)
+
+
+def _number(x: float) -> str:
+    """A number as Python reads it back, short: 1.5, -0.7, 0.7115941."""
+    return f"{x:.10g}" if math.isfinite(x) else repr(x)
+
+
+def _shown(x: float | None) -> str:
+    """A number for a message, or "not a number"."""
+    return "not a number" if x is None else _number(x)
+
+
+def _agree(expected: float, got: float, rel: float = _REL, abs_: float = _ABS) -> bool:
+    """|expected − got| ≤ abs + rel·|expected|, both finite."""
+    return math.isfinite(got) and abs(expected - got) <= abs_ + rel * abs(expected)
+
+
+def _as_float(x: object) -> float | None:
+    """A node's ``data`` or ``grad`` as a float, or None if it is not a number."""
+    try:
+        return float(x)  # type: ignore[arg-type]
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+@dataclass
+class Engine:
+    """The foreign class and what is known about it so far (forms probed, rows done)."""
+
+    cls: type
+    import_line: str
+    #: form id → its row's status, filled as rows finish (and from earlier workers)
+    statuses: dict[str, str] = field(default_factory=dict)
+    _probes: dict[str, str | None] = field(default_factory=dict)
+    _scaling: bool | None = None
+
+    @property
+    def name(self) -> str:
+        """The class's name, as the user's code writes it."""
+        return self.cls.__name__
+
+    def leaf(self, x: float) -> Any:
+        """A new leaf of the foreign class."""
+        return self.cls(x)
+
+    def run(
+        self, code: CodeType, leaves: Mapping[str, float], numbers: Mapping[str, float]
+    ) -> dict[str, Any]:
+        """Execute ``code`` with fresh leaves of the foreign class; return its namespace."""
+        namespace: dict[str, Any] = {name: self.leaf(x) for name, x in leaves.items()}
+        namespace.update(numbers)
+        exec(code, {"__builtins__": {"sum": sum}}, namespace)
+        return namespace
+
+    def unsupported(self, form_id: str) -> str | None:
+        """Why ``form`` cannot be checked (the class lacks or refuses it), or None if it can."""
+        status = self.statuses.get(form_id)
+        if status is not None:
+            return "unsupported" if status == "UNSUPPORTED" else None
+        return self.probe(form_id)
+
+    def probe(self, form_id: str) -> str | None:
+        """Try the form once (remembered): None if the class does it, else why not."""
+        if form_id not in self._probes:
+            self._probes[form_id] = _probe(self, FORM_BY_ID[form_id])
+        return self._probes[form_id]
+
+    def can_scale(self) -> bool:
+        """Whether ``x * n`` works and is right, so ``(expr) * -1.5`` can feed an op a
+        non-unit upstream gradient (a backward that forgets ``* out.grad`` passes with 1)."""
+        if self._scaling is None:
+            form = FORM_BY_ID["mul_n"]
+            self._scaling = self.unsupported(form.id) is None and not any(
+                check_code(self, f"out = {form.expression}", *_form_inputs(form, point))
+                for point in form.points
+            )
+        return self._scaling
+
+
+def _reference(
+    code: CodeType, leaves: Mapping[str, float], numbers: Mapping[str, float]
+) -> dict[str, Any]:
+    """The same code with gradstep's `Value`, after ``out.backward()``."""
+    namespace: dict[str, Any] = {name: Value(x) for name, x in leaves.items()}
+    namespace.update(numbers)
+    exec(code, {"__builtins__": {"sum": sum}}, namespace)
+    namespace["out"].backward()
+    return namespace
+
+
+def _form_inputs(form: Form, point: Sequence[float]) -> tuple[dict[str, float], dict[str, float]]:
+    """The point's leaves (Values) and plain numbers, by name."""
+    bound = dict(zip(form.names, point, strict=True))
+    numbers = {"n": bound.pop("n")} if "n" in bound else {}
+    return bound, numbers
+
+
+def _probe(engine: Engine, form: Form) -> str | None:
+    """Try the form once at its first point: None if the class does it, else why not."""
+    if not hasattr(engine.cls, form.needs):
+        return f"{engine.name} has no {form.needs}"
+    leaves, numbers = _form_inputs(form, form.points[0])
+    try:
+        engine.run(_compile(f"out = {form.expression}"), leaves, numbers)
+    except Exception as error:
+        if _is_refusal(error, form, engine.name):
+            return f"{form.expression} raised {describe_error(error)}"
+    return None
+
+
+# =======================================================================================
+# one expression, checked: value, every leaf's gradient, operands untouched
+
+
+def _repro(
+    engine: Engine,
+    code: str,
+    leaves: Mapping[str, float],
+    numbers: Mapping[str, float],
+    prints: Sequence[tuple[str, float, float | None]],
+) -> str:
+    """Pasteable Python: import, inputs, the code, backward(), one print per quantity."""
+    lines = [engine.import_line]
+    lines += [f"{name} = {x!r}" for name, x in numbers.items()]
+    lines += [f"{name} = {engine.name}({x!r})" for name, x in leaves.items()]
+    lines += code.splitlines()
+    lines.append("out.backward()")
+    for what, expected, got in prints:
+        comment = f"expected {_number(expected)}"
+        if got is not None:
+            comment += f", got {_number(got)}"
+        lines.append(f"print({what})  # {comment}")
+    return "\n".join(lines)
+
+
+def _at(leaves: Mapping[str, float], numbers: Mapping[str, float]) -> str:
+    """``a = 1.5, n = 2`` for a message."""
+    return ", ".join(f"{k} = {_number(v)}" for k, v in [*leaves.items(), *numbers.items()])
+
+
+def _numeric_gradient(
+    engine: Engine,
+    code: CodeType,
+    leaves: Mapping[str, float],
+    numbers: Mapping[str, float],
+    name: str,
+) -> float | None:
+    """(f(x + h) − f(x − h)) / 2h with the foreign class's own forward pass, or None."""
+    x = leaves[name]
+    h = _EPS * max(1.0, abs(x))
+    try:
+        plus = _as_float(engine.run(code, {**leaves, name: x + h}, numbers)["out"].data)
+        minus = _as_float(engine.run(code, {**leaves, name: x - h}, numbers)["out"].data)
+    except Exception:
+        return None
+    if plus is None or minus is None:
+        return None
+    return (plus - minus) / (2.0 * h)
+
+
+def check_code(
+    engine: Engine,
+    code: str,
+    leaves: Mapping[str, float],
+    numbers: Mapping[str, float] | None = None,
+) -> list[Finding]:
+    """Run ``code`` (ending in ``out = ...``) on the foreign class and on gradstep; compare
+    ``out.data``, every leaf's gradient after ``out.backward()`` and the leaves' data."""
+    numbers = dict(numbers or {})
+    compiled = _compile(code)
+    ref = _reference(compiled, leaves, numbers)
+    expected_out = ref["out"].data
+    expected_grads = {name: float(ref[name].grad) for name in leaves}
+    at = _at(leaves, numbers)
+
+    def repro(prints: Sequence[tuple[str, float, float | None]]) -> str:
+        return _repro(engine, code, leaves, numbers, prints)
+
+    def all_prints(got: Mapping[str, float | None]) -> list[tuple[str, float, float | None]]:
+        return [(f"{n}.grad", expected_grads[n], got.get(n)) for n in leaves]
+
+    try:
+        ns = engine.run(compiled, leaves, numbers)
+        out = ns["out"]
+        data = _as_float(out.data)
+    except Exception as error:
+        return [
+            Finding(
+                f"at {at}: {_what_ran(code)} raised {describe_error(error)}",
+                code=repro([]),
+                op=_raised_by(error),
+            )
+        ]
+    if data is None:
+        return [Finding(f"at {at}: out.data is {out.data!r}, not a number", code=repro([]))]
+    findings = []
+    if not _agree(expected_out, data):
+        findings.append(
+            Finding(
+                f"out.data at {at}: expected {_number(expected_out)}, got {_number(data)}",
+                expected_out,
+                data,
+                repro([("out.data", expected_out, data)]),
+            )
+        )
+    findings += _changed_leaves(ns, leaves, "the forward pass", at, repro)
+    try:
+        out.backward()
+    except Exception as error:
+        return [
+            *findings,
+            Finding(
+                f"at {at}: out.backward() raised {describe_error(error)}",
+                code=repro([]),
+                op=_raised_by(error) or "backward",
+            ),
+        ]
+    got = {name: _as_float(ns[name].grad) for name in leaves}
+    for name in leaves:
+        expected, value = expected_grads[name], got[name]
+        if value is not None and _agree(expected, value):
+            continue
+        numeric = _numeric_gradient(engine, compiled, leaves, numbers, name)
+        context = (
+            ""
+            if numeric is None
+            else f" (central difference of your forward pass: {_number(numeric)})"
+        )
+        shown = _number(value) if value is not None else repr(ns[name].grad)
+        findings.append(
+            Finding(
+                f"∂out/∂{name} at {at}: expected {_number(expected)}, got {shown}{context}",
+                expected,
+                value,
+                repro(all_prints(got)),
+            )
+        )
+    findings += _changed_leaves(ns, leaves, "backward()", at, repro)
+    return findings
+
+
+def _what_ran(code: str) -> str:
+    """The code for a message: ``a + b`` for ``out = a + b``, else the statements on a line."""
+    lines = code.splitlines()
+    return lines[0].removeprefix("out = ") if len(lines) == 1 else _oneline(code)
+
+
+def _changed_leaves(
+    ns: Mapping[str, Any],
+    leaves: Mapping[str, float],
+    when: str,
+    at: str,
+    repro: Callable[[Sequence[tuple[str, float, float | None]]], str],
+) -> list[Finding]:
+    """A finding for each leaf whose data the code changed (operands must stay unmodified)."""
+    findings = []
+    for name, x in leaves.items():
+        now = _as_float(ns[name].data)
+        if now is None or now != x:
+            findings.append(
+                Finding(
+                    f"{when} changed the operand {name}.data from {_number(x)} to "
+                    f"{ns[name].data!r} (at {at})",
+                    float(x),
+                    now,
+                    repro([(f"{name}.data", float(x), now)]),
+                )
+            )
+    return findings
+
+
+# =======================================================================================
+# the checks
+
+
+def check_backward(engine: Engine, spec: CheckSpec) -> CheckResult:
+    """The walk itself, with + and * only: grads start at 0, the seed is 1, parents go first."""
+    for form_id in ("add", "mul"):
+        if (why := engine.unsupported(form_id)) is not None:
+            return CheckResult(
+                spec.id, spec.title, "SKIP", f"needs {FORM_BY_ID[form_id].expression}: {why}"
+            )
+    leaves = {"a": 1.5, "b": -0.7}
+    if spec.id == "order":
+        code = "d = a + b\nout = d * c"  # no node used twice: only the order can go wrong
+        findings = check_code(engine, code, {**leaves, "c": 2.5})
+        if not findings:
+            return CheckResult(
+                spec.id,
+                spec.title,
+                "PASS",
+                f"{_oneline(code)}: walked from the root down",
+            )
+        hint = (
+            "; if a + b and a * b pass alone, backward() runs a node's _backward before the "
+            "node has its gradient: walk the topological order in reverse (root first)"
+        )
+        first = replace(findings[0], message=findings[0].message + hint)
+        return CheckResult(
+            spec.id, spec.title, "FAIL", first.message, "backward", (first, *findings[1:])
+        )
+    code = "out = a * b"
+    try:
+        ns = engine.run(_compile(code), leaves, {})
+        born = {"a": _as_float(ns["a"].grad), "out": _as_float(ns["out"].grad)}
+        ns["out"].backward()
+        seed = _as_float(ns["out"].grad)
+    except Exception as error:
+        return CheckResult(
+            spec.id, spec.title, "FAIL", f"raised {describe_error(error)}", "backward"
+        )
+    if spec.id == "birth":
+        wrong = {name: g for name, g in born.items() if g != 0.0}
+        if not wrong:
+            return CheckResult(
+                spec.id, spec.title, "PASS", "a leaf's and a result's grad are 0 before backward()"
+            )
+        shown = ", ".join(f"{name}.grad = {_shown(g)}" for name, g in wrong.items())
+        message = (
+            f"before any backward(), {shown}: a new node's grad must start at 0 (backward() "
+            "adds into it; only the root is seeded with 1)"
+        )
+        prints = [(f"{name}.grad", 0.0, g) for name, g in wrong.items()]
+        code_text = _repro(engine, code, leaves, {}, prints).replace("out.backward()\n", "")
+        finding = Finding(message, 0.0, next(iter(wrong.values())), code_text)
+        return CheckResult(spec.id, spec.title, "FAIL", message, "backward", (finding,))
+    if seed == 1.0:
+        return CheckResult(spec.id, spec.title, "PASS", "out.grad = 1 after out.backward()")
+    message = (
+        f"after out.backward(), out.grad is {_shown(seed)}, not 1: backward() must start the "
+        "chain rule with ∂out/∂out = 1 (out.grad = 1.0)"
+    )
+    finding = Finding(
+        message, 1.0, seed, _repro(engine, code, leaves, {}, [("out.grad", 1.0, seed)])
+    )
+    return CheckResult(spec.id, spec.title, "FAIL", message, "backward", (finding,))
+
+
+_FORGOT_UPSTREAM = (
+    "; alone it is right, so its backward must multiply the local derivative by out.grad "
+    "(the upstream gradient)"
+)
+
+
+def check_form(engine: Engine, spec: CheckSpec) -> CheckResult:
+    """A form's value and gradients at each of its points, with upstream 1 and -1.5."""
+    form = FORM_BY_ID[spec.id]
+    why = engine.probe(form.id)
+    if why is not None:
+        missing = _missing_mirror(engine, form)
+        if missing:
+            leaves, numbers = _form_inputs(form, form.points[0])
+            code = _repro(engine, f"out = {form.expression}", leaves, numbers, [])
+            finding = Finding(missing, code=code.removesuffix("\nout.backward()"))
+            return CheckResult(spec.id, spec.title, "FAIL", missing, form.op, (finding,))
+        return CheckResult(spec.id, spec.title, "UNSUPPORTED", why, form.op)
+    findings: list[Finding] = []
+    scaled = engine.can_scale()
+    for point in form.points:
+        leaves, numbers = _form_inputs(form, point)
+        alone = check_code(engine, f"out = {form.expression}", leaves, numbers)
+        findings += alone
+        if scaled:
+            code = f"out = ({form.expression}) * {_UPSTREAM}"
+            findings += [
+                f if alone else replace(f, message=f.message + _FORGOT_UPSTREAM)
+                for f in check_code(engine, code, leaves, numbers)
+            ]
+    findings = _unique(findings)
+    if findings:
+        more = f" (and {len(findings) - 1} more)" if len(findings) > 1 else ""
+        return CheckResult(
+            spec.id, spec.title, "FAIL", findings[0].message + more, form.op, tuple(findings)
+        )
+    names = [n for n in form.names if n != "n"]
+    times = f" (upstream 1 and {_UPSTREAM})" if scaled else ""
+    detail = f"value, ∂/∂{', ∂/∂'.join(names)} at {len(form.points)} points{times}"
+    return CheckResult(spec.id, spec.title, "PASS", detail, form.op)
+
+
+def _unique(findings: Sequence[Finding]) -> list[Finding]:
+    """Drop findings whose message repeats an earlier one."""
+    seen: set[str] = set()
+    kept = []
+    for f in findings:
+        if f.message not in seen:
+            seen.add(f.message)
+            kept.append(f)
+    return kept
+
+
+#: forms every micrograd-style class must have
+_REQUIRED = frozenset({"add", "mul"})
+
+
+def _missing_mirror(engine: Engine, form: Form) -> str:
+    """Why an unsupported form is a bug: ``a + b`` and ``a * b`` are the core of any engine;
+    a form whose mirror works must work too (``a - n`` but not ``a - b``; ``a + n`` but not
+    ``n + a``: a missing ``__radd__`` breaks ``2 + a`` and ``sum()``); "" if it is not."""
+    why = engine.probe(form.id)
+    if form.id in _REQUIRED:
+        return f"{form.expression} must work in a micrograd-style engine: {why}"
+    if form.kind == "number-value":  # a ⊕ n, or a ** b for n ** a
+        mirror = FORM_BY_ID.get(f"{form.op}_n") or FORM_BY_ID[form.op]
+        reason = f"Python calls {form.needs} for a number on the left"
+    elif form.kind == "value-value" and f"{form.op}_n" in FORM_BY_ID:
+        mirror, reason = FORM_BY_ID[f"{form.op}_n"], "a Value operand must work where a number does"
+    else:
+        return ""
+    if engine.unsupported(mirror.id) is not None:
+        return ""
+    return f"{mirror.expression} works but {form.expression} does not ({reason}): {why}"
+
+
+def check_case(engine: Engine, spec: CheckSpec) -> CheckResult:
+    """A fixed expression: node reuse, a shared node, sum(), ints."""
+    case = _CASE_BY_ID[spec.id]
+    for form_id in case.needs:
+        if (why := engine.unsupported(form_id)) is not None:
+            needed = FORM_BY_ID[form_id].expression
+            return CheckResult(spec.id, spec.title, "UNSUPPORTED", f"needs {needed}: {why}")
+    findings = check_code(engine, case.code, dict(case.leaves))
+    if findings:
+        more = f" (and {len(findings) - 1} more)" if len(findings) > 1 else ""
+        return CheckResult(
+            spec.id,
+            spec.title,
+            "FAIL",
+            findings[0].message + more,
+            case.blame or findings[0].op,
+            tuple(findings),
+        )
+    return CheckResult(spec.id, spec.title, "PASS", f"{_oneline(case.code)}: value and gradients")
+
+
+def _oneline(code: str) -> str:
+    """Statements on one line: ``c = a * b; out = c * c``."""
+    return "; ".join(code.splitlines())

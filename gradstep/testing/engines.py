@@ -1,0 +1,532 @@
+"""Check anyone's micrograd-style `Value` class: `check_engine`, its report card, `engine_suite`.
+
+``check_engine("engine.py:Value")`` imports the class in a separate worker process
+(`gradstep.testing._engine_worker`) and runs every check of `engine_checks.plan` there, each
+with a time limit: an infinite loop, a crash or a runaway recursion in the user's code
+costs that one check, never the caller.  The result is an `EngineReport`: one row per op
+form and check, PASS / FAIL / UNSUPPORTED / SKIP / INFO, and for each failure the point,
+expected vs got, and Python that reproduces it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import queue
+import re
+import signal
+import site
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from gradstep.testing.engine_checks import (
+    STATUSES,
+    CheckResult,
+    CheckSpec,
+    Finding,
+    plan,
+)
+from gradstep.testing.engine_ops import op_names
+
+__all__ = [
+    "check_engine",
+    "engine_suite",
+    "EngineReport",
+    "EngineTargetError",
+    "CheckResult",
+    "Finding",
+    "Target",
+    "parse_target",
+]
+
+#: the defaults of `check_engine` and ``gradstep test-engine``
+DEFAULT_EXAMPLES = 100
+DEFAULT_MAX_DEPTH = 1_000_000
+DEFAULT_DEPTH_SECONDS = 10.0
+DEFAULT_TIMEOUT = 10.0
+_MAX_WORKERS = 12  # a worker that keeps dying: give up on the remaining checks after this many
+
+
+class EngineTargetError(Exception):
+    """The target cannot be checked (no file, no class, an error importing it): one line."""
+
+    def __init__(self, message: str, details: str = "") -> None:
+        super().__init__(message)
+        self.details = details  # the traceback from the worker, for --traceback
+
+
+# =======================================================================================
+# the target
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where the class lives: a file (``path/engine.py``) or a module (``pkg.engine``)."""
+
+    kind: str  # "file" or "module"
+    location: str
+    class_name: str
+    #: folders the worker puts on sys.path (a class given as an object needs its importer's path)
+    path: tuple[str, ...] = ()
+
+    def __str__(self) -> str:
+        return f"{self.location}:{self.class_name}"
+
+
+_DOTTED = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*\Z")
+
+
+def parse_target(target: str | type) -> Target:
+    """Where the class is: ``path/file.py:Class``, ``package.module:Class`` (``Value`` by
+    default), or the class itself."""
+    if isinstance(target, type):
+        return _class_target(target)
+    text = target.strip()
+    location, class_name = text, "Value"
+    head, sep, tail = text.rpartition(":")
+    if sep and not tail:
+        raise EngineTargetError(f"no class name after ':' in {text!r}")
+    if sep and _DOTTED.match(tail) and head and not re.fullmatch(r"[A-Za-z]", head):
+        location, class_name = head, tail
+    if not location:
+        raise EngineTargetError(
+            "no target: give path/to/file.py:ClassName or package.module:ClassName"
+        )
+    looks_like_file = location.endswith(".py") or "/" in location or os.sep in location
+    if looks_like_file or Path(location).is_file():
+        path = Path(location)
+        if not path.exists():
+            raise EngineTargetError(f"no such file: {location}")
+        if path.is_dir():
+            raise EngineTargetError(f"{location} is a folder: give a .py file inside it")
+        return Target("file", str(path), class_name)
+    if not _DOTTED.match(location):
+        raise EngineTargetError(
+            f"{location!r} is neither a file nor a module name: give path/to/file.py:ClassName "
+            "or package.module:ClassName"
+        )
+    return Target("module", location, class_name)
+
+
+def _class_target(cls: type) -> Target:
+    """A class object: its module by name (with this process's sys.path), or its file."""
+    module = sys.modules.get(cls.__module__)
+    filename = getattr(module, "__file__", None)
+    if cls.__module__ == "__main__" or module is None:
+        if filename is None:
+            raise EngineTargetError(f"cannot tell where the class {cls.__qualname__} is defined")
+        return Target("file", filename, cls.__qualname__)
+    return Target("module", cls.__module__, cls.__qualname__, tuple(p for p in sys.path if p))
+
+
+# =======================================================================================
+# the report
+
+
+@dataclass(frozen=True)
+class EngineReport:
+    """The report card: one `CheckResult` per row, in the plan's order."""
+
+    target: str
+    class_name: str
+    rows: tuple[CheckResult, ...]
+    seconds: float
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        """True when no row failed."""
+        return not any(row.failed for row in self.rows)
+
+    @property
+    def failed(self) -> tuple[CheckResult, ...]:
+        """The FAIL rows."""
+        return tuple(row for row in self.rows if row.failed)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """How many rows have each status."""
+        return {status: sum(row.status == status for row in self.rows) for status in STATUSES}
+
+    def row(self, check_id: str) -> CheckResult:
+        """The row of one check, by id ("tanh", "radd", "dags", ...)."""
+        for row in self.rows:
+            if row.id == check_id:
+                return row
+        raise KeyError(f"no check {check_id!r} in this report")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The report as JSON-ready data (what ``--json`` prints)."""
+        return {
+            "target": self.target,
+            "class": self.class_name,
+            "ok": self.ok,
+            "counts": self.counts,
+            "seconds": round(self.seconds, 3),
+            "options": dict(self.options),
+            "checks": [_jsonable(row.to_dict()) for row in self.rows],
+        }
+
+    def format(self, width: int = 100) -> str:
+        """The report card as text: a table, then every failure with code to reproduce it."""
+        title_width = max(len(row.title) for row in self.rows)
+        lines = [
+            f"gradstep test-engine {self.target}",
+            f"{self.class_name} vs gradstep and central differences "
+            "(a, b: Values; n: a plain number)",
+            "",
+        ]
+        for row in self.rows:
+            head = f"  {row.status:<11}  {row.title:<{title_width}}  "
+            wrapped = textwrap.wrap(
+                row.detail, max(30, width - len(head)), break_on_hyphens=False
+            ) or [""]
+            lines.append(head + wrapped[0])
+            lines += [" " * len(head) + more for more in wrapped[1:]]
+        failures = [row for row in self.rows if row.failed and row.findings]
+        if failures:
+            lines += ["", "failures"]
+        for row in failures:
+            first = row.findings[0]
+            lines.append(f"  {row.title}: {first.message}")
+            lines += [f"      {line}" for line in first.code.splitlines()]
+            if len(row.findings) > 1:
+                lines.append(f"    ({len(row.findings) - 1} more: --json lists every one)")
+        counts = self.counts
+        summary = ", ".join(f"{n} {s.lower()}" for s, n in counts.items() if n)
+        verdict = "all supported checks pass" if self.ok else f"{counts['FAIL']} failed"
+        lines += ["", f"{summary}: {verdict} ({self.seconds:.1f} s)"]
+        return "\n".join(lines)
+
+    __str__ = format
+
+
+def _jsonable(data: Any) -> Any:
+    """``data`` with every NaN or infinity as the string "nan", "inf", "-inf" (strict JSON)."""
+    if isinstance(data, float) and not math.isfinite(data):
+        return repr(data)
+    if isinstance(data, dict):
+        return {key: _jsonable(value) for key, value in data.items()}
+    if isinstance(data, list | tuple):
+        return [_jsonable(value) for value in data]
+    return data
+
+
+# =======================================================================================
+# the worker process
+
+_EOF = object()
+_TIMEOUT = object()
+
+
+class _Worker:
+    """One worker process: send it the configuration, read its events with time limits."""
+
+    def __init__(self, config: Mapping[str, Any]) -> None:
+        kwargs: dict[str, Any] = {}
+        if os.name == "posix":
+            kwargs["start_new_session"] = True  # its own process group: kill its children too
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "gradstep.testing._engine_worker"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=_worker_environment(),
+            text=True,
+            encoding="utf-8",
+            errors="replace",
+            **kwargs,
+        )
+        self.events: queue.Queue[object] = queue.Queue()
+        self.stderr: deque[str] = deque(maxlen=20)
+        assert self.process.stdin is not None and self.process.stdout is not None
+        assert self.process.stderr is not None
+        threading.Thread(target=self._read_events, args=(self.process.stdout,), daemon=True).start()
+        threading.Thread(target=self._read_stderr, args=(self.process.stderr,), daemon=True).start()
+        try:
+            self.process.stdin.write(json.dumps(config) + "\n")
+            self.process.stdin.close()
+        except OSError:  # it died at once: the reader reports the end
+            pass
+
+    def _read_events(self, stream: IO[str]) -> None:
+        for line in stream:
+            try:
+                self.events.put(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+        self.events.put(_EOF)
+
+    def _read_stderr(self, stream: IO[str]) -> None:
+        for line in stream:
+            self.stderr.append(line.rstrip("\n"))
+
+    def next(self, seconds: float) -> object:
+        """The next event (a dict), `_TIMEOUT` after ``seconds``, or `_EOF` when it ended."""
+        try:
+            return self.events.get(timeout=seconds)
+        except queue.Empty:
+            return _TIMEOUT
+
+    def how_it_ended(self) -> str:
+        """``killed by SIGSEGV`` / ``exit status 3``, and its last line on stderr."""
+        try:
+            code = self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            return "it stopped answering"
+        if code < 0:
+            try:
+                name = signal.Signals(-code).name
+            except ValueError:
+                name = f"signal {-code}"
+            text = f"killed by {name}"
+        else:
+            text = f"exit status {code}"
+        last = [line for line in self.stderr if line.strip()]
+        return text + (f"; its last line on stderr: {last[-1].strip()}" if last else "")
+
+    def stop(self) -> None:
+        """Kill it (and its process group) if it still runs."""
+        if self.process.poll() is None:
+            try:
+                if os.name == "posix":
+                    os.killpg(self.process.pid, signal.SIGKILL)
+                else:
+                    self.process.kill()
+            except (ProcessLookupError, PermissionError):
+                pass
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(timeout=5)
+
+
+def _worker_environment() -> dict[str, str]:
+    """This environment, with gradstep importable in the worker even from a source checkout."""
+    env = dict(os.environ)
+    root = str(Path(__file__).resolve().parents[2])
+    installed = {
+        str(Path(p).resolve()) for p in [*site.getsitepackages(), site.getusersitepackages()]
+    }
+    if root not in installed:
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
+    env["PYTHONIOENCODING"] = "utf-8"
+    return env
+
+
+# =======================================================================================
+# check_engine
+
+
+def _time_limit(spec: CheckSpec, timeout: float, examples: int, depth_seconds: float) -> float:
+    """How long one check may take before the worker is killed."""
+    if spec.kind == "dags":
+        return timeout * max(6.0, examples / 20.0)
+    if spec.kind == "depth":  # its bound is CPU time: leave room for a busy machine
+        return 3.0 * depth_seconds + timeout
+    return timeout
+
+
+def _lost(spec: CheckSpec, why: str, progress: Sequence[Mapping[str, Any]]) -> CheckResult:
+    """The row of a check whose worker hung or died: the depth check reports how far it got."""
+    if spec.kind == "depth":
+        worked = max((p["ok"] for p in progress if "ok" in p), default=0)
+        tried = max((p["trying"] for p in progress if "trying" in p), default=0)
+        data = {"depth": worked, "limit": tried, "error": why}
+        if "did not finish" in why:
+            text = f"at least {worked:,} ops; a chain of {tried:,} {why}"
+            return CheckResult(spec.id, spec.title, "INFO", text, data=data)
+        text = (
+            f"{worked:,} ops; a chain of {tried:,} crashed the process ({why}): likely a "
+            "recursive backward() whose raised recursion limit lets it overflow the C stack"
+        )
+        return CheckResult(spec.id, spec.title, "FAIL", text, "backward", (Finding(text),), data)
+    text = why if why.startswith("did not") else f"the process running this check died ({why})"
+    return CheckResult(spec.id, spec.title, "FAIL", text, spec.id, (Finding(text),))
+
+
+def check_engine(
+    target: str | type,
+    *,
+    ops: Sequence[str] | None = None,
+    examples: int = DEFAULT_EXAMPLES,
+    max_depth: int = DEFAULT_MAX_DEPTH,
+    depth_seconds: float = DEFAULT_DEPTH_SECONDS,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> EngineReport:
+    """Check a micrograd-style class: every op against gradstep and central differences,
+    random DAGs (``examples`` of them), node reuse, repeated backward, the deepest chain.
+
+    ``target`` is ``"path/to/file.py:Class"``, ``"package.module:Class"`` (``Value`` when
+    omitted) or the class itself.  ``ops`` limits the op rows and the DAGs (names such as
+    ``"tanh"``, or ``"+"``).  Each check runs in the worker with a ``timeout`` (seconds);
+    the chain check doubles its depth up to ``max_depth`` within ``depth_seconds`` of CPU time.
+    Raises `EngineTargetError` when the class cannot be loaded, ValueError on bad options.
+    """
+    if examples < 0 or max_depth < 1 or depth_seconds <= 0 or timeout <= 0:
+        raise ValueError("examples ≥ 0, max_depth ≥ 1, depth_seconds > 0 and timeout > 0, please")
+    specs = plan(ops)
+    names = list(op_names(ops)) if ops is not None else None
+    where = parse_target(target)
+    start = time.perf_counter()
+    results: dict[str, CheckResult] = {}
+    statuses: dict[str, str] = {}
+    class_name = where.class_name.rsplit(".", 1)[-1]
+    by_id = {spec.id: spec for spec in specs}
+    workers = 0
+    while len(results) < len(specs):
+        if workers == _MAX_WORKERS:
+            for spec in specs:
+                if spec.id not in results:
+                    why = f"not run: the worker process died {workers} times"
+                    results[spec.id] = CheckResult(spec.id, spec.title, "FAIL", why)
+            break
+        config = {
+            "kind": where.kind,
+            "location": where.location,
+            "class": where.class_name,
+            "path": list(where.path),
+            "ops": names,
+            "examples": examples,
+            "dag_seconds": _time_limit(by_id["dags"], timeout, examples, depth_seconds) / 2,
+            "max_depth": max_depth,
+            "depth_seconds": depth_seconds,
+            "skip": list(results),
+            "statuses": statuses,
+        }
+        worker = _Worker(config)
+        workers += 1
+        try:
+            class_name = _await_ready(worker, where, timeout, first=workers == 1) or class_name
+            _collect(worker, by_id, results, statuses, timeout, examples, depth_seconds)
+        finally:
+            worker.stop()
+    rows = tuple(results[spec.id] for spec in specs)
+    options = {
+        "ops": names,
+        "examples": examples,
+        "max_depth": max_depth,
+        "depth_seconds": depth_seconds,
+        "timeout": timeout,
+    }
+    return EngineReport(str(where), class_name, rows, time.perf_counter() - start, options)
+
+
+def _await_ready(worker: _Worker, where: Target, timeout: float, first: bool) -> str:
+    """Wait for the worker to import the class; raise `EngineTargetError` if it cannot."""
+    limit = 3.0 * timeout
+    event = worker.next(limit)
+    if event is _TIMEOUT:
+        raise EngineTargetError(f"importing {where} did not finish within {limit:g} s")
+    if event is _EOF:
+        raise EngineTargetError(f"the process importing {where} died ({worker.how_it_ended()})")
+    assert isinstance(event, dict)
+    if event["event"] == "target-error":
+        raise EngineTargetError(event["message"], event.get("traceback", ""))
+    return str(event.get("class", ""))
+
+
+def _collect(
+    worker: _Worker,
+    by_id: Mapping[str, CheckSpec],
+    results: dict[str, CheckResult],
+    statuses: dict[str, str],
+    timeout: float,
+    examples: int,
+    depth_seconds: float,
+) -> None:
+    """Read results until the worker is done, hangs or dies (then record the check it was on)."""
+    current: CheckSpec | None = None
+    progress: list[Mapping[str, Any]] = []
+    while True:
+        limit = (
+            timeout if current is None else _time_limit(current, timeout, examples, depth_seconds)
+        )
+        event = worker.next(limit)
+        if event is _TIMEOUT or event is _EOF:
+            if current is None:
+                return
+            if event is _TIMEOUT:
+                why = f"did not finish within {limit:g} s (an infinite loop?)"
+                worker.stop()
+            else:
+                why = worker.how_it_ended()
+            results[current.id] = _lost(current, why, progress)
+            statuses[current.id] = results[current.id].status
+            return
+        assert isinstance(event, dict)
+        kind = event["event"]
+        if kind == "start":
+            current, progress = by_id[event["check"]], []
+        elif kind == "progress":
+            progress.append(event["data"])
+        elif kind == "result":
+            row = CheckResult.from_dict(event["result"])
+            results[row.id] = row
+            if by_id[row.id].kind == "form":
+                statuses[row.id] = row.status
+            current = None
+        elif kind == "done":
+            return
+
+
+# =======================================================================================
+# pytest
+
+
+_REPORTS: dict[tuple[object, ...], EngineReport | EngineTargetError] = {}
+
+
+def engine_suite(
+    target: str | type,
+    *,
+    ops: Sequence[str] | None = None,
+    examples: int = DEFAULT_EXAMPLES,
+    max_depth: int = DEFAULT_MAX_DEPTH,
+    depth_seconds: float = DEFAULT_DEPTH_SECONDS,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> Callable[[str], None]:
+    """A pytest test, parametrised over every check: ``test_it = engine_suite("engine.py")``.
+
+    The checks run once (in one worker process) when the first test runs; each test then
+    reports its row: FAIL fails with the op, the point, expected vs got and the code that
+    reproduces it; UNSUPPORTED and SKIP rows are skipped; PASS and INFO rows pass.
+    """
+    import pytest
+
+    ids = [spec.id for spec in plan(ops)]
+    where = target if isinstance(target, str) else f"{target.__module__}:{target.__qualname__}"
+    key = (where, tuple(ops or ()), examples, max_depth, depth_seconds, timeout)
+
+    @pytest.mark.parametrize("check", ids)
+    def test_engine(check: str) -> None:
+        if key not in _REPORTS:
+            try:
+                _REPORTS[key] = check_engine(
+                    target,
+                    ops=ops,
+                    examples=examples,
+                    max_depth=max_depth,
+                    depth_seconds=depth_seconds,
+                    timeout=timeout,
+                )
+            except EngineTargetError as error:
+                _REPORTS[key] = error
+        report = _REPORTS[key]
+        if isinstance(report, EngineTargetError):
+            pytest.fail(f"cannot check {key[0]}: {report}", pytrace=False)
+        row = report.row(check)
+        if row.failed:
+            pytest.fail(row.message(), pytrace=False)
+        if row.status in ("UNSUPPORTED", "SKIP"):
+            pytest.skip(f"{row.status} {row.title}: {row.detail}")
+
+    return test_engine
