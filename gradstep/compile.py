@@ -19,6 +19,7 @@ below and ``repr`` of recorded floats); no user string is ever evaluated.
 from __future__ import annotations
 
 import builtins
+import functools
 import math
 import struct
 from collections.abc import Callable, Sequence
@@ -229,7 +230,8 @@ def _record(loss_fn: Callable[[], Value], params: Sequence[Value]) -> _Recording
 
 
 def _user_template(node: Value, user_ops: list[OpSpec]) -> _OpSpec:
-    """Templates that call a `define_op` op's own forward and local (numbered ``_UF0``…)."""
+    """Templates that call an op record's own forward and local (numbered ``_UF0``…): for
+    ops made with `define_op`, and any built-in op without a template of its own above."""
     record = node._spec
     if record is None or isinstance(record, _NodeRule):
         rule = getattr(record, "rule", None)
@@ -242,20 +244,37 @@ def _user_template(node: Value, user_ops: list[OpSpec]) -> _OpSpec:
         user_ops.append(record)
     k = user_ops.index(record)
     args = ", ".join(f"{{x{j}}}" for j in range(record.arity))
+    constant = ", {c}" if record.param else ""
     return _OpSpec(
         f"{record.name}#{k}",
-        f"_UF{k}({args})",
-        tuple(f"_UL{k}({args}, {{o}})[{j}]" for j in range(record.arity)),
+        f"_UF{k}({args}{constant})",
+        tuple(f"_UL{k}({args}, {{o}}{constant})[{j}]" for j in range(record.arity)),
     )
 
 
 def _user_namespace(user_ops: Sequence[OpSpec]) -> dict[str, Any]:
-    """``_UF{k}`` and ``_UL{k}``: each user op's forward and local derivatives on floats."""
+    """``_UF{k}`` and ``_UL{k}``: each op's forward (its domain checked) and local derivatives
+    on floats, called as ``_UF{k}(*xs[, c])`` and ``_UL{k}(*xs, out[, c])``."""
     namespace: dict[str, Any] = {}
     for k, record in enumerate(user_ops):
-        namespace[f"_UF{k}"] = lambda *xs, f=record.forward: float(f(*xs))
-        namespace[f"_UL{k}"] = lambda *args, r=record: local_floats(r, args[:-1], args[-1], None)
+        namespace[f"_UF{k}"] = functools.partial(_call_forward, record)
+        namespace[f"_UL{k}"] = functools.partial(_call_local, record)
     return namespace
+
+
+def _call_forward(record: OpSpec, *args: float) -> float:
+    """The record's forward on floats; `_DomainError` where the engine would raise."""
+    if record.check is not None and record.check(*args) is not None:
+        raise _DomainError
+    return float(record.forward(*args))
+
+
+def _call_local(record: OpSpec, *args: float) -> tuple[float, ...]:
+    """The record's local derivatives on floats: ``args`` = operands, out[, constant]."""
+    if record.param:
+        *xs, out, c = args
+        return local_floats(record, xs, out, c)
+    return local_floats(record, args[:-1], args[-1], None)
 
 
 def _check_params(params: Sequence[Value]) -> tuple[Value, ...]:

@@ -593,14 +593,6 @@ def _apply_chain_rule(
         spec = node._spec
         call = spec.call if fast else 0  # type: ignore[union-attr]
         try:
-            if call == 4:  # +, −: the local derivatives are constants
-                if node._b is None:
-                    a.grad += spec.constant[0] * upstream  # type: ignore[union-attr]
-                else:
-                    la, lb = spec.constant  # type: ignore[union-attr]
-                    a.grad += la * upstream
-                    node._b.grad += lb * upstream  # type: ignore[union-attr]
-                continue
             if call == 2:
                 b = node._b
                 la, lb = spec.local(a.data, b.data, node.data)  # type: ignore[union-attr]

@@ -29,7 +29,6 @@ with `gradstep.define_op` is an `OpSpec` too (``builtin=False``).
 
 from __future__ import annotations
 
-import dis
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -122,20 +121,13 @@ class OpSpec:
     #: one of gradstep's own ops (its rule is trusted on backward's fast path)
     builtin: bool = True
     #: how backward() calls the rule: 1 = local(x, out), 2 = local(a, b, out),
-    #: 3 = local(x, out, param), 4 = ``constant`` (the rule reads none of its arguments),
-    #: 0 = through `Value.local_grads` (checked)
+    #: 3 = local(x, out, param), 0 = through `Value.local_grads` (checked)
     call: int = field(init=False, repr=False, compare=False)
-    #: the local derivatives of a rule that reads none of its arguments (+, −, neg), else ()
-    constant: tuple[float, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         shape = (self.arity, bool(self.param))
         fast = {(1, False): 1, (2, False): 2, (1, True): 3}.get(shape, 0) if self.builtin else 0
-        constant: tuple[float, ...] = ()
-        if fast and not _reads_its_arguments(self.local):
-            constant, fast = tuple(self.local(*[0.0] * (self.arity + 1))), 4
         object.__setattr__(self, "call", fast)
-        object.__setattr__(self, "constant", constant)
         if not self.symbol:
             object.__setattr__(self, "symbol", self.name)
 
@@ -169,17 +161,6 @@ class OpSpec:
         if self.param:
             values[self.param] = "?" if param is None else f"{param:g}"
         return template.format(**values)
-
-
-def _reads_its_arguments(rule: Callable[..., Any]) -> bool:
-    """Whether a rule's code reads any of its arguments (if not, its result is a constant)."""
-    code = getattr(rule, "__code__", None)
-    if code is None:
-        return True
-    arguments = set(code.co_varnames[: code.co_argcount])
-    return any(
-        i.opname.startswith("LOAD_") and i.argval in arguments for i in dis.get_instructions(rule)
-    ) or bool(code.co_freevars)
 
 
 # ---------------------------------------------------------------------------------------

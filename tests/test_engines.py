@@ -44,6 +44,14 @@ QUICK = {"examples": 0, "max_depth": 500}
 DAGS: dict[str, Any] = {"examples": 15}
 
 
+def _finite_stack() -> bool:
+    """Whether the C stack is bounded (as usual: 8 MiB), so deep C recursion crashes."""
+    import resource
+
+    soft, _ = resource.getrlimit(resource.RLIMIT_STACK)
+    return soft != resource.RLIM_INFINITY and soft <= 64 * 2**20
+
+
 @dataclass(frozen=True)
 class Broken:
     """A broken engine, the rows that must fail, and whether no other row may."""
@@ -184,6 +192,20 @@ def test_a_hang_or_a_crash_costs_one_row(reports: dict[str, EngineReport]) -> No
         assert "SIGSEGV" in detail
     # the worker was started again: every row after sqrt still ran and passed
     assert crash.counts["PASS"] == len(crash.rows) - 4, crash.format()  # not sqrt, DAGs, 2 INFO
+
+
+@pytest.mark.skipif(
+    os.name != "posix" or not _finite_stack(), reason="needs a bounded C stack to overflow"
+)
+def test_a_deep_chain_that_kills_the_interpreter_is_reported_with_its_depth() -> None:
+    report = check_engine(
+        str(ENGINES / "recursion_limit_raised.py"), ops=["add"], examples=0, max_depth=10**6
+    )
+    chain = report.row("deepest_chain")
+    assert chain.status == "FAIL" and chain.op == "backward", report.format()
+    assert "crashed the process (killed by SIGSEGV)" in chain.detail
+    assert chain.data["limit"] == 2 * chain.data["depth"] > 1000  # past Python's usual limit
+    assert [row.id for row in report.failed] == ["deepest_chain"]  # the rest ran and passed
 
 
 def test_the_reproducing_code_runs_and_prints_what_the_report_says(

@@ -69,6 +69,16 @@ def test_grad_with_create_graph_records_even_inside_no_grad() -> None:
     assert d2y == 12.0  # 6x: dy kept its graph
 
 
+def test_anomaly_mode_still_names_the_operands_under_no_grad() -> None:
+    x = Value(1000.0, label="x")
+    with (
+        pytest.raises(gradstep.AnomalyError, match=r"exp\(x\) = inf .*inputs: x = 1000\.0"),
+        gradstep.detect_anomaly(),
+        no_grad(),
+    ):
+        x.exp()
+
+
 def test_leaves_made_under_no_grad_are_ordinary_leaves() -> None:
     with no_grad():
         w = Value(3.0, label="w")

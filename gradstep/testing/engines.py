@@ -279,7 +279,7 @@ class _Worker:
             return _TIMEOUT
 
     def how_it_ended(self) -> str:
-        """``it was killed by SIGSEGV`` / ``it exited with status 3``, and its last stderr line."""
+        """``killed by SIGSEGV`` / ``exit status 3``, and its last line on stderr."""
         try:
             code = self.process.wait(timeout=5)
         except subprocess.TimeoutExpired:
@@ -289,11 +289,11 @@ class _Worker:
                 name = signal.Signals(-code).name
             except ValueError:
                 name = f"signal {-code}"
-            text = f"it was killed by {name}"
+            text = f"killed by {name}"
         else:
-            text = f"it exited with status {code}"
+            text = f"exit status {code}"
         last = [line for line in self.stderr if line.strip()]
-        return text + (f"; its last words: {last[-1].strip()}" if last else "")
+        return text + (f"; its last line on stderr: {last[-1].strip()}" if last else "")
 
     def stop(self) -> None:
         """Kill it (and its process group) if it still runs."""
@@ -345,11 +345,11 @@ def _lost(spec: CheckSpec, why: str, progress: Sequence[Mapping[str, Any]]) -> C
             text = f"at least {worked:,} ops; a chain of {tried:,} {why}"
             return CheckResult(spec.id, spec.title, "INFO", text, data=data)
         text = (
-            f"{worked:,} ops; a chain of {tried:,} crashed the process ({why}): a recursive "
-            "backward() with a raised recursion limit overflows the C stack"
+            f"{worked:,} ops; a chain of {tried:,} crashed the process ({why}): likely a "
+            "recursive backward() whose raised recursion limit lets it overflow the C stack"
         )
         return CheckResult(spec.id, spec.title, "FAIL", text, "backward", (Finding(text),), data)
-    text = f"the process {why}" if not why.startswith("did not") else why
+    text = why if why.startswith("did not") else f"the process running this check died ({why})"
     return CheckResult(spec.id, spec.title, "FAIL", text, spec.id, (Finding(text),))
 
 
@@ -427,7 +427,7 @@ def _await_ready(worker: _Worker, where: Target, timeout: float, first: bool) ->
     if event is _TIMEOUT:
         raise EngineTargetError(f"importing {where} did not finish within {limit:g} s")
     if event is _EOF:
-        raise EngineTargetError(f"the process importing {where} died: {worker.how_it_ended()}")
+        raise EngineTargetError(f"the process importing {where} died ({worker.how_it_ended()})")
     assert isinstance(event, dict)
     if event["event"] == "target-error":
         raise EngineTargetError(event["message"], event.get("traceback", ""))
