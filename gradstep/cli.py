@@ -92,15 +92,16 @@ class _Failure(Exception):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The ``gradstep`` argument parser, with its ``explain``, ``check`` and ``demo`` commands."""
+    """The ``gradstep`` argument parser: ``explain``, ``check``, ``demo`` and ``test-engine``."""
     parser = _Parser(
         prog=_PROG,
         description="See every number of backprop: walk through an expression's backward\n"
-        "pass, check its gradients, run the demos.",
+        "pass, check its gradients, run the demos, test your own micrograd-style engine.",
         epilog="examples:\n"
         '  gradstep explain "tanh(w*x + b)" x=0.5 w=-1.5 b=0.2 --svg graph.svg\n'
         '  gradstep check "x*log(x) + sqrt(y)" x=2 y=3\n'
-        "  gradstep demo neuron\n\n"
+        "  gradstep demo neuron\n"
+        "  gradstep test-engine my_engine.py:Value\n\n"
         "exit status: 0 ok, 1 gradient check failed or output not written, 2 bad input\n",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -126,7 +127,8 @@ def _add_expression_arguments(command: argparse.ArgumentParser) -> None:
 def _add_explain(commands: argparse._SubParsersAction[_Parser]) -> None:
     command = commands.add_parser(
         "explain",
-        help="print the forward and backward tables of an expression, and draw its graph",
+        help="print the forward and backward tables of an expression; draw its graph, "
+        "write its step-by-step page or a worksheet",
         description="Build the expression, run backward() once and print what it did: the\n"
         "forward pass (every value), the backward pass (every edge in visit order:\n"
         "local gradient × upstream gradient = product, added into the child's\n"

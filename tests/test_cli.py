@@ -201,6 +201,17 @@ def test_a_walkthrough_above_the_step_limit_names_the_option_that_raises_it(
     assert len(list((tmp_path / "f").iterdir())) == 198
 
 
+def test_help_lists_every_command_with_a_line_and_an_example() -> None:
+    helped = run("--help")
+    out = helped.stdout
+    listed = out.split("positional arguments:", 1)[1].split("options:", 1)[0]
+    for name in ("explain", "check", "demo", "test-engine"):
+        line = re.search(rf"^    {name} +(\S.*)$", listed, re.MULTILINE)
+        assert line, f"gradstep --help lists no one-liner for {name!r}:\n{listed}"
+        assert f"\n  gradstep {name} " in out, f"no example of {name!r} in:\n{out}"
+    assert helped.returncode == EXIT_OK
+
+
 def test_help_states_the_step_limits_the_library_uses() -> None:
     from gradstep.stepper import MAX_FRAMES, MAX_PAGE_STEPS
 
