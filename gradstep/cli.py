@@ -1,4 +1,4 @@
-"""The ``gradstep`` command: explain an expression's backprop, gradcheck it, run the demos.
+"""The ``gradstep`` command: explain, check (gradcheck), demo and test-engine (your own Value).
 
 Exit status: 0 success; 1 a gradient check failed, or a requested file (drawing, frames)
 could not be written — e.g. Graphviz's ``dot`` is missing, in which case the tables are
