@@ -231,10 +231,9 @@ def test_the_page_made_by_the_command_steps_and_stays_offline(browser: Any, tmp_
 
 
 def test_the_readme_screenshot(browser: Any, tmp_path: Path) -> None:
-    f, _ = build_neuron(gates=True)
-    path = walkthrough(f).write_html(tmp_path / "gates.html")
+    """README shows docs/neuron_steps.html (the demo's page, with its title) at step 9."""
     tab = Page(browser)
-    tab.open(path, "#step=9")
+    tab.open(DOCS / "neuron_steps.html", "#step=9")
     shot = tmp_path / "stepper.png"
     tab.page.screenshot(path=str(shot))
     assert shot.stat().st_size > 10_000
