@@ -276,7 +276,6 @@ class GradstepCompiled(GradstepEager):
     """gradstep.compile: the moons graph recorded once, replayed by generated straight-line code."""
 
     name = "gradstep compiled"
-    method = "codegen"
     warmup = 10
 
     def unavailable(self) -> str | None:
@@ -285,10 +284,10 @@ class GradstepCompiled(GradstepEager):
         return None if hasattr(gradstep, "compile") else "gradstep.compile not available"
 
     def moons(self, problem: MoonsProblem) -> Run:
-        from gradstep.compile import compile as compile_step
+        from gradstep.replay import compile as compile_step
 
         loss_fn, params = self.loss_and_params(problem)
-        replay = compile_step(loss_fn, params, method=self.method)
+        replay = compile_step(loss_fn, params)
         lr = problem.lr
 
         def step() -> float:
@@ -307,13 +306,6 @@ class GradstepCompiled(GradstepEager):
 
     def memory(self, n: int) -> float:
         raise NotApplicable("no per-step graph")
-
-
-class GradstepTape(GradstepCompiled):
-    """gradstep.compile with method="tape": the recorded graph interpreted from flat arrays."""
-
-    name = "gradstep compiled (tape)"
-    method = "tape"
 
 
 class Micrograd(Backend):
@@ -532,7 +524,6 @@ def all_backends() -> list[Backend]:
         GradstepEager(),
         GradstepEagerNoGC(),
         GradstepCompiled(),
-        GradstepTape(),
         Micrograd(),
         MicrogradDeep(),
         TorchScalar(),

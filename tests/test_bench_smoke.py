@@ -25,7 +25,6 @@ BACKENDS = [
     "gradstep eager",
     "gradstep eager (GC off)",
     "gradstep compiled",
-    "gradstep compiled (tape)",
     "micrograd",
     "micrograd (recursion limit 1e7)",
     "PyTorch scalar",
@@ -81,8 +80,9 @@ def test_floor_and_gradstep_rows_hold_numbers(quick_run: str) -> None:
     assert chain[10] == "ok" and float(chain[7]) > 0.0
     memory = rows[("memory", "5e+02", "gradstep eager")]
     assert 50.0 < float(memory[8]) < 250.0  # bytes per node: the ≤ 250 target
-    for backend in ["gradstep compiled", "gradstep compiled (tape)"]:
-        assert rows[("chain", "1e+02", backend)][10].startswith("n/a: compile is for repeated")
+    assert rows[("chain", "1e+02", "gradstep compiled")][10].startswith(
+        "n/a: compile is for repeated"
+    )
 
 
 def test_a_crash_is_reported_not_omitted(quick_run: str) -> None:
