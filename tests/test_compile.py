@@ -7,12 +7,12 @@ import json
 import math
 import random
 import struct
-import tracemalloc
 import types
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from fresh_process import run_fresh
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
@@ -306,18 +306,27 @@ def test_generated_source_never_contains_user_strings() -> None:
 
 
 def test_replay_builds_no_graph() -> None:
-    loss_fn, params = moons_setup(n=20, hidden=6)
-    step = gradstep.compile(loss_fn, params)
-    step()  # the first calls also specialise the bytecode (CPython allocates for that)
-    tracemalloc.start()
-    try:
+    """Measured in a fresh interpreter (`fresh_process`): in this one, other tests' threads
+    would allocate inside the window too."""
+    eager_peak, replay_peak = run_fresh(
+        """
+        import json, tracemalloc
+        import gradstep
+        from test_compile import moons_setup
+
+        loss_fn, params = moons_setup(n=20, hidden=6)
+        step = gradstep.compile(loss_fn, params)
+        step()  # the first calls also specialise the bytecode (CPython allocates for that)
+        tracemalloc.start()
         loss_fn().backward()
         eager_peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.reset_peak()
         step()
         replay_peak = tracemalloc.get_traced_memory()[1]
-    finally:
         tracemalloc.stop()
+        print(json.dumps([eager_peak, replay_peak]))
+        """
+    )
     # eager: a Value, a children tuple and floats per node; replay: only the floats it holds
     assert replay_peak < eager_peak / 4, (replay_peak, eager_peak)
 
