@@ -4,15 +4,28 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 OUT ?= out
+# setuptools notes that an editable install can be shadowed by a folder named like the
+# package in the working directory: here that folder is the package itself, so the note
+# is noise on every set-up and is filtered out (by its text, nothing else)
+INSTALL := PYTHONWARNINGS="ignore:Editable installation" $(BIN)/pip install -q
 
-.PHONY: demo test lint bench clean
+.DEFAULT_GOAL := help
+.PHONY: help demo test lint bench clean
+
+help:
+	@echo "gradstep: two commands, each creating .venv and installing what it needs into it"
+	@echo "  make demo   the main job: walk through a neuron's backward pass number by number"
+	@echo "              ($(OUT)/neuron.svg, $(OUT)/neuron_steps.html), then train micrograd's"
+	@echo "              two-moons classifier ($(OUT)/moons/*.png, $(OUT)/moons/model.json)"
+	@echo "  make test   the checks: ruff (lint and format), mypy and pytest"
+	@echo "also: make bench (the benchmark, ~8 min), make clean (removes .venv and $(OUT)/)"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e '.[dev,demo]'
+	$(INSTALL) -e '.[dev,demo]'
 	touch $@
 
 demo: $(VENV)/.installed
@@ -30,13 +43,14 @@ demo: $(VENV)/.installed
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
 test: lint
 	$(BIN)/pytest
 
 bench: $(VENV)/.installed
-	$(BIN)/pip install -q -e '.[dev,demo,bench]'
+	$(INSTALL) -e '.[dev,demo,bench]'
 	$(BIN)/python -m bench
 
 clean:

@@ -12,7 +12,7 @@ import importlib.util
 import sys
 import tracemalloc
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import Any, cast
 
 from bench.floor import FloorMLP, floor_chain, floor_wide
 from bench.workloads import CHAIN_SCALE, CHAIN_SHIFT, MoonsProblem, wide_data
@@ -225,7 +225,7 @@ class GradstepEager(Backend):
         ws, xs = [Value(v) for v in w_data], [Value(v) for v in x_data]
 
         def run() -> float:
-            s = sum(w * x for w, x in zip(ws, xs, strict=True))
+            s = cast(Value, sum(w * x for w, x in zip(ws, xs, strict=True)))  # sum() starts at 0
             s.backward()
             return float(s.data)
 
@@ -453,7 +453,7 @@ class TorchScalar(Backend):
             for _ in range(n):
                 y = y * CHAIN_SCALE + CHAIN_SHIFT
             y.backward()
-            return float(x.grad)  # type: ignore[arg-type]
+            return float(x.grad)
 
         return run
 
@@ -466,8 +466,8 @@ class TorchScalar(Backend):
 
         def run() -> float:
             s = sum(w * x for w, x in zip(ws, xs, strict=True))
-            s.backward()  # type: ignore[union-attr]
-            return float(s.detach())  # type: ignore[union-attr]
+            s.backward()
+            return float(s.detach())
 
         return run
 
@@ -502,7 +502,7 @@ class TorchBatched(TorchScalar):
             loss = data_loss + alpha * sum((p * p).sum() for p in params)
             for p in params:
                 p.grad = None
-            loss.backward()  # type: ignore[union-attr]
+            loss.backward()
             with torch.no_grad():
                 for p in params:
                     p -= lr * p.grad

@@ -65,7 +65,7 @@ def under_no_grad(f: Callable[[], object]) -> Callable[[], object]:
 
 def train_step() -> float:
     """Forward (hinge + L2), backward: the moons step without the update."""
-    loss = hinge_loss([MODEL(x) for x in X], Y) + l2_penalty(MODEL.parameters(), 1e-4)  # type: ignore[arg-type]
+    loss = hinge_loss([MODEL.output(x) for x in X], Y) + l2_penalty(MODEL.parameters(), 1e-4)
     MODEL.zero_grad()
     loss.backward()
     return loss.data
@@ -96,7 +96,7 @@ def _with_node(node: Callable[..., Value], f: Callable[[], object]) -> Callable[
 
     def g() -> object:
         saved = engine._node
-        engine._node = node  # type: ignore[assignment]
+        engine._node = node
         try:
             return f()
         finally:

@@ -135,23 +135,30 @@ def decision_grid(
 
 def save_decision_regions(
     path: Path,
-    predict: Callable[[list[float]], float],
+    scores: Callable[[list[float]], Sequence[float]],
     X: Sequence[Sequence[float]],
     labels: Sequence[int],
+    classes: Sequence[int],
+    class_names: Sequence[str],
     title: str,
-    resolution: int = 60,
-    binary_score: bool = False,
-) -> None:
-    """The model's regions over a grid, with the data on top, as a PNG.
+    resolution: int = 100,
+) -> Any:
+    """The model's decision regions over a grid, the data on top, axes and classes labelled.
 
-    ``predict`` gives a class per point, or (``binary_score=True``) a real score whose
-    sign is the class: then the boundary, score = 0, is interpolated smoothly.
+    Writes a PNG to ``path`` and returns the matplotlib Figure.  ``scores(point)`` gives
+    one score per class, in the order of ``classes``; a point belongs to the class with the
+    largest.  Class k's region is where its margin zₖ - maxⱼ≠ₖ zⱼ > 0: the margins are
+    interpolated between grid points, so the boundaries (margin = 0) come out smooth, not
+    in grid-sized steps.
     """
     gx, gy = decision_grid(X, resolution)
-    grid = [[predict([x, y]) for x in gx] for y in gy]
-    fig = _figure(5.5, 5.0)
-    _draw_regions(fig.subplots(), gx, gy, grid, X, labels, title, binary_score)
+    grid = [[list(scores([x, y])) for x in gx] for y in gy]
+    fig = _figure(7.2, 5.0)
+    ax = fig.subplots()
+    _draw_regions(ax, gx, gy, grid, X, labels, classes, class_names, title)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small")
     fig.savefig(path)
+    return fig
 
 
 def save_score_panels(
@@ -162,41 +169,68 @@ def save_score_panels(
     X: Sequence[Sequence[float]],
     labels: Sequence[int],
     title: str,
-) -> None:
-    """Binary-score regions side by side (one panel per ``(title, grid of scores)``), as a PNG."""
-    fig = _figure(5.0 * len(panels), 5.0)
+    class_names: Sequence[str] = ("class -1", "class +1"),
+) -> Any:
+    """Binary-score regions side by side (one panel per ``(title, grid of scores)``, the
+    sign of a score its class, -1 or +1) as a PNG; returns the matplotlib Figure."""
+    fig = _figure(5.0 * len(panels) + 1.4, 5.0)
     fig.suptitle(title)
-    for ax, (panel_title, grid) in zip(fig.subplots(1, len(panels)), panels, strict=True):
-        _draw_regions(ax, gx, gy, grid, X, labels, panel_title, binary_score=True)
+    axes = fig.subplots(1, len(panels), squeeze=False)[0]
+    for ax, (panel_title, grid) in zip(axes, panels, strict=True):
+        two = [[[-s, s] for s in row] for row in grid]  # class -1 scores -s, class +1 s
+        _draw_regions(ax, gx, gy, two, X, labels, (-1, 1), class_names, panel_title)
+    axes[-1].legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small")
     fig.savefig(path)
+    return fig
+
+
+#: one colour per class (matplotlib's tab10 order): points solid, regions pale
+_CLASS_COLOURS = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown")
 
 
 def _draw_regions(
     ax: Any,
     gx: Sequence[float],
     gy: Sequence[float],
-    grid: list[list[float]],
+    grid: list[list[list[float]]],
     X: Sequence[Sequence[float]],
     labels: Sequence[int],
+    classes: Sequence[int],
+    class_names: Sequence[str],
     title: str,
-    binary_score: bool,
 ) -> None:
-    """Filled regions of ``grid`` (rows along gy), the score = 0 line if binary, the data."""
-    if binary_score:
-        big = max(abs(v) for row in grid for v in row) + 1.0
-        levels = [-big, 0.0, big]
-    else:
-        classes = sorted(set(labels))
-        levels = [c - 0.5 for c in classes] + [classes[-1] + 0.5]
-    ax.contourf(gx, gy, grid, levels=levels, cmap="Spectral", alpha=0.35)
-    if binary_score:  # the boundary score = 0 as a line
-        ax.contour(gx, gy, grid, levels=[0.0], colors="k", linewidths=0.8)
-    xs = [p[0] for p in X]
-    ys = [p[1] for p in X]
-    ax.scatter(xs, ys, c=list(labels), cmap="Spectral", s=28, edgecolors="k", linewidths=0.6)
+    """Each class's region and boundary from its margin on the grid (rows along gy), the
+    data on top, axes labelled; the legend's entries are set, not drawn."""
+    for k in range(len(classes)):  # the regions and boundaries first, the points on top
+        margin = [[_margin(z, k) for z in row] for row in grid]
+        low, top = min(min(row) for row in margin), max(max(row) for row in margin)
+        if top > 0.0:  # the class wins somewhere on the grid
+            colour = _CLASS_COLOURS[k % len(_CLASS_COLOURS)]
+            ax.contourf(gx, gy, margin, levels=[0.0, top + 1.0], colors=[colour], alpha=0.25)
+        if low < 0.0 < top:  # and loses elsewhere: its boundary
+            ax.contour(gx, gy, margin, levels=[0.0], colors="k", linewidths=0.8)
+    for k, (cls, name) in enumerate(zip(classes, class_names, strict=True)):
+        points = [p for p, label in zip(X, labels, strict=True) if label == cls]
+        ax.scatter(
+            [p[0] for p in points],
+            [p[1] for p in points],
+            color=_CLASS_COLOURS[k % len(_CLASS_COLOURS)],
+            s=28,
+            edgecolors="k",
+            linewidths=0.6,
+            label=name,
+        )
+    ax.plot([], [], color="k", linewidth=0.8, label="decision\nboundary")
     ax.set_xlim(gx[0], gx[-1])
     ax.set_ylim(gy[0], gy[-1])
+    ax.set_xlabel("x0 (first input)")
+    ax.set_ylabel("x1 (second input)")
     ax.set_title(title)
+
+
+def _margin(z: Sequence[float], k: int) -> float:
+    """zₖ - maxⱼ≠ₖ zⱼ: positive where class k wins, 0 on its boundary."""
+    return z[k] - max(v for j, v in enumerate(z) if j != k)
 
 
 def save_curve_fit(

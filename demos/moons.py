@@ -14,10 +14,10 @@ from __future__ import annotations
 import argparse
 import time
 from collections.abc import Sequence
-from pathlib import Path
 
 import gradstep
 from gradstep.datasets import make_moons
+from gradstep.demos._cli import demo_parser, output_folder, run_script
 from gradstep.demos._training import (
     Progress,
     have_matplotlib,
@@ -25,11 +25,12 @@ from gradstep.demos._training import (
     save_decision_regions,
     save_loss_curve,
 )
+from gradstep.engine import Value
 from gradstep.losses import hinge_loss, l2_penalty
 from gradstep.nn import MLP
 from gradstep.optim import SGD, Optimizer
 
-__all__ = ["main", "train_step", "accuracy"]
+__all__ = ["main", "forward", "train_step", "evaluate", "accuracy"]
 
 
 def accuracy(scores: Sequence[float], labels: Sequence[int]) -> float:
@@ -38,33 +39,57 @@ def accuracy(scores: Sequence[float], labels: Sequence[int]) -> float:
     return hits / len(labels)
 
 
+def forward(
+    model: MLP, X: Sequence[list[float]], y: Sequence[int], alpha: float
+) -> tuple[Value, list[Value]]:
+    """The loss (1/n) Σ max(0, 1 - yᵢ·sᵢ) + α·Σθ² and the scores sᵢ, from one forward pass."""
+    scores = [model.output(x) for x in X]
+    return hinge_loss(scores, y) + l2_penalty(model.parameters(), alpha), scores
+
+
 def train_step(
     model: MLP, optimizer: Optimizer, X: Sequence[list[float]], y: Sequence[int], alpha: float
 ) -> tuple[float, float]:
-    """One full-batch step; returns (loss, accuracy) before the update."""
+    """One full-batch step; returns (loss, accuracy) of its forward pass, before the update."""
     # forward: a score per point, the max-margin loss and the L2 penalty
-    scores = [model(x) for x in X]
-    loss = hinge_loss(scores, y) + l2_penalty(model.parameters(), alpha)  # type: ignore[arg-type]
+    loss, scores = forward(model, X, y, alpha)
     # backward
     optimizer.zero_grad()
     loss.backward()
     # update
     optimizer.step()
-    return loss.data, accuracy([s.data for s in scores], y)  # type: ignore[union-attr]
+    return loss.data, accuracy([s.data for s in scores], y)
+
+
+def evaluate(
+    model: MLP, X: Sequence[list[float]], y: Sequence[int], alpha: float
+) -> tuple[float, float]:
+    """(loss, accuracy) of the model as it is now: one forward pass, no update."""
+    loss, scores = forward(model, X, y, alpha)
+    return loss.data, accuracy([s.data for s in scores], y)
+
+
+def _class_scores(score: float) -> tuple[float, float]:
+    """The scores of classes -1 and +1: -s and s (the sign of s is the class)."""
+    return -score, score
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="moons",
-        description="Train MLP(2, [16, 16, 1]) on two moons with the SVM loss and SGD; "
-        "write a decision-boundary plot, a loss curve and the model.",
+    parser = demo_parser(
+        __name__,
+        "Train MLP(2, [16, 16, 1]) on two moons with the SVM loss and SGD; write a "
+        "decision-boundary plot, a loss curve and the model. Each epoch's line shows the "
+        "loss and accuracy of its forward pass, before its update; the summary, those of "
+        "the trained model.",
+        seed_default=0,
+        seed_help="seed for data and weights (0)",
+        out_default="out/moons",
+        out_help="output folder (out/moons)",
     )
-    parser.add_argument("--seed", type=int, default=0, help="seed for data and weights (0)")
     parser.add_argument("--samples", type=int, default=100, help="number of points (100)")
     parser.add_argument("--noise", type=float, default=0.1, help="noise of the moons (0.1)")
     parser.add_argument("--epochs", type=int, default=100, help="full-batch SGD steps (100)")
     parser.add_argument("--alpha", type=float, default=1e-4, help="L2 strength α (1e-4)")
-    parser.add_argument("--out", default="out/moons", help="output folder (out/moons)")
     parser.add_argument(
         "--no-progress", action="store_true", help="print a line every 10%% instead of a bar"
     )
@@ -78,11 +103,11 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
     if args.samples < 2 or args.epochs < 1:
-        _parser().error("--samples must be at least 2 and --epochs at least 1")
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+        parser.error("--samples must be at least 2 and --epochs at least 1")
+    out = output_folder(parser, args.out)
 
     X, y = make_moons(args.samples, noise=args.noise, seed=args.seed)
     model = MLP(2, [16, 16, 1], seed=args.seed)
@@ -97,10 +122,7 @@ def main(argv: list[str] | None = None) -> int:
         # the graph is the same every epoch (fixed batch, no data-dependent branches), so
         # record it once; each step() recomputes loss and gradients without building nodes
         params = model.parameters()
-        step = gradstep.compile(
-            lambda: hinge_loss([model(x) for x in X], y) + l2_penalty(params, args.alpha),  # type: ignore[arg-type]
-            params,
-        )
+        step = gradstep.compile(lambda: forward(model, X, y, args.alpha)[0], params)
     with Progress(epochs, "moons", enabled=not args.no_progress) as bar:
         for _ in range(epochs):
             if args.compiled:
@@ -116,10 +138,10 @@ def main(argv: list[str] | None = None) -> int:
             bar.update(loss=loss, acc=acc)
     elapsed = time.perf_counter() - start
     with gradstep.no_grad():  # evaluating only: no graph needed
-        final = accuracy([model(x).data for x in X], y)  # type: ignore[union-attr]
+        final_loss, final = evaluate(model, X, y, args.alpha)
     print(
-        f"trained {epochs} epochs in {elapsed:.1f} s: final loss {losses[-1]:.4f}, "
-        f"training accuracy {final:.1%}"
+        f"trained {epochs} epochs in {elapsed:.1f} s; the trained model (after the last "
+        f"update): loss {final_loss:.4f}, training accuracy {final:.1%}"
     )
 
     written = [model.save(out / "model.json")]
@@ -128,11 +150,12 @@ def main(argv: list[str] | None = None) -> int:
         with gradstep.no_grad():
             save_decision_regions(
                 boundary,
-                lambda p: model(p).data,  # type: ignore[union-attr]
+                lambda p: _class_scores(model.output(p).data),
                 X,
                 y,
-                f"two moons: MLP(2, [16, 16, 1]), accuracy {final:.0%}",
-                binary_score=True,
+                (-1, 1),
+                ("class -1", "class +1"),
+                f"two moons, MLP(2, [16, 16, 1]): SVM loss + SGD\ntraining accuracy {final:.0%}",
             )
         curve = out / "loss_curve.png"
         save_loss_curve(curve, losses, accuracies or None, "two moons")
@@ -142,4 +165,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_script(main))

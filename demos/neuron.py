@@ -1,22 +1,26 @@
 """The cs231n neuron f = σ(w0·x0 + w1·x1 + w2), backpropagated gate by gate as on the slide.
 
-python demos/neuron.py                 # walk-through tables (sigmoid as one gate)
-python demos/neuron.py --gates         # the slide's elementary gates: neg, exp, +1, 1/x
-python demos/neuron.py --out neuron.svg --html neuron.html
+python demos/neuron.py                  # walk-through tables (sigmoid as one gate)
+python demos/neuron.py --gates          # the slide's elementary gates: neg, exp, +1, 1/x
+python demos/neuron.py --out pictures   # pictures/neuron.svg and pictures/neuron_steps.html
+python demos/neuron.py --seed 1         # new numbers to practise on
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import random
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 from gradstep import Value
+from gradstep.demos._cli import demo_parser, run_script
 from gradstep.explain import Walkthrough, walkthrough
 from gradstep.viz import RENDER_FORMATS, draw_dot, format_number, render
 
-__all__ = ["build_neuron", "SLIDE_INPUTS", "SLIDE_GRADS", "main"]
+__all__ = ["build_neuron", "random_inputs", "SLIDE_INPUTS", "SLIDE_GRADS", "main"]
 
 #: the slide's inputs and weights
 SLIDE_INPUTS = {"w0": 2.0, "x0": -1.0, "w1": -3.0, "x1": -2.0, "w2": -3.0}
@@ -24,12 +28,15 @@ SLIDE_INPUTS = {"w0": 2.0, "x0": -1.0, "w1": -3.0, "x1": -2.0, "w2": -3.0}
 SLIDE_GRADS = {"w0": -0.20, "x0": 0.39, "w1": -0.39, "x1": -0.59, "w2": 0.20}
 
 
-def build_neuron(gates: bool = False) -> tuple[Value, dict[str, Value]]:
+def build_neuron(
+    gates: bool = False, inputs: Mapping[str, float] = SLIDE_INPUTS
+) -> tuple[Value, dict[str, Value]]:
     """f = σ(w0·x0 + w1·x1 + w2); with ``gates``, σ(z) = 1/(1 + e^-z) built from neg, exp, +1, 1/x.
 
-    Returns the output and every named value (inputs and intermediates).
+    ``inputs`` gives w0, x0, w1, x1, w2 (the slide's by default).  Returns the output and
+    every named value (inputs and intermediates).
     """
-    v = {name: Value(x, label=name) for name, x in SLIDE_INPUTS.items()}
+    v = {name: Value(inputs[name], label=name) for name in SLIDE_INPUTS}
     # forward: the two multiply gates, the two add gates
     v["w0x0"] = v["w0"] * v["x0"]
     v["w1x1"] = v["w1"] * v["x1"]
@@ -59,13 +66,12 @@ def _multiply_gate_lines(wt: Walkthrough, digits: int) -> list[str]:
     return lines
 
 
-def _sigmoid_line(z: float, digits: int) -> str:
-    """σ'(z) = σ(z)·(1 - σ(z)) with the numbers, and how the slide rounds it."""
+def _sigmoid_line(z: float, digits: int, slide: bool = True) -> str:
+    """σ'(z) = σ(z)·(1 - σ(z)) with the numbers (and how the slide rounds it)."""
     s = 1.0 / (1.0 + math.exp(-z))
     fmt = [format_number(x, digits) for x in (z, s, 1.0 - s, s * (1.0 - s))]
-    return (
-        f"σ'({fmt[0]}) = σ·(1 - σ) = {fmt[1]} × {fmt[2]} = {fmt[3]}  (the slide rounds it to 0.2)"
-    )
+    line = f"σ'({fmt[0]}) = σ·(1 - σ) = {fmt[1]} × {fmt[2]} = {fmt[3]}"
+    return line + ("  (the slide rounds it to 0.2)" if slide else "")
 
 
 def _gradient_lines(values: dict[str, Value], digits: int) -> list[str]:
@@ -78,19 +84,24 @@ def _gradient_lines(values: dict[str, Value], digits: int) -> list[str]:
     return lines
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="gradstep demo neuron",
-        description="Backpropagate the cs231n neuron f = σ(w0·x0 + w1·x1 + w2) with "
-        "w0=2, x0=-1, w1=-3, x1=-2, w2=-3 and print every number.",
+def _parser() -> argparse.ArgumentParser:
+    parser = demo_parser(
+        __name__,
+        "Backpropagate the cs231n neuron f = σ(w0·x0 + w1·x1 + w2) with the slide's "
+        "w0=2, x0=-1, w1=-3, x1=-2, w2=-3 (or numbers drawn with --seed) and print every "
+        "number.",
+        seed_default=None,
+        seed_help="draw w0, x0, w1, x1, w2 at random from seed N (one decimal, in [-3, 3]) "
+        "instead of the slide's: new numbers to practise on, the tables are the answers",
+        out_default=None,
+        out_help="write the drawing (neuron.svg) and the backward pass step by step "
+        "(neuron_steps.html) into DIR; with --gates, neuron_gates.svg and "
+        "neuron_gates_steps.html",
     )
     parser.add_argument(
         "--gates",
         action="store_true",
         help="build σ from the slide's elementary gates (neg, exp, +1, 1/x)",
-    )
-    parser.add_argument(
-        "--out", metavar="PATH", help="draw the graph to PATH (.svg, .png, .pdf or .dot)"
     )
     parser.add_argument(
         "--html",
@@ -111,49 +122,87 @@ def main(argv: list[str] | None = None) -> int:
         default=4,
         help="significant digits in tables and drawings (default 4)",
     )
+    return parser
+
+
+def random_inputs(seed: int) -> dict[str, float]:
+    """w0, x0, w1, x1, w2 uniform on [-3, 3] to one decimal, drawn until |z| ≤ 3.
+
+    One decimal keeps the products easy by hand; |z| ≤ 3 keeps σ'(z) ≥ 0.045, so the
+    gradients do not all round to 0.
+    """
+    rng = random.Random(seed)
+    while True:
+        v = {name: round(rng.uniform(-3.0, 3.0), 1) for name in SLIDE_INPUTS}
+        if abs(v["w0"] * v["x0"] + v["w1"] * v["x1"] + v["w2"]) <= 3.0:
+            return v
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
     args = parser.parse_args(argv)
     if not 1 <= args.digits <= 17:  # 17 significant digits identify any float
         parser.error("--digits must be between 1 and 17")
-    if args.out and Path(args.out).suffix.lower().lstrip(".") not in RENDER_FORMATS:
+    if args.out and Path(args.out).suffix.lower().lstrip(".") in RENDER_FORMATS:
+        folder = str(Path(args.out).parent)
         parser.error(
-            f"--out: cannot tell the format of {args.out!r} from its suffix: use one of "
-            + ", ".join(f".{f}" for f in RENDER_FORMATS)
+            f"--out takes a folder, got {args.out!r}: the drawing goes into it as neuron.svg, "
+            f"so write --out {folder}"
         )
+    slide = args.seed is None
+    inputs = SLIDE_INPUTS if slide else random_inputs(args.seed)
 
     # forward, then backward, recorded edge by edge
-    f, values = build_neuron(gates=args.gates)
+    f, values = build_neuron(gates=args.gates, inputs=inputs)
     wt = walkthrough(f)
     kind = "elementary gates" if args.gates else "sigmoid as one gate"
-    print(f"f = σ(w0·x0 + w1·x1 + w2) = {format_number(f.data, args.digits)}  ({kind})\n")
+    print(f"f = σ(w0·x0 + w1·x1 + w2) = {format_number(f.data, args.digits)}  ({kind})")
+    if not slide:
+        drawn = ", ".join(f"{name}={format_number(x)}" for name, x in inputs.items())
+        print(f"inputs and weights drawn with --seed {args.seed}: {drawn}")
+    print()
     print(wt.format_markdown(args.digits) if args.markdown else wt.format_text(args.digits))
     print()
-    notes = [
-        *_multiply_gate_lines(wt, args.digits),
-        "",
-        _sigmoid_line(values["z"].data, args.digits),
-        "",
-        *_gradient_lines(values, args.digits),
-    ]
+    notes = [_sigmoid_line(values["z"].data, args.digits, slide)]
+    if slide:  # the slide's own numbers to compare with
+        notes = [
+            *_multiply_gate_lines(wt, args.digits),
+            "",
+            *notes,
+            "",
+            *_gradient_lines(values, args.digits),
+        ]
     print("\n".join(["```", *notes, "```"] if args.markdown else notes))
-
     try:
-        if args.out:
-            drawing = draw_dot(f, highlight=[values[n] for n in SLIDE_INPUTS], digits=args.digits)
-            print(f"\ndrawing written to {render(drawing, args.out)}")
-        if args.html:
-            title = f"backward pass of f = σ(w0·x0 + w1·x1 + w2)  ({kind})"
-            page = wt.write_html(args.html, digits=args.digits, title=title)
-            print(f"interactive page written to {page}")
-        if args.frames:
-            paths = wt.write_frames(args.frames, digits=args.digits)
-            print(f"{len(paths)} frames written to {args.frames}")
+        title = f"backward pass of f = σ(w0·x0 + w1·x1 + w2)  ({kind})"
+        _write_pictures(args, f, wt, [values[n] for n in SLIDE_INPUTS], title)
     except (OSError, RuntimeError) as error:  # RuntimeError: Graphviz's dot missing or failing
         detail = error.strerror if isinstance(error, OSError) and error.strerror else error
         where = getattr(error, "filename", None) or "the output"
-        print(f"gradstep demo neuron: error: could not write {where}: {detail}", file=sys.stderr)
+        print(f"{parser.prog}: error: could not write {where}: {detail}", file=sys.stderr)
         return 1
     return 0
 
 
+def _write_pictures(
+    args: argparse.Namespace, f: Value, wt: Walkthrough, inputs: list[Value], title: str
+) -> None:
+    """The drawing and the pages asked for by --out, --html and --frames."""
+    if args.out:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        stem = "neuron_gates" if args.gates else "neuron"
+        drawing = draw_dot(f, highlight=inputs, digits=args.digits)
+        print(f"\ndrawing written to {render(drawing, out / f'{stem}.svg')}")
+        page = wt.write_html(out / f"{stem}_steps.html", digits=args.digits, title=title)
+        print(f"interactive page written to {page}")
+    if args.html:
+        page = wt.write_html(args.html, digits=args.digits, title=title)
+        print(f"interactive page written to {page}")
+    if args.frames:
+        paths = wt.write_frames(args.frames, digits=args.digits)
+        print(f"{len(paths)} frames written to {args.frames}")
+
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_script(main))

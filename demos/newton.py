@@ -22,6 +22,7 @@ from pathlib import Path
 
 import gradstep
 from gradstep import Value
+from gradstep.demos._cli import demo_parser, output_folder, run_script
 from gradstep.demos._training import _figure, have_matplotlib, print_written
 
 __all__ = ["main", "rosenbrock", "gradient_and_hessian", "newton_step", "newton"]
@@ -152,12 +153,15 @@ def _save_paths(
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="newton",
-        description="Minimise Rosenbrock's function by Newton's method with exact Hessians "
-        "(gradients of gradients), beside gradient descent; write the iterates and a plot.",
+    parser = demo_parser(
+        __name__,
+        "Minimise Rosenbrock's function by Newton's method with exact Hessians (gradients "
+        "of gradients), beside gradient descent; write the iterates and a plot.",
+        seed_default=0,
+        seed_help="seed of the random start (0)",
+        out_default="out/newton",
+        out_help="output folder (out/newton)",
     )
-    parser.add_argument("--seed", type=int, default=0, help="seed of the random start (0)")
     parser.add_argument(
         "--start", type=float, nargs=2, metavar=("X", "Y"), help="start here instead"
     )
@@ -165,7 +169,6 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--lr", type=float, default=1e-3, help="gradient descent's learning rate (0.001)"
     )
-    parser.add_argument("--out", default="out/newton", help="output folder (out/newton)")
     return parser
 
 
@@ -178,11 +181,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--lr must be a positive finite number, got {args.lr}")
     if args.start is not None and not all(math.isfinite(s) for s in args.start):
         parser.error("--start needs two finite numbers")
-    out = Path(args.out)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        parser.error(f"cannot create the output folder {out}: {error.strerror or error}")
+    out = output_folder(parser, args.out)
 
     rng = random.Random(args.seed)
     start = list(args.start) if args.start else [rng.uniform(-2.0, 2.0), rng.uniform(-2.0, 2.0)]
@@ -219,4 +218,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_script(main))

@@ -14,8 +14,8 @@ import math
 import random
 import time
 from collections.abc import Sequence
-from pathlib import Path
 
+from gradstep.demos._cli import demo_parser, output_folder, run_script
 from gradstep.demos._training import (
     Progress,
     have_matplotlib,
@@ -23,7 +23,6 @@ from gradstep.demos._training import (
     save_curve_fit,
     save_loss_curve,
 )
-from gradstep.engine import Value
 from gradstep.losses import mse_loss
 from gradstep.nn import MLP
 from gradstep.optim import Adam, Optimizer
@@ -45,15 +44,10 @@ def make_curve(
     return X, y
 
 
-def _predict(model: MLP, x: float) -> Value:
-    out = model([x])
-    return out if isinstance(out, Value) else out[0]
-
-
 def train_step(model: MLP, optimizer: Optimizer, X: Sequence[float], y: Sequence[float]) -> float:
     """One full-batch step; returns the loss before the update."""
     # forward: a prediction per point, the mean squared error
-    predictions = [_predict(model, x) for x in X]
+    predictions = [model.output([x]) for x in X]
     loss = mse_loss(predictions, list(y))
     # backward
     optimizer.zero_grad()
@@ -64,17 +58,20 @@ def train_step(model: MLP, optimizer: Optimizer, X: Sequence[float], y: Sequence
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="regression",
-        description="Fit y = sin(x) + noise with MLP(1, [16, 16, 1]) (tanh), squared error and "
-        "Adam; write the fitted curve, a loss curve and the model.",
+    parser = demo_parser(
+        __name__,
+        "Fit y = sin(x) + noise with MLP(1, [16, 16, 1]) (tanh), squared error and Adam; "
+        "write the fitted curve, a loss curve and the model. Each epoch's line shows the "
+        "loss of its forward pass, before its update; the summary, that of the trained model.",
+        seed_default=0,
+        seed_help="seed for data and weights (0)",
+        out_default="out/regression",
+        out_help="output folder (out/regression)",
     )
-    parser.add_argument("--seed", type=int, default=0, help="seed for data and weights (0)")
     parser.add_argument("--samples", type=int, default=40, help="number of points (40)")
     parser.add_argument("--noise", type=float, default=0.1, help="noise std of y (0.1)")
     parser.add_argument("--epochs", type=int, default=200, help="full-batch Adam steps (200)")
     parser.add_argument("--lr", type=float, default=0.02, help="Adam learning rate (0.02)")
-    parser.add_argument("--out", default="out/regression", help="output folder (out/regression)")
     parser.add_argument(
         "--no-progress", action="store_true", help="print a line every 10%% instead of a bar"
     )
@@ -90,11 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--lr must be a positive finite number, got {args.lr}")
     if not (math.isfinite(args.noise) and args.noise >= 0.0):
         parser.error(f"--noise must be a finite number >= 0, got {args.noise}")
-    out = Path(args.out)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        parser.error(f"cannot create the output folder {out}: {error.strerror or error}")
+    out = output_folder(parser, args.out)
 
     X, y = make_curve(args.samples, noise=args.noise, seed=args.seed)
     model = MLP(1, [16, 16, 1], activation="tanh", init="xavier", seed=args.seed)
@@ -109,12 +102,13 @@ def main(argv: list[str] | None = None) -> int:
             losses.append(loss)
             bar.update(mse=loss)
     elapsed = time.perf_counter() - start
-    fit = [_predict(model, x).data for x in X]
+    fit = [model.output([x]).data for x in X]
     data_mse = sum((f - t) ** 2 for f, t in zip(fit, y, strict=True)) / len(X)
     curve_mse = sum((f - math.sin(x)) ** 2 for f, x in zip(fit, X, strict=True)) / len(X)
     print(
-        f"trained {args.epochs} epochs in {elapsed:.1f} s: final MSE {data_mse:.4f} on the "
-        f"data (noise variance {args.noise**2:.4f}), {curve_mse:.4f} against sin(x)"
+        f"trained {args.epochs} epochs in {elapsed:.1f} s; the trained model (after the last "
+        f"update): MSE {data_mse:.4f} on the data (noise variance {args.noise**2:.4f}), "
+        f"{curve_mse:.4f} against sin(x)"
     )
 
     written = [model.save(out / "model.json")]
@@ -124,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
             fitted,
             X,
             y,
-            lambda x: _predict(model, x).data,
+            lambda x: model.output([x]).data,
             math.sin,
             f"MLP(1, [16, 16, 1]) fit, MSE {data_mse:.4f}",
         )
@@ -136,4 +130,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_script(main))

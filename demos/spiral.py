@@ -14,9 +14,9 @@ import argparse
 import math
 import time
 from collections.abc import Sequence
-from pathlib import Path
 
 from gradstep.datasets import make_spiral
+from gradstep.demos._cli import demo_parser, output_folder, run_script
 from gradstep.demos._training import (
     Progress,
     have_matplotlib,
@@ -29,7 +29,7 @@ from gradstep.losses import softmax_cross_entropy
 from gradstep.nn import MLP
 from gradstep.optim import Adam, Optimizer
 
-__all__ = ["main", "train_step", "predict", "accuracy"]
+__all__ = ["main", "forward", "train_step", "evaluate", "predict", "accuracy"]
 
 
 def predict(logits: Sequence[float]) -> int:
@@ -43,18 +43,20 @@ def accuracy(logits: Sequence[Sequence[float]], labels: Sequence[int]) -> float:
     return hits / len(labels)
 
 
-def _logits(model: MLP, x: list[float]) -> list[Value]:
-    out = model(x)
-    return out if isinstance(out, list) else [out]
+def forward(
+    model: MLP, X: Sequence[list[float]], y: Sequence[int]
+) -> tuple[Value, list[list[Value]]]:
+    """The mean softmax cross-entropy and the logits zᵢ of every point, from one forward pass."""
+    logits = [model.outputs(x) for x in X]
+    return softmax_cross_entropy(logits, y), logits
 
 
 def train_step(
     model: MLP, optimizer: Optimizer, X: Sequence[list[float]], y: Sequence[int]
 ) -> tuple[float, float]:
-    """One full-batch step; returns (loss, accuracy) before the update."""
+    """One full-batch step; returns (loss, accuracy) of its forward pass, before the update."""
     # forward: logits per point, softmax cross-entropy
-    logits = [_logits(model, x) for x in X]
-    loss = softmax_cross_entropy(logits, y)
+    loss, logits = forward(model, X, y)
     # backward
     optimizer.zero_grad()
     loss.backward()
@@ -63,19 +65,29 @@ def train_step(
     return loss.data, accuracy([[z.data for z in row] for row in logits], y)
 
 
+def evaluate(model: MLP, X: Sequence[list[float]], y: Sequence[int]) -> tuple[float, float]:
+    """(loss, accuracy) of the model as it is now: one forward pass, no update."""
+    loss, logits = forward(model, X, y)
+    return loss.data, accuracy([[z.data for z in row] for row in logits], y)
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="spiral",
-        description="Train MLP(2, [16, 16, K]) on a K-arm spiral with softmax cross-entropy "
-        "and Adam; write a decision-region plot, a loss curve and the model.",
+    parser = demo_parser(
+        __name__,
+        "Train MLP(2, [16, 16, K]) on a K-arm spiral with softmax cross-entropy and Adam; "
+        "write a decision-region plot, a loss curve and the model. Each epoch's line shows "
+        "the loss and accuracy of its forward pass, before its update; the summary, those "
+        "of the trained model.",
+        seed_default=0,
+        seed_help="seed for data and weights (0)",
+        out_default="out/spiral",
+        out_help="output folder (out/spiral)",
     )
-    parser.add_argument("--seed", type=int, default=0, help="seed for data and weights (0)")
     parser.add_argument("--classes", type=int, default=3, help="number of arms K (3)")
     parser.add_argument("--per-class", type=int, default=30, help="points per arm (30)")
     parser.add_argument("--noise", type=float, default=0.2, help="angular noise (0.2)")
     parser.add_argument("--epochs", type=int, default=100, help="full-batch Adam steps (100)")
     parser.add_argument("--lr", type=float, default=0.03, help="Adam learning rate (0.03)")
-    parser.add_argument("--out", default="out/spiral", help="output folder (out/spiral)")
     parser.add_argument(
         "--no-progress", action="store_true", help="print a line every 10%% instead of a bar"
     )
@@ -91,11 +103,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--lr must be a positive finite number, got {args.lr}")
     if not (math.isfinite(args.noise) and args.noise >= 0.0):
         parser.error(f"--noise must be a finite number >= 0, got {args.noise}")
-    out = Path(args.out)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        parser.error(f"cannot create the output folder {out}: {error.strerror or error}")
+    out = output_folder(parser, args.out)
 
     X, y = make_spiral(args.per_class, args.classes, noise=args.noise, seed=args.seed)
     model = MLP(2, [16, 16, args.classes], init="he", seed=args.seed)
@@ -112,10 +120,10 @@ def main(argv: list[str] | None = None) -> int:
             accuracies.append(acc)
             bar.update(loss=loss, acc=acc)
     elapsed = time.perf_counter() - start
-    final = accuracy([[z.data for z in _logits(model, x)] for x in X], y)
+    final_loss, final = evaluate(model, X, y)
     print(
-        f"trained {args.epochs} epochs in {elapsed:.1f} s: final loss {losses[-1]:.4f}, "
-        f"training accuracy {final:.1%}"
+        f"trained {args.epochs} epochs in {elapsed:.1f} s; the trained model (after the last "
+        f"update): loss {final_loss:.4f}, training accuracy {final:.1%}"
     )
 
     written = [model.save(out / "model.json")]
@@ -123,11 +131,13 @@ def main(argv: list[str] | None = None) -> int:
         regions = out / "decision_regions.png"
         save_decision_regions(
             regions,
-            lambda p: predict([z.data for z in _logits(model, p)]),
+            lambda p: [z.data for z in model.outputs(p)],
             X,
             y,
-            f"{args.classes}-arm spiral: softmax cross-entropy + Adam, accuracy {final:.0%}",
-            resolution=80,
+            range(args.classes),
+            [f"arm {k}" for k in range(args.classes)],
+            f"{args.classes}-arm spiral, MLP(2, [16, 16, {args.classes}]): softmax "
+            f"cross-entropy + Adam\ntraining accuracy {final:.0%}",
         )
         curve = out / "loss_curve.png"
         save_loss_curve(curve, losses, accuracies, "spiral")
@@ -137,4 +147,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_script(main))

@@ -19,10 +19,10 @@ import argparse
 import sys
 import time
 from collections.abc import Sequence
-from pathlib import Path
 
 from gradstep import no_grad
 from gradstep.datasets import make_moons
+from gradstep.demos._cli import demo_parser, output_folder, run_script
 from gradstep.demos._training import (
     Progress,
     decision_grid,
@@ -38,13 +38,15 @@ __all__ = ["main"]
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="torch_handoff",
-        description="Train MLP(2, [16, 16, 1]) on two moons in gradstep, export it to "
-        "PyTorch, continue training in both, and compare the two decision boundaries "
-        "(needs PyTorch).",
+    parser = demo_parser(
+        __name__,
+        "Train MLP(2, [16, 16, 1]) on two moons in gradstep, export it to PyTorch, continue "
+        "training in both, and compare the two decision boundaries (needs PyTorch).",
+        seed_default=0,
+        seed_help="seed for data and weights (0)",
+        out_default="out/torch_handoff",
+        out_help="output folder (out/torch_handoff)",
     )
-    parser.add_argument("--seed", type=int, default=0, help="seed for data and weights (0)")
     parser.add_argument("--samples", type=int, default=100, help="number of points (100)")
     parser.add_argument("--noise", type=float, default=0.1, help="noise of the moons (0.1)")
     parser.add_argument("--epochs", type=int, default=50, help="steps in gradstep first (50)")
@@ -52,7 +54,6 @@ def _parser() -> argparse.ArgumentParser:
         "--torch-epochs", type=int, default=50, help="steps after the export, in both (50)"
     )
     parser.add_argument("--alpha", type=float, default=1e-4, help="L2 strength α (1e-4)")
-    parser.add_argument("--out", default="out/torch_handoff", help="output folder")
     parser.add_argument(
         "--no-progress", action="store_true", help="print a line every 10%% instead of a bar"
     )
@@ -60,9 +61,10 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
     if args.samples < 2 or args.epochs < 1 or args.torch_epochs < 1:
-        _parser().error("--samples must be at least 2, --epochs and --torch-epochs at least 1")
+        parser.error("--samples must be at least 2, --epochs and --torch-epochs at least 1")
     try:
         require_torch("the torch_handoff demo")
     except ImportError as error:
@@ -70,8 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     import torch
 
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = output_folder(parser, args.out)
     X, y = make_moons(args.samples, noise=args.noise, seed=args.seed)
     total: int = args.epochs + args.torch_epochs
 
@@ -93,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     tX = torch.tensor(X, dtype=torch.float64)
     ty = torch.tensor(y, dtype=torch.float64)
     with no_grad(), torch.no_grad():
-        ours = [model(x).data for x in X]  # type: ignore[union-attr]
+        ours = [model.output(x).data for x in X]
         gap = _max_gap(ours, net(tX).squeeze(1).tolist())
     print(f"exported to PyTorch: max |gradstep − torch| over the {len(X)} scores {gap:.1e}")
 
@@ -134,10 +135,10 @@ def main(argv: list[str] | None = None) -> int:
     gx, gy = decision_grid(X)
     points = [[px, py] for py in gy for px in gx]
     with no_grad():
-        ours = [model(p).data for p in points]  # type: ignore[union-attr]
+        ours = [model.output(p).data for p in points]
     with torch.no_grad():
         theirs = net(torch.tensor(points, dtype=torch.float64)).squeeze(1).tolist()
-        final = accuracy([model(x).data for x in X], y)  # type: ignore[union-attr]
+        final = accuracy([model.output(x).data for x in X], y)
     same_side = sum((a > 0) == (b > 0) for a, b in zip(ours, theirs, strict=True))
     print(
         f"{len(gx)}×{len(gy)} grid: max |gradstep − torch| score {_max_gap(ours, theirs):.1e}, "
@@ -185,4 +186,4 @@ def _rows(values: list[float], n: int) -> list[list[float]]:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(run_script(main))

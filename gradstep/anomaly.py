@@ -210,13 +210,14 @@ def _backward_error(
     after: Any,
 ) -> AnomalyError:
     """backward: at n1 = x**-1 (op **-1), local ∂n1/∂x = … × upstream … gives …; inputs: …"""
-    from gradstep.explain import _constants, _expression, _unique_names, local_formula
+    from gradstep.explain import _expression, local_formula
+    from gradstep.naming import node_names
     from gradstep.viz import forward_order
 
     nodes = forward_order(order[0]) if order else [node]
     if node not in set(nodes):  # the walk was given a partial order: name from the node
         nodes = forward_order(node)
-    names = _unique_names(nodes, _constants(nodes))
+    names = node_names(nodes)
     child = node._prev[k]
     n, c = names[node], names[child]
     formula = local_formula(node, k, names).partition(" = ")[2]

@@ -411,6 +411,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     status."""
     _tolerate_narrow_consoles()
     parser = build_parser()
+    if not (sys.argv[1:] if argv is None else argv):  # plain `gradstep`: what can it do?
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
     try:
         args = parser.parse_args(argv)
     except SystemExit as exit_:  # --help, --version, usage errors

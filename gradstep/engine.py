@@ -303,11 +303,20 @@ def _leaves_with_earlier_passes(record: BackwardStep, zeroed: _Zeroed) -> Backwa
 _new_object = object.__new__
 
 
+class _Constant(Value):
+    """A plain number the engine wrapped as a leaf (the 2 in ``2 * x``): the class is the
+    marker that tells it from a user's ``Value(2.0)`` (for the walk-through and drawings)."""
+
+    __slots__ = ()
+
+
 def _leaf(x: object) -> Value:
     """Wrap a plain number as a constant leaf, refusing anything that is not a real number."""
     if isinstance(x, Value):  # a subclass of Value
         return x
-    return _node(x if type(x) is float else _to_float(x), None, None, None)
+    v = _node(x if type(x) is float else _to_float(x), None, None, None)
+    v.__class__ = _Constant  # the marker (same layout: no field is added)
+    return v
 
 
 def _node(

@@ -17,6 +17,8 @@ from typing import Any, Literal
 import graphviz
 
 from gradstep.engine import Value
+from gradstep.naming import constants as _constants
+from gradstep.naming import node_names
 from gradstep.viz import draw_dot, format_number, forward_order
 
 __all__ = [
@@ -157,74 +159,6 @@ def _expression(op: str, inputs: Sequence[str]) -> str:
     if op.startswith("**") and len(inputs) == 1:
         return f"{inputs[0]}{op}"
     return f"{op}({', '.join(inputs)})"
-
-
-def _is_number_literal(label: str) -> bool:
-    """Whether a label is a number as written (``2``, ``-0.5``, ``1e-3``), not a name."""
-    if not label or label[-1] not in "0123456789.":  # "inf", "nan" are names
-        return False
-    try:
-        float(label)
-    except ValueError:
-        return False
-    return True
-
-
-def _number_name(x: float) -> str:
-    """A constant's name: its value as Python writes it, without a trailing ``.0``."""
-    text = repr(x)
-    return text[:-2] if text.endswith(".0") else text
-
-
-def _constants(nodes: Sequence[Value]) -> set[Value]:
-    """The leaves that are constants, not inputs.
-
-    A leaf labelled with a number literal (the expression parser labels ``2`` as "2") is
-    a constant; a leaf labelled with anything else is an input.  An unlabelled leaf is
-    a constant (a number the engine wrapped, as in ``2 * x``) when the graph has a named
-    input, and an input when nothing in the graph is named (micrograd-style code).
-    """
-    leaves = [v for v in nodes if not v._prev]
-    named = any(v.label and not _is_number_literal(v.label) for v in leaves)
-    return {v for v in leaves if _is_number_literal(v.label) or (named and not v.label)}
-
-
-def _unique_names(nodes: Sequence[Value], constants: set[Value]) -> dict[Value, str]:
-    """Each node's name in the tables.
-
-    A constant is named by its label or its value, repeated as often as it occurs (2, 2);
-    every other node by its label, an unlabelled leaf by its value, an unlabelled op
-    output n1, n2, …; clashes among those get #2, #3 ….
-    """
-    names: dict[Value, str] = {}
-    for v in nodes:
-        if v in constants:
-            names[v] = v.label or _number_name(v.data)
-    reserved = {v.label for v in nodes if v.label} | set(names.values())
-    used: set[str] = set()
-    next_k: dict[str, int] = {}  # per name, the first k not yet tried: linear, not quadratic
-    counter = 0
-    for v in nodes:
-        if v in constants:
-            continue
-        if v.label:
-            name = v.label
-        elif not v._prev:
-            name = _number_name(v.data)
-        else:
-            counter += 1
-            while f"n{counter}" in reserved or f"n{counter}" in used:
-                counter += 1
-            name = f"n{counter}"
-        if name in used or (name in reserved and not v.label):
-            k = next_k.get(name, 2)
-            while f"{name}#{k}" in used or f"{name}#{k}" in reserved:
-                k += 1
-            next_k[name] = k + 1
-            name = f"{name}#{k}"
-        used.add(name)
-        names[v] = name
-    return names
 
 
 def _lookup_keys(nodes: Sequence[Value], names: dict[Value, str]) -> dict[str, Value]:
@@ -382,9 +316,9 @@ class Walkthrough:
         return [v for v in self.nodes if not v._prev and v not in self._constants]
 
     def constants(self) -> list[Value]:
-        """The leaves that are constants: labelled with a number, or numbers the engine wrapped.
+        """The leaves that are constants: numbers the engine wrapped, or labelled with a number.
 
-        An unlabelled leaf counts as a constant only when the graph has a named input.
+        A ``Value`` you made yourself, even unlabelled, is an input (see `gradstep.naming`).
         """
         return [v for v in self.nodes if v in self._constants]
 
@@ -705,7 +639,7 @@ def walkthrough(root: Value, zero_grad: bool = True) -> Walkthrough:
     """
     nodes = forward_order(root)
     constants = _constants(nodes)
-    names = _unique_names(nodes, constants)
+    names = node_names(nodes, constants)
     if zero_grad:
         for v in nodes:
             v.grad = 0.0

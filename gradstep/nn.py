@@ -280,6 +280,8 @@ class Layer(Module):
     """``nout`` neurons reading the same ``nin`` inputs; ``kwargs`` go to each `Neuron`.
 
     Calling it returns a list of ``nout`` Values, or one Value if ``nout == 1`` (micrograd).
+    ``name`` names the layer, and its neurons ``{name}.neuron0``, …; the layer gives each
+    neuron its ``rng``, ``fan_out`` (= ``nout``) and name, so ``kwargs`` cannot.
     """
 
     def __init__(
@@ -294,6 +296,11 @@ class Layer(Module):
     ) -> None:
         _check_size("nin", nin)
         _check_size("nout", nout)
+        if "fan_out" in kwargs:
+            raise TypeError(
+                f"Layer sets each neuron's fan_out itself (to nout = {nout}), so it cannot "
+                "be passed in the neuron options"
+            )
         rng = _shared_rng(rng, seed)
         self.name = name
         self.neurons = [
@@ -395,6 +402,20 @@ class MLP(Module):
         for layer in self.layers:
             out = layer(out)
         return out  # type: ignore[return-value]
+
+    def output(self, x: Input) -> Value:
+        """The one output, typed as a `Value` (``model(x)`` is a Value or a list, as micrograd)."""
+        out = self(x)
+        if isinstance(out, list):
+            raise ValueError(
+                f"output() is for an MLP with one output, this one has {len(out)}: use outputs()"
+            )
+        return out
+
+    def outputs(self, x: Input) -> list[Value]:
+        """Every output as a list, even when there is one (typed: ``list[Value]``)."""
+        out = self(x)
+        return out if isinstance(out, list) else [out]
 
     def named_parameters(self) -> list[tuple[str, Value]]:
         """``("layer{k}.neuron{j}.w{i}", w), …``."""

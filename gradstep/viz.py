@@ -11,6 +11,7 @@ from pathlib import Path
 import graphviz
 
 from gradstep.engine import Value, topological_order
+from gradstep.naming import node_names
 
 __all__ = [
     "draw_dot",
@@ -195,7 +196,9 @@ def draw_dot(
         max_nodes: the most values to draw; a larger graph raises `GraphTooLargeError`.
         clusters: group values by their ``_scope`` (set by `gradstep.nn`, e.g.
             ``"layer0.neuron3"``) in nested Graphviz clusters ``layer0`` ⊃ ``layer0.neuron3``.
-        names: the text shown for each value (default: its ``label``).
+        names: the text shown for some or all values; the others are called what the
+            walk-through's tables call them (`gradstep.naming.node_names`: labels, values
+            for unlabelled leaves, ``n1``, ``n2``, … for unlabelled op outputs).
         highlight_edges: edges to draw in red, as ``(node, child)`` or ``(node, child_index)``.
         grads: gradients to show instead of each value's ``grad`` (e.g. mid-backward).
         title: a caption drawn under the graph.
@@ -208,6 +211,9 @@ def draw_dot(
         raise ValueError(f"max_nodes must be a positive integer, got {max_nodes!r}")
     nodes = forward_order(root, max_nodes=max_nodes)
     index = {v: i for i, v in enumerate(nodes)}
+    shown = node_names(nodes)
+    if names is not None:
+        shown.update(names)
 
     def grad_of(v: Value) -> float:
         """The grad to show: the override from ``grads`` if given, else ``v.grad``."""
@@ -257,7 +263,7 @@ def draw_dot(
 
     for i, v in enumerate(nodes):
         vid = f"v{i}"
-        name = names.get(v, v.label) if names is not None else v.label
+        name = shown[v]
         fields = [_escape_record(name), f"data {format_number(v.data, digits)}"]
         if show_grad:
             fields.append(f"grad {format_number(grad_of(v), digits)}")

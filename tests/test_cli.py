@@ -291,6 +291,19 @@ def test_demo_lists_runs_and_passes_arguments() -> None:
     assert unknown.stderr.count("\n") == 1
 
 
+def test_plain_gradstep_prints_its_usage_not_only_an_error_line() -> None:
+    plain = run()
+    assert plain.returncode == EXIT_USAGE
+    usage = re.match(r"usage: gradstep \[-h\] \[--version\] \{([\w,-]+)\}", plain.stderr)
+    assert usage, plain.stderr
+    commands = usage[1].split(",")
+    assert {"explain", "check", "demo"} <= set(commands)
+    for command in commands:  # every command, with what it does
+        assert re.search(rf"^    {command}\s+\w", plain.stderr, re.MULTILINE), plain.stderr
+    assert "examples:" in plain.stderr
+    assert run_main()[0] == EXIT_USAGE  # main([]) too, not only an empty sys.argv
+
+
 def test_version_and_help() -> None:
     version = run("--version")
     assert (version.returncode, version.stdout) == (EXIT_OK, f"gradstep {gradstep.__version__}\n")
@@ -334,11 +347,6 @@ def test_version_and_help() -> None:
             ["explain", "-x*y", "x=1", "y=2"],
             "gradstep: error: unrecognized arguments: -x*y; an expression that starts with '-' "
             "goes after '--', as in gradstep explain -- \"-x*y\" x=2 y=3",
-        ),
-        (
-            [],
-            "gradstep: error: the following arguments are required: "
-            "{explain,check,demo,test-engine} (see 'gradstep --help')",
         ),
     ],
 )

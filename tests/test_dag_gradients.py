@@ -48,13 +48,7 @@ def test_dag_gradients_match_central_differences(dag: ExpressionDAG) -> None:
     assert report.local and all(c.status == "ok" for c in report.local)
 
 
-@pytest.fixture(scope="module")
-def torch() -> ModuleType:
-    return pytest.importorskip(
-        "torch", reason="PyTorch is not installed: the float64 oracle needs torch==2.13.0"
-    )
-
-
+@pytest.mark.torch
 @PROPERTY
 @given(dag=expression_dags())
 def test_dag_gradients_match_pytorch_float64(torch: ModuleType, dag: ExpressionDAG) -> None:
@@ -310,7 +304,7 @@ def test_gradcheck_refuses_bad_arguments() -> None:
     with pytest.raises(TypeError, match="input 1 must be a real number, got str: 'a'"):
         gradcheck(lambda x, y: x, [1.0, "a"])  # type: ignore[list-item]
     with pytest.raises(TypeError, match=r"f must return a Value, got float: 2\.0"):
-        gradcheck(lambda x: x.data * 2, [1.0])  # type: ignore[return-value, arg-type]
+        gradcheck(lambda x: x.data * 2, [1.0])
 
 
 def test_gradcheck_refuses_a_non_finite_input_naming_it() -> None:
@@ -391,6 +385,24 @@ def test_importing_gradstep_testing_imports_neither_hypothesis_nor_torch() -> No
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.split() == ["False", "False"]
+
+
+def test_without_hypothesis_the_strategies_name_the_extra_to_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "hypothesis", None)  # as if it were not installed
+    for make in (expression_dags, finite_floats, values):
+        with pytest.raises(ModuleNotFoundError, match=r"pip install 'gradstep\[testing\]'"):
+            make()
+
+
+def test_without_torch_a_dag_on_tensors_names_the_extra_to_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "torch", None)
+    dag = ExpressionDAG((1.0,), (DAGStep("tanh", (0,)),))
+    with pytest.raises(ModuleNotFoundError, match=r"pip install 'gradstep\[torch\]'"):
+        dag.torch(1.0)
 
 
 def test_strategies_refuse_empty_ranges() -> None:

@@ -123,7 +123,7 @@ def test_a_rule_returning_the_wrong_number_of_derivatives_is_named() -> None:
 
 
 def test_a_forward_that_returns_no_number_is_named() -> None:
-    broken = define_op("broken", forward=lambda x: "x", local=lambda x, out: (1.0,))
+    broken = define_op("broken", forward=lambda x: "x", local=lambda x, out: (1.0,))  # type: ignore[arg-type, return-value]
     with pytest.raises(TypeError, match=r"op 'broken': forward\(a=1.0\) must return a real"):
         broken(Value(1.0, label="a"))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from types import ModuleType
 from typing import Any
 
 import pytest
@@ -20,9 +21,8 @@ def grads(f: Callable[..., Value], *xs: float) -> tuple[float, list[float]]:
     return out.data, [v.grad for v in leaves]
 
 
-def torch_grads(f: Callable[..., Any], *xs: float) -> tuple[float, list[float]]:
+def torch_grads(torch: ModuleType, f: Callable[..., Any], *xs: float) -> tuple[float, list[float]]:
     """The same with PyTorch, in float64."""
-    torch = pytest.importorskip("torch", reason="PyTorch is not installed")
     leaves = [torch.tensor(x, dtype=torch.float64, requires_grad=True) for x in xs]
     out = f(*leaves)
     out.backward()
@@ -37,7 +37,7 @@ def same(a: float, b: float) -> bool:
 
 
 # the cases where gradstep gives PyTorch's numbers: (name, gradstep f, torch f, inputs)
-MATCHING: list[tuple[str, Callable[..., Any], Callable[..., Any], tuple[float, ...]]] = [
+MATCHING: list[tuple[str, Callable[..., Any], Callable[..., Any] | None, tuple[float, ...]]] = [
     ("sqrt at nan: gradient nan", lambda x: x.sqrt(), lambda x: x.sqrt(), (math.nan,)),
     ("sqrt at -0.0: -0.0, gradient -inf", lambda x: x.sqrt(), lambda x: x.sqrt(), (-0.0,)),
     ("sqrt at 0: gradient +inf", lambda x: x.sqrt(), lambda x: x.sqrt(), (0.0,)),
@@ -64,13 +64,16 @@ MATCHING: list[tuple[str, Callable[..., Any], Callable[..., Any], tuple[float, .
 @pytest.mark.torch
 @pytest.mark.parametrize(("name", "ours", "theirs", "xs"), MATCHING, ids=[c[0] for c in MATCHING])
 def test_edges_agree_with_pytorch_bit_for_bit(
-    name: str, ours: Callable[..., Value], theirs: Callable[..., Any] | None, xs: tuple[float, ...]
+    torch: ModuleType,
+    name: str,
+    ours: Callable[..., Value],
+    theirs: Callable[..., Any] | None,
+    xs: tuple[float, ...],
 ) -> None:
     value, gradient = grads(ours, *xs)
     if theirs is None:  # leaky_relu: torch.nn.functional, not a tensor method
-        torch = pytest.importorskip("torch", reason="PyTorch is not installed")
         theirs = lambda x: torch.nn.functional.leaky_relu(x, 0.1)  # noqa: E731
-    expected_value, expected_gradient = torch_grads(theirs, *xs)
+    expected_value, expected_gradient = torch_grads(torch, theirs, *xs)
     assert same(value, expected_value), (name, value, expected_value)
     assert all(map(same, gradient, expected_gradient)), (name, gradient, expected_gradient)
 
@@ -127,8 +130,7 @@ def test_leaf_gradients_sum_a_pass_first_then_accumulate_as_pytorch_does() -> No
 
 
 @pytest.mark.torch
-def test_leaf_accumulation_order_matches_pytorch() -> None:
-    torch = pytest.importorskip("torch", reason="PyTorch is not installed")
+def test_leaf_accumulation_order_matches_pytorch(torch: ModuleType) -> None:
     t = torch.tensor(2.0, dtype=torch.float64, requires_grad=True)
     x = Value(2.0)
     for _ in range(3):
@@ -139,13 +141,14 @@ def test_leaf_accumulation_order_matches_pytorch() -> None:
 
 def test_domain_errors_still_raise_naming_the_operand() -> None:
     """Outside an op's domain (not an overflow) gradstep raises where PyTorch gives nan/inf."""
-    for make, error, message in (
+    cases: list[tuple[Callable[[], Value], type[Exception], str]] = [
         (lambda: Value(-1.0, label="x").log(), ValueError, "log(x=-1.0)"),
         (lambda: Value(0.0, label="x").log(), ValueError, "log(x=0.0)"),
         (lambda: Value(1.0) / Value(0.0, label="d"), ZeroDivisionError, "1.0 / d=0.0"),
         (lambda: Value(-8.0, label="b") ** 0.5, ValueError, "b=-8.0 ** 0.5"),
         (lambda: Value(-1.0, label="s").sqrt(), ValueError, "sqrt(s=-1.0)"),
-    ):
+    ]
+    for make, error, message in cases:
         with pytest.raises(error) as caught:
             make()
         assert message in str(caught.value)

@@ -65,11 +65,11 @@ def test_numpy_array_of_several_elements_is_refused() -> None:
 @pytest.mark.parametrize(
     "make",
     [
-        lambda: Value(1.0) + "a",
-        lambda: "a" * Value(1.0),
-        lambda: Value(1.0) - None,
-        lambda: Value(1.0) / [2.0],
-        lambda: Value(2.0) ** "x",
+        lambda: Value(1.0) + "a",  # type: ignore[operator]
+        lambda: "a" * Value(1.0),  # type: ignore[operator]
+        lambda: Value(1.0) - None,  # type: ignore[operator]
+        lambda: Value(1.0) / [2.0],  # type: ignore[operator]
+        lambda: Value(2.0) ** "x",  # type: ignore[operator]
         lambda: Value(2.0) ** True,
         lambda: Value(1.0).leaky_relu("s"),  # type: ignore[arg-type]
     ],
@@ -509,3 +509,21 @@ def test_a_node_made_with_children_but_no_rule_says_how_to_give_one() -> None:
     out._local_grads = lambda node: (3 * node._prev[0].data ** 2,)
     out.backward()
     assert x.grad == 12.0
+
+
+def test_numbers_the_engine_wraps_are_marked_at_no_cost() -> None:
+    """The walk-through tells a wrapped 2 (a constant) from a user's Value(2.0) (an input)."""
+    from gradstep.engine import _Constant
+
+    x = Value(3.0, label="x")
+    for out in (x * 2, 2 * x, x + 2.5, 2**x, x - 1, 1 / x):
+        wrapped = next(c for c in out._prev if c is not x)
+        assert isinstance(wrapped, _Constant) and isinstance(wrapped, Value)
+        assert (wrapped.label, wrapped._prev, wrapped.grad) == ("", (), 0.0)
+    mine = Value(2.0)
+    assert not isinstance(mine, _Constant)
+    assert not isinstance(x * mine, _Constant)  # op outputs are plain Values
+    assert sys.getsizeof(x * 2) == sys.getsizeof((x * 2)._prev[1])  # no extra field
+    # a wrapped constant works as an operand like any Value
+    c = (x * 2)._prev[1]
+    assert (c * x).data == 6.0 and (x + c).data == 5.0

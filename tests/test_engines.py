@@ -16,6 +16,7 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -40,7 +41,7 @@ ENGINES = Path(__file__).parent / "engines"
 #: small budgets: most broken engines fail in their op rows; the random DAGs run where they
 #: add something (node reuse) and on the good engines
 QUICK = {"examples": 0, "max_depth": 500}
-DAGS = {"examples": 15}
+DAGS: dict[str, Any] = {"examples": 15}
 
 
 def _finite_stack() -> bool:
@@ -239,7 +240,7 @@ def test_gradstep_itself_passes_every_check() -> None:
 
 
 def test_the_good_engine_passes_every_check() -> None:
-    report = check_engine(str(ENGINES / "good.py"), **{**QUICK, **DAGS})  # type: ignore[arg-type]
+    report = check_engine(str(ENGINES / "good.py"), **{**QUICK, **DAGS})
     assert report.ok and report.counts["PASS"] == len(report.rows) - 2, report.format()
     assert report.row("repeated_backward").data["behaviour"] == "all"  # it resets nothing
     assert report.row("deepest_chain").data["depth"] == 500
@@ -486,9 +487,15 @@ def test_every_probed_op_is_a_dag_op_and_its_points_are_safe() -> None:
             bound = dict(zip(form.names, point, strict=True))
             names = [n for n in form.names if n != "n"]
 
-            def f(*xs: Value, form_=form, bound_=bound, names_=names) -> Value:
+            def f(
+                *xs: Value,
+                form_: Any = form,
+                bound_: dict[str, Any] = bound,
+                names_: list[str] = names,
+            ) -> Value:
                 env = {**bound_, **dict(zip(names_, xs, strict=True))}
-                return eval(form_.expression, {}, env)  # our own fixed expressions
+                out: Value = eval(form_.expression, {}, env)  # our own fixed expressions
+                return out
 
             # away from kinks and domain edges: central differences agree with backward()
             gradcheck(f, [bound[n] for n in names])

@@ -151,9 +151,9 @@ def test_the_cs231n_neuron_with_elementary_gates() -> None:
 def test_neuron_demo_main_prints_the_walkthrough(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    out = tmp_path / "neuron.svg"
-    page = tmp_path / "neuron.html"
-    assert neuron_main(["--gates", "--out", str(out), "--html", str(page)]) == 0
+    out = tmp_path / "neuron_gates.svg"  # --out DIR writes the drawing and the steps page
+    page = tmp_path / "neuron_gates_steps.html"
+    assert neuron_main(["--gates", "--out", str(tmp_path)]) == 0
     text = capsys.readouterr().out
     assert "x0: [2] × [0.1966] = 0.3932" in text and "slide: x0: [2] x [0.2] = 0.4" in text
     assert "w0: [-1] × [0.1966] = -0.1966" in text
@@ -463,6 +463,21 @@ def test_wrapped_python_numbers_are_constants_named_by_value() -> None:
     assert wt.inputs() == [x]
     assert "∂L/∂x = ∂L/∂n2·∂n2/∂x + ∂L/∂n1·∂n1/∂x = 1 × 0.5 + 1 × 0.5 = 1" in str(wt)
     assert "∂L/∂0.5" not in str(wt).split("gradients of the inputs", 1)[1]
+
+
+def test_a_users_unlabelled_value_is_an_input_a_wrapped_number_a_constant() -> None:
+    # both are unlabelled leaves holding 2.0; only the engine's wrapping marks the constant
+    # (this graph has a named input, and the user's Value(2.0) used to count as a constant)
+    x = Value(3.0, label="x")
+    w = Value(2.0)
+    out = w * x + 2
+    wt = walkthrough(out)
+    assert wt.inputs() == [w, x]
+    (constant,) = wt.constants()
+    assert constant is out._prev[1] and constant.data == 2.0 and constant is not w
+    assert [wt.name_of(v) for v in (w, x, constant)] == ["2#2", "x", "2"]
+    assert "∂L/∂2#2 = ∂L/∂n1·∂n1/∂2#2 = 1 × 3 = 3" in str(wt)
+    assert "constants (not inputs): 2" in str(wt)
 
 
 def test_unlabelled_leaves_of_an_unlabelled_graph_are_inputs_named_by_value() -> None:

@@ -21,8 +21,10 @@ from hypothesis import strategies as st
 
 from gradstep import Value
 from gradstep.cli import main
-from gradstep.explain import _constants, _lookup_keys, _unique_names, walkthrough
+from gradstep.explain import _lookup_keys, walkthrough
 from gradstep.expr import MAX_TERMS, parse
+from gradstep.naming import constants as _constants
+from gradstep.naming import node_names
 from gradstep.nn import MLP
 from gradstep.viz import draw_dot, forward_order
 
@@ -119,7 +121,7 @@ def test_naming_repeated_constants_and_labels_grows_linearly() -> None:
 
         def naming(nodes: list[Value]) -> Callable[[], object]:
             constants = _constants(nodes)
-            return lambda: _lookup_keys(nodes, _unique_names(nodes, constants))
+            return lambda: _lookup_keys(nodes, node_names(nodes, constants))
 
         assert_linear(f"naming {make.__name__}", naming(graphs[0]), naming(graphs[1]))
 
@@ -192,7 +194,7 @@ def labelled_graphs(draw: st.DrawFn) -> Value:
 def test_names_and_lookup_keys_are_unchanged_by_the_linear_rewrite(root: Value) -> None:
     nodes = forward_order(root)
     constants = _constants(nodes)
-    names = _unique_names(nodes, constants)
+    names = node_names(nodes, constants)
     assert names == _reference_names(nodes, constants)
     assert _lookup_keys(nodes, names) == _reference_keys(nodes, names)
     assert len(set(_lookup_keys(nodes, names).values())) == len(nodes)

@@ -378,7 +378,7 @@ def test_mlp_parameter_gradients_match_central_differences(seed: int, x: list[fl
 @given(seed=st.integers(0, 10**6), x=st.lists(finite, min_size=3, max_size=3))
 def test_mlp_input_gradients_pass_gradcheck(seed: int, x: list[float]) -> None:
     model = MLP(3, [4, 1], activation="tanh", seed=seed)
-    gradcheck(lambda *v: model(list(v)), x)  # type: ignore[arg-type,return-value]
+    gradcheck(lambda *v: model.output(list(v)), x)
 
 
 # ---------------------------------------------------------------------------------------
@@ -436,7 +436,7 @@ def test_training_on_small_moons_reaches_100_percent() -> None:
     opt = SGD(model.parameters(), lr=lambda t: 1.0 - 0.9 * t / 100)
     accuracy = 0.0
     for _ in range(100):
-        scores = [model(x) for x in X]
+        scores = [model.output(x) for x in X]
         loss = hinge_loss(scores, y) + l2_penalty(model.parameters(), 1e-4)
         opt.zero_grad()
         loss.backward()
@@ -464,3 +464,27 @@ def test_plain_number_inputs_become_shared_leaves_named_x0_x1() -> None:
     leaves = [v for v in topological_order(out) if not v._prev and v.label.startswith("x")]
     assert sorted(v.label for v in leaves) == ["x0", "x1"]
     assert {v.label: v.data for v in leaves} == {"x0": 0.5, "x1": -1.5}
+
+
+def test_mlp_output_and_outputs_are_typed_views_of_a_call() -> None:
+    one = MLP(2, [3, 1], seed=0)
+    out = one.output([0.5, -1.0])
+    assert isinstance(out, Value)
+    assert out.data == one([0.5, -1.0]).data  # type: ignore[union-attr]
+    assert [v.data for v in one.outputs([0.5, -1.0])] == [out.data]
+    three = MLP(2, [3, 3], seed=0)
+    assert [v.data for v in three.outputs([0.5, -1.0])] == [
+        v.data
+        for v in three([0.5, -1.0])  # type: ignore[union-attr]
+    ]
+    with pytest.raises(ValueError, match=r"this one has 3: use outputs\(\)"):
+        three.output([0.5, -1.0])
+
+
+def test_layer_refuses_a_fan_out_in_the_neuron_options_with_a_clear_message() -> None:
+    # it used to be Neuron's raw "got multiple values for keyword argument 'fan_out'"
+    with pytest.raises(TypeError, match=r"Layer sets each neuron's fan_out itself \(to nout = 3\)"):
+        Layer(2, 3, fan_out=4)
+    layer = Layer(2, 3, name="hidden", activation="tanh")  # a layer's name names its neurons
+    assert [n.name for n in layer.neurons] == ["hidden.neuron0", "hidden.neuron1", "hidden.neuron2"]
+    assert {n.activation for n in layer.neurons} == {"tanh"}

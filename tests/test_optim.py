@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from types import ModuleType
 
 import pytest
 from hypothesis import given, settings
@@ -261,9 +262,8 @@ def test_parameters_may_come_from_a_generator() -> None:
 
 
 def _torch_trajectory(
-    make_opt: object, theta: list[float], grad_steps: list[list[float]]
+    torch: ModuleType, make_opt: object, theta: list[float], grad_steps: list[list[float]]
 ) -> list[float]:
-    torch = pytest.importorskip("torch", reason="PyTorch is not installed")
     params = [torch.tensor(t, dtype=torch.float64, requires_grad=True) for t in theta]
     opt = make_opt(params)  # type: ignore[operator]
     for gs in grad_steps:
@@ -276,6 +276,7 @@ def _torch_trajectory(
 step_grads = st.lists(st.lists(grads, min_size=3, max_size=3), min_size=1, max_size=5)
 
 
+@pytest.mark.torch
 @settings(max_examples=200, deadline=None)
 @given(
     theta=st.lists(datas, min_size=3, max_size=3),
@@ -286,6 +287,7 @@ step_grads = st.lists(st.lists(grads, min_size=3, max_size=3), min_size=1, max_s
     nesterov=st.booleans(),
 )
 def test_sgd_matches_torch(
+    torch: ModuleType,
     theta: list[float],
     grad_steps: list[list[float]],
     lr: float,
@@ -293,9 +295,9 @@ def test_sgd_matches_torch(
     wd: float,
     nesterov: bool,
 ) -> None:
-    torch = pytest.importorskip("torch", reason="PyTorch is not installed")
     nesterov = nesterov and momentum > 0
     expected = _torch_trajectory(
+        torch,
         lambda ps: torch.optim.SGD(
             ps, lr=lr, momentum=momentum, weight_decay=wd, nesterov=nesterov
         ),
@@ -311,6 +313,7 @@ def test_sgd_matches_torch(
     assert [p.data for p in params] == pytest.approx(expected, rel=1e-12, abs=1e-12)
 
 
+@pytest.mark.torch
 @settings(max_examples=200, deadline=None)
 @given(
     theta=st.lists(datas, min_size=3, max_size=3),
@@ -321,6 +324,7 @@ def test_sgd_matches_torch(
     wd=st.sampled_from([0.0, 0.01]),
 )
 def test_adam_matches_torch(
+    torch: ModuleType,
     theta: list[float],
     grad_steps: list[list[float]],
     lr: float,
@@ -328,8 +332,8 @@ def test_adam_matches_torch(
     eps: float,
     wd: float,
 ) -> None:
-    torch = pytest.importorskip("torch", reason="PyTorch is not installed")
     expected = _torch_trajectory(
+        torch,
         lambda ps: torch.optim.Adam(ps, lr=lr, betas=betas, eps=eps, weight_decay=wd),
         theta,
         grad_steps,
@@ -339,8 +343,8 @@ def test_adam_matches_torch(
     assert [p.data for p in params] == pytest.approx(expected, rel=1e-10, abs=1e-12)
 
 
-def test_lr_schedule_matches_torch_lambda_lr() -> None:
-    torch = pytest.importorskip("torch", reason="PyTorch is not installed")
+@pytest.mark.torch
+def test_lr_schedule_matches_torch_lambda_lr(torch: ModuleType) -> None:
     tp = torch.tensor(0.0, dtype=torch.float64, requires_grad=True)
     topt = torch.optim.SGD([tp], lr=1.0)
     sched = torch.optim.lr_scheduler.LambdaLR(topt, lambda t: 1.0 - 0.9 * t / 10)

@@ -120,6 +120,24 @@ def test_a_crash_while_writing_leaves_no_file(
     assert list(tmp_path.iterdir()) == []
 
 
+def test_ctrl_c_while_saving_leaves_the_old_file_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a demo interrupted while it writes its model file (see tests/test_demos.py)
+    path = tmp_path / "m.json"
+    MLP(2, [2, 1], seed=0).save(path)
+    good = path.read_bytes()
+
+    def interrupt(fd: int) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "fsync", interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        MLP(2, [2, 1], seed=1).save(path)
+    assert path.read_bytes() == good
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.json"]
+
+
 def test_saving_overwrites_atomically(tmp_path: Path) -> None:
     path = tmp_path / "m.json"
     MLP(2, [2, 1], seed=0).save(path)

@@ -18,13 +18,6 @@ from gradstep.nn import MLP
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
-@pytest.fixture(scope="module")
-def torch() -> ModuleType:
-    return pytest.importorskip(
-        "torch", reason="PyTorch is not installed (pip install torch==2.13.0)"
-    )
-
-
 def _number_after(text: str, prefix: str) -> float:
     """The first number in scientific notation after ``prefix`` on its line."""
     match = re.search(re.escape(prefix) + r"[^\n]*?([0-9][0-9.]*e[+-][0-9]+)", text)

@@ -261,7 +261,7 @@ def test_clusters_of_an_mlp_are_named_after_its_neurons() -> None:
     from gradstep.nn import MLP
 
     model = MLP(2, [3, 1], seed=0)
-    out = model([Value(0.5), Value(-1.0)])
+    out = model.output([Value(0.5), Value(-1.0)])
     out.backward()
     source = draw_dot(out).source
     names = re.findall(r'subgraph "?cluster_([\w.]+)"? \{', source)
@@ -388,3 +388,34 @@ def test_missing_dot_simulated_by_exception(
     monkeypatch.setattr(graphviz.Digraph, "pipe", no_dot)
     with pytest.raises(GraphvizNotFoundError, match="apt-get install graphviz"):
         render(dot, tmp_path / "g.pdf")
+
+
+# ---------------------------------------------------------------------------------------
+# names: the drawing calls every node what the walk-through's tables call it
+
+
+def drawn_names(source: str) -> list[str]:
+    """The name field of each value's record, in node-id order (v0, v1, …)."""
+    return re.findall(r'^\s*v\d+ \[label="\{ (.*?) \| data', source, flags=re.M)
+
+
+def test_drawing_names_every_node_as_the_walkthrough_does() -> None:
+    from gradstep.explain import walkthrough
+
+    a, b = Value(2.0), Value(-3.0)  # micrograd style: nothing labelled
+    x = Value(0.5, label="x")
+    out = (a * b + 1).tanh() * x  # the 1 is a constant the engine wraps
+    names = drawn_names(draw_dot(out).source)
+    # the intermediate nodes used to be drawn with an empty name cell
+    assert names == ["2", "-3", "n1", "1", "n2", "n3", "x", "n4"]
+    wt = walkthrough(out)
+    assert names == [wt.name_of(v) for v in wt.nodes] == [r.name for r in wt.forward]
+
+
+def test_user_labels_win_and_the_shared_rule_fills_the_rest() -> None:
+    x = Value(3.0, label="x")
+    y = x * x + x
+    y.label = "y"
+    assert drawn_names(draw_dot(y).source) == ["x", "n1", "y"]
+    explicit = drawn_names(draw_dot(y, names={x: "input"}).source)
+    assert explicit == ["input", "n1", "y"]  # names= overrides some, the rule names the rest

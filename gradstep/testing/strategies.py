@@ -1,12 +1,14 @@
 """Hypothesis strategies for gradient tests: `finite_floats`, `values`, random `expression_dags`.
 
-Hypothesis is imported when a strategy is built, never when this module is imported;
-PyTorch only by `torch_functions` / `ExpressionDAG.torch`.
+Hypothesis is imported when a strategy is built, never when this module is imported
+(``pip install 'gradstep[testing]'`` installs it); PyTorch only by `torch_functions` /
+`ExpressionDAG.torch`.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import math
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
@@ -60,8 +62,24 @@ def _torch_function(dotted: str) -> Callable[..., Any]:
     return getattr(importlib.import_module(module), name)  # type: ignore[no-any-return]
 
 
+def _require_hypothesis() -> None:
+    """Raise an error that says which extra installs Hypothesis, if it is missing."""
+    if importlib.util.find_spec("hypothesis") is None:
+        raise ModuleNotFoundError(
+            "gradstep.testing's strategies (finite_floats, values, expression_dags) need "
+            "Hypothesis, which is not installed: pip install 'gradstep[testing]'",
+            name="hypothesis",
+        )
+
+
 def torch_functions() -> Backend:
     """The DAG's unary functions on torch tensors (imports torch: call it only if installed)."""
+    if importlib.util.find_spec("torch") is None:
+        raise ModuleNotFoundError(
+            "running an ExpressionDAG on tensors needs PyTorch, which is not installed: "
+            "pip install 'gradstep[torch]' (the README says how to get the CPU-only wheel)",
+            name="torch",
+        )
     return {spec.name: _torch_function(spec.torch) for spec in _FUNCTION_OPS}
 
 
@@ -299,7 +317,7 @@ class _DagBuilder:
         ops: Sequence[str],
         forms: Mapping[str, Sequence[str]],
     ) -> None:
-        from hypothesis import strategies as st
+        from hypothesis import strategies as st  # expression_dags checked it is installed
 
         self.st = st
         self.draw = draw
@@ -415,6 +433,7 @@ def finite_floats(
 
     ``min_magnitude`` keeps x away from 0 (for kinks like relu/abs, or a denominator).
     """
+    _require_hypothesis()
     from hypothesis import strategies as st
 
     _check_range("finite_floats", min_value, max_value)
@@ -471,6 +490,7 @@ def expression_dags(
     log/sqrt of x ≥ 0.2, |denominator| ≥ 0.5, relu/leaky_relu/abs of |x| ≥ 0.1, exp of |x| ≤ 4,
     powers with safe bases and exponents, every value |v| ≤ 50.
     """
+    _require_hypothesis()
     from hypothesis import reject
     from hypothesis import strategies as st
 
