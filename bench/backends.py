@@ -12,13 +12,10 @@ import importlib.util
 import sys
 import tracemalloc
 from collections.abc import Callable, Iterable, Sequence
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 from bench.floor import FloorMLP, floor_chain, floor_wide
 from bench.workloads import CHAIN_SCALE, CHAIN_SHIFT, MoonsProblem, wide_data
-
-if TYPE_CHECKING:
-    from gradstep.compile import Method
 
 __all__ = ["Backend", "NotApplicable", "all_backends"]
 
@@ -279,7 +276,6 @@ class GradstepCompiled(GradstepEager):
     """gradstep.compile: the moons graph recorded once, replayed by generated straight-line code."""
 
     name = "gradstep compiled"
-    method: Method = "codegen"
     warmup = 10
 
     def unavailable(self) -> str | None:
@@ -288,10 +284,10 @@ class GradstepCompiled(GradstepEager):
         return None if hasattr(gradstep, "compile") else "gradstep.compile not available"
 
     def moons(self, problem: MoonsProblem) -> Run:
-        from gradstep.compile import compile as compile_step
+        from gradstep.replay import compile as compile_step
 
         loss_fn, params = self.loss_and_params(problem)
-        replay = compile_step(loss_fn, params, method=self.method)
+        replay = compile_step(loss_fn, params)
         lr = problem.lr
 
         def step() -> float:
@@ -310,13 +306,6 @@ class GradstepCompiled(GradstepEager):
 
     def memory(self, n: int) -> float:
         raise NotApplicable("no per-step graph")
-
-
-class GradstepTape(GradstepCompiled):
-    """gradstep.compile with method="tape": the recorded graph interpreted from flat arrays."""
-
-    name = "gradstep compiled (tape)"
-    method: Method = "tape"
 
 
 class Micrograd(Backend):
@@ -535,7 +524,6 @@ def all_backends() -> list[Backend]:
         GradstepEager(),
         GradstepEagerNoGC(),
         GradstepCompiled(),
-        GradstepTape(),
         Micrograd(),
         MicrogradDeep(),
         TorchScalar(),

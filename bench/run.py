@@ -189,7 +189,7 @@ def _measure(
             continue
         runs[b.name] = run
     # Everything alive now (imports: PyTorch's alone makes ~150,000 objects; every backend's
-    # model, recorded tape and generated code) goes to the collector's permanent generation,
+    # model, and generated code) goes to the collector's permanent generation,
     # so the collections during a timed call scan only what that call creates, as in a
     # script that has only that library and that model.
     gc.collect()

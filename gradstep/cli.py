@@ -684,7 +684,9 @@ def _check(args: argparse.Namespace) -> int:
         for c in report.inputs
     ]
     headers = ["input", "value", f"analytic ∂{f}/∂input", "numeric", "difference", "result"]
-    print(_table(headers, rows))
+    from gradstep.explain import text_table  # (graphviz is imported only when needed)
+
+    print(text_table(headers, rows, numeric=set(range(1, len(headers)))))
     for check in report.inputs:
         if check.note:  # the step crosses a pole or kink, or the gradient is infinite
             print(f"  note on {check.label}: {check.note}")
@@ -699,17 +701,6 @@ def _check(args: argparse.Namespace) -> int:
         print(f"  skip  {c.describe()}")
     print("\nPASS" if report.ok else "\nFAIL: the gradients above disagree")
     return EXIT_OK if report.ok else EXIT_FAILED
-
-
-def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """Aligned columns: the first left-aligned, the rest right-aligned."""
-    widths = [max(len(r[i]) for r in [headers, *rows]) for i in range(len(headers))]
-
-    def line(cells: Sequence[str]) -> str:
-        first = cells[0].ljust(widths[0])
-        return "  ".join([first, *(c.rjust(w) for c, w in zip(cells[1:], widths[1:], strict=True))])
-
-    return "\n".join([line(headers), line(["-" * w for w in widths]), *map(line, rows)])
 
 
 # ---------------------------------------------------------------------------------------

@@ -177,8 +177,9 @@ def _lookup_keys(nodes: Sequence[Value], names: dict[Value, str]) -> dict[str, V
     return keys
 
 
-def _text_table(headers: Sequence[str], rows: Sequence[Sequence[str]], numeric: set[int]) -> str:
-    """An aligned plain-text table; numeric columns are right-aligned."""
+def text_table(headers: Sequence[str], rows: Sequence[Sequence[str]], numeric: set[int]) -> str:
+    """An aligned plain-text table, numeric columns right-aligned (the walk-through's and
+    ``gradstep check``'s)."""
     widths = [len(h) for h in headers]
     for row in rows:
         widths = [max(w, len(cell)) for w, cell in zip(widths, row, strict=True)]
@@ -390,14 +391,14 @@ class Walkthrough:
         """The forward table, the backward table and each input's gradient sum, as aligned text."""
         parts = [
             "forward pass (children first)",
-            _text_table(_FORWARD_HEADERS, self._forward_rows(digits), {0, 4}),
+            text_table(_FORWARD_HEADERS, self._forward_rows(digits), {0, 4}),
             "",
             "backward pass (visit order; product = local × upstream, added into ∂L/∂child)",
             self._seed_line(digits),
         ]
         if self.backward:
             parts.append(
-                _text_table(_BACKWARD_HEADERS, self._backward_rows(digits), _BACKWARD_NUMERIC)
+                text_table(_BACKWARD_HEADERS, self._backward_rows(digits), _BACKWARD_NUMERIC)
             )
         else:
             parts.append("(no edges: the root is an input)")

@@ -13,7 +13,6 @@ backward walk-through shows every product and every partial sum.
 from __future__ import annotations
 
 import functools
-import gc
 import math
 import os
 import random
@@ -22,7 +21,7 @@ from numbers import Integral, Real
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
-from gradstep.engine import Value, apply
+from gradstep.engine import Value, _CollectorPaused, apply
 from gradstep.modelfile import (
     FORMAT_VERSION,
     MAX_PARAMETERS,
@@ -321,13 +320,8 @@ class Layer(Module):
             xi if isinstance(xi, Value) else Value(xi, label=f"x{i}")
             for i, xi in enumerate(_as_inputs(x))
         ]
-        gc_was_enabled = gc.isenabled()
-        gc.disable()
-        try:
+        with _CollectorPaused():
             out = [n(xs) for n in self.neurons]
-        finally:
-            if gc_was_enabled:
-                gc.enable()
         return out[0] if len(out) == 1 else out
 
     def named_parameters(self) -> list[tuple[str, Value]]:

@@ -250,11 +250,12 @@ def _refuse_value_power(x: float, y: float) -> Refusal | None:
 def _pow_value_local(x: Any, y: Any, out: Any) -> tuple[Any, Any]:
     """∂(xʸ)/∂x = y·xʸ⁻¹, ∂(xʸ)/∂y = xʸ·ln x.
 
-    At x = 0 (where ln x is undefined) ∂/∂y is 0, and y = 0 gives ∂/∂x = 0, as in PyTorch: the
-    `where`s swap the base for 1 there, so that the rule never takes ln 0 or 0 to a negative
-    power, on floats or on Values.
+    At x = 0 (where ln x is undefined) ∂/∂y is 0, and x = y = 0 gives ∂/∂x = 0, as in PyTorch:
+    the `where`s swap the base for 1 there only, so that the rule never takes ln 0 or 0 to a
+    negative power, on floats or on Values.  Elsewhere the base stays x, so ∂/∂x keeps its
+    dependence on x and y at y = 0 (its own derivatives there are x⁻¹ and 0, not 1 and 0).
     """
-    base_for_y = where(data(y) == 0.0, 1.0, x)  # y·1^(y−1) = 0 when y = 0
+    base_for_y = where(data(x) == 0.0, where(data(y) == 0.0, 1.0, x), x)  # 0·1^(−1) = 0 at 0, 0
     base_for_log = where(data(x) == 0.0, 1.0, x)  # xʸ·ln 1 = 0 when x = 0
     return (y * base_for_y ** (y - 1.0), out * log(base_for_log))
 

@@ -20,6 +20,7 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from gradstep.engine import Value
+from gradstep.explain import _BACKWARD_HEADERS
 from gradstep.viz import draw_dot, format_number, to_svg
 
 if TYPE_CHECKING:
@@ -303,20 +304,7 @@ def _tables(walk: Walkthrough, digits: int) -> str:
             + "".join(f'<td class="num">{n}</td>' for n in numbers)
             + "</tr>"
         )
-    heads = "".join(
-        f"<th>{h}</th>"
-        for h in (
-            "step",
-            "node",
-            "op",
-            "child",
-            "formula",
-            "local ∂node/∂child",
-            "upstream ∂L/∂node",
-            "product",
-            "∂L/∂child so far",
-        )
-    )
+    heads = "".join(f"<th>{h}</th>" for h in _BACKWARD_HEADERS)
     return (
         '<h3>Backward pass <span class="gs-note">(click a row to go to its step)</span></h3>'
         f'<table class="gs-backward"><thead><tr>{heads}</tr></thead>'

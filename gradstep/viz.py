@@ -10,7 +10,7 @@ from pathlib import Path
 
 import graphviz
 
-from gradstep.engine import Value
+from gradstep.engine import Value, topological_order
 from gradstep.naming import node_names
 
 __all__ = [
@@ -75,33 +75,19 @@ def format_number(x: float, digits: int = 4) -> str:
 def forward_order(root: Value, max_nodes: int | None = None) -> list[Value]:
     """Every value of ``root``'s graph, children before parents (the order a student writes them).
 
-    Iterative depth-first post-order following ``_prev`` order: the exact reverse of
-    `gradstep.engine.topological_order`.  With ``max_nodes``, stop and raise
-    `GraphTooLargeError` as soon as the graph is found to hold more values than that.
+    The engine's walk (`gradstep.engine.topological_order`, reversed).  With ``max_nodes``,
+    raise `GraphTooLargeError` if the graph holds more values than that.
     """
     if not isinstance(root, Value):
         raise TypeError(f"expected a gradstep Value as the root, got {type(root).__name__}")
-    order: list[Value] = []
-    visited: set[Value] = set()
-    stack: list[tuple[Value, bool]] = [(root, False)]
-    while stack:
-        node, children_done = stack.pop()
-        if children_done:
-            order.append(node)
-            continue
-        if node in visited:
-            continue
-        visited.add(node)
-        if max_nodes is not None and len(visited) > max_nodes:
-            raise GraphTooLargeError(
-                f"the graph has more than max_nodes={max_nodes} values, too many to draw "
-                "legibly; draw a smaller model (fewer layers or neurons, one sample instead "
-                f"of a batch) or pass a larger limit, e.g. max_nodes={max_nodes * 4}"
-            )
-        stack.append((node, True))
-        for child in reversed(node._prev):
-            if child not in visited:
-                stack.append((child, False))
+    order = topological_order(root)
+    order.reverse()
+    if max_nodes is not None and len(order) > max_nodes:
+        raise GraphTooLargeError(
+            f"the graph has more than max_nodes={max_nodes} values, too many to draw "
+            "legibly; draw a smaller model (fewer layers or neurons, one sample instead "
+            f"of a batch) or pass a larger limit, e.g. max_nodes={max_nodes * 4}"
+        )
     return order
 
 
@@ -254,8 +240,8 @@ def draw_dot(
 
     def group_for(v: Value) -> graphviz.Digraph:
         """The (possibly nested) cluster a value belongs to, created on first use."""
-        scope = getattr(v, "_scope", None) if clusters else None
-        if not scope or not isinstance(scope, str):
+        scope = v._scope if clusters else ""
+        if not scope:
             return dot
         prefixes = _scope_prefixes(scope)
         if not prefixes:

@@ -10,6 +10,7 @@ import html
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
+from gradstep.explain import _BACKWARD_HEADERS, _BACKWARD_NUMERIC
 from gradstep.viz import format_number
 
 if TYPE_CHECKING:
@@ -22,18 +23,6 @@ __all__ = ["BLANKABLE", "parse_blank", "worksheet_markdown", "worksheet_html"]
 BLANKABLE = ("local", "upstream", "product", "grad")
 _COLUMN = {"local": 5, "upstream": 6, "product": 7, "grad": 8}  # in the backward table
 _BLANK_MD = "______"
-_HEADERS = (
-    "step",
-    "node",
-    "op",
-    "child",
-    "formula",
-    "local ∂node/∂child",
-    "upstream ∂L/∂node",
-    "product",
-    "∂L/∂child so far",
-)
-_NUMERIC = {0, 5, 6, 7, 8}
 _INSTRUCTIONS = (
     "Work backward from the seed, one edge per row: the local gradient ∂node/∂child "
     "(the formula, with the forward values) times the upstream gradient ∂L/∂node gives the "
@@ -103,8 +92,12 @@ def _md_tables(walk: Walkthrough, digits: int, blank: Sequence[str]) -> list[str
         *(_md_row(row, {3}) for row in walk._forward_rows(digits)),
     ]
     backward = [
-        "| " + " | ".join(_HEADERS) + " |",
-        "|" + "|".join("---:" if i in _NUMERIC else "---" for i in range(len(_HEADERS))) + "|",
+        "| " + " | ".join(_BACKWARD_HEADERS) + " |",
+        "|"
+        + "|".join(
+            "---:" if i in _BACKWARD_NUMERIC else "---" for i in range(len(_BACKWARD_HEADERS))
+        )
+        + "|",
         *(_md_row(row, {2, 4}) for row in _rows(walk, digits, blank)),
     ]
     grads = [
@@ -211,7 +204,7 @@ def _html_tables(walk: Walkthrough, digits: int, blank: Sequence[str]) -> str:
         ("step", "name", "op", "expression", "value"), walk._forward_rows(digits), {0, 4}, {3}
     )
     backward = (
-        _html_table(_HEADERS, _rows(walk, digits, blank), _NUMERIC, {2, 4})
+        _html_table(_BACKWARD_HEADERS, _rows(walk, digits, blank), _BACKWARD_NUMERIC, {2, 4})
         if walk.backward
         else "<p>(no edges: the root is an input)</p>"
     )

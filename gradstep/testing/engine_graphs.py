@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from gradstep.engine import Value, topological_order
+from gradstep.engine import Value, _CollectorPaused, topological_order
 from gradstep.testing.engine_checks import (
     _SHARED,
     CheckResult,
@@ -471,25 +471,22 @@ def _chain_link(engine: Engine) -> Callable[[Any, Any], Any] | None:
 
 def _chain(engine: Engine, link: Callable[[Any, Any], Any], n: int) -> str:
     """Backpropagate through a chain of n links: "ok", or what went wrong."""
-    collecting = gc.isenabled()
-    gc.disable()  # a micrograd-style graph is full of cycles: collect once, afterwards
-    try:
-        leaf = engine.leaf(0.5)
-        one = engine.leaf(1.0)
-        v = leaf
-        for _ in range(n):
-            v = link(v, one)
-        v.backward()
-        grad = _as_float(leaf.grad)
-    except (RecursionError, MemoryError) as error:
-        return type(error).__name__
-    except Exception as error:
-        return describe_error(error)
-    finally:
-        v = leaf = one = None
-        gc.collect()
-        if collecting:
-            gc.enable()
+    with _CollectorPaused():  # a micrograd-style graph is full of cycles: collect once, after
+        try:
+            leaf = engine.leaf(0.5)
+            one = engine.leaf(1.0)
+            v = leaf
+            for _ in range(n):
+                v = link(v, one)
+            v.backward()
+            grad = _as_float(leaf.grad)
+        except (RecursionError, MemoryError) as error:
+            return type(error).__name__
+        except Exception as error:
+            return describe_error(error)
+        finally:
+            v = leaf = one = None
+            gc.collect()
     return "ok" if grad == 1.0 else f"the leaf's grad is {grad!r}, not 1"
 
 
