@@ -76,7 +76,7 @@ def _node_without_check(
     a: Value | None,
     b: Value | tuple[Value, ...] | None,
     spec: OpSpec | None,
-    ctx: float | None = None,
+    constant: float | None = None,
 ) -> Value:
     """`engine._node` without the grad-mode check (the engine before ``no_grad``)."""
     out = engine._new_object(Value)
@@ -86,7 +86,7 @@ def _node_without_check(
     out._a = a
     out._b = b
     out._spec = spec
-    out._ctx = ctx
+    out._constant = constant
     out._scope = ""
     return out
 

@@ -107,12 +107,12 @@ def _checked_node(
     a: Value | None,
     b: Value | tuple[Value, ...] | None,
     spec: OpSpec | None,
-    ctx: float | None = None,
+    constant: float | None = None,
 ) -> Value:
     """The engine's ``_node``, refusing an op's result that is inf or nan (a leaf may be)."""
     if spec is not None and not math.isfinite(data):
-        raise _forward_error(data, _children(a, b), spec, ctx)
-    return _plain_node(data, a, b, spec, ctx)
+        raise _forward_error(data, _children(a, b), spec, constant)
+    return _plain_node(data, a, b, spec, constant)
 
 
 def _children(a: Value | None, b: Value | tuple[Value, ...] | None) -> tuple[Value, ...]:
@@ -154,16 +154,16 @@ def _number(x: Any) -> float:
 # the messages
 
 
-def _op_text(spec: OpSpec, ctx: float | None) -> str:
+def _op_text(spec: OpSpec, constant: float | None) -> str:
     """The op as drawings show it: "*", "tanh", "**-1"."""
-    return spec.op_text(ctx) if spec.param else spec.symbol
+    return spec.op_text(constant) if spec.constant_name else spec.symbol
 
 
 def _forward_error(
-    data: float, children: tuple[Value, ...], spec: OpSpec, ctx: float | None
+    data: float, children: tuple[Value, ...], spec: OpSpec, constant: float | None
 ) -> AnomalyError:
     """forward: tanh(w * x + b) = nan is not finite (op tanh; inputs: w * x + b = …)."""
-    op = _op_text(spec, ctx)
+    op = _op_text(spec, constant)
     expression = _written_op(op, children, _DEPTH_SHOWN)
     inputs = ", ".join(
         repr(c.data)

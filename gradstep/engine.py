@@ -79,7 +79,7 @@ class Value:
     """A scalar node of a computation graph: its ``data``, its ``grad`` = ∂root/∂self,
     its children ``_prev``, the op ``_op`` that made it and that op's record ``_spec``."""
 
-    __slots__ = ("data", "grad", "label", "_a", "_b", "_spec", "_ctx", "_scope")
+    __slots__ = ("data", "grad", "label", "_a", "_b", "_spec", "_constant", "_scope")
 
     data: float
     grad: float
@@ -92,7 +92,7 @@ class Value:
     #: the record of the op that made this node (None for a leaf)
     _spec: OpSpec | None
     #: the op's constant (the exponent of ``x**n``, the slope of leaky_relu), else None
-    _ctx: float | None
+    _constant: float | None
     #: set by `gradstep.nn` on the nodes a `Neuron` builds (for drawings); "" otherwise
     _scope: str
 
@@ -120,7 +120,7 @@ class Value:
         self._a, self._b = _slots_of(children)
         # micrograd's way to make an op's node: its rule comes later, as ``_local_grads``
         self._spec = _NodeRule.missing(_op, len(children)) if children else None
-        self._ctx = None
+        self._constant = None
         self._scope = ""
 
     def __repr__(self) -> str:
@@ -144,7 +144,7 @@ class Value:
         spec = self._spec
         if spec is None:
             return ""
-        return spec.op_text(self._ctx) if spec.param else spec.symbol
+        return spec.op_text(self._constant)
 
     def _repr_mimebundle_(self, include: object = None, exclude: object = None) -> dict[str, str]:
         """Jupyter draws the graph (SVG).  `gradstep.viz.drawing` is imported here, when a notebook
@@ -341,7 +341,7 @@ def _node(
     a: Value | None,
     b: Value | tuple[Value, ...] | None,
     spec: OpSpec | None,
-    ctx: float | None = None,
+    constant: float | None = None,
 ) -> Value:
     """Make a node: an op's output from its children ``a`` and ``b`` (`_slots_of`) and its
     record, or a leaf (all None).  No input checks: the op has already done them.
@@ -357,11 +357,11 @@ def _node(
         out._a = a
         out._b = b
         out._spec = spec
-        out._ctx = ctx
+        out._constant = constant
     else:
         out._a = out._b = None
         out._spec = None
-        out._ctx = None
+        out._constant = None
     out._scope = ""
     return out
 
@@ -380,37 +380,39 @@ def _describe(v: Value) -> str:
     return f"{v.label}={v.data!r}" if v.label else repr(v.data)
 
 
-def _apply(spec: OpSpec, operands: tuple[Value, ...], param: float | None = None) -> Value:
+def _apply(spec: OpSpec, operands: tuple[Value, ...], constant: float | None = None) -> Value:
     """The op on these operands: its domain checked, its forward value, its node."""
     xs = [v.data for v in operands]
-    if param is not None:
-        xs.append(param)
+    if constant is not None:
+        xs.append(constant)
     if spec.check is not None:
         refusal = spec.check(*xs)
         if refusal is not None:
             error, message = refusal
             if error is ZeroDivisionError and _poles_give_inf.get():
                 # a derivative's pole (1/(2√0)) inside a rule run on Values: IEEE's ±inf
-                return _node(float(spec.forward(*map(Ieee, xs))), *_slots_of(operands), spec, param)
+                return _node(
+                    float(spec.forward(*map(Ieee, xs))), *_slots_of(operands), spec, constant
+                )
             names = [_describe(v) for v in operands]
-            raise error(message.format(*names, **({spec.param: param} if spec.param else {})))
+            raise error(message.format(*names, **{spec.constant_name: constant}))
     data = spec.forward(*xs)
     if not spec.builtin:
         data = _forward_result(spec, operands, data)
     a, b = _slots_of(operands)
-    return _node(data, a, b, spec, param)
+    return _node(data, a, b, spec, constant)
 
 
-def apply(spec: OpSpec, *operands: Operand, param: float | None = None) -> Value:
+def apply(spec: OpSpec, *operands: Operand, constant: float | None = None) -> Value:
     """Apply the op ``spec`` to `Value`s or numbers (numbers become constant leaves)."""
     if len(operands) != spec.arity:
         raise TypeError(f"{spec.name} takes {spec.arity} operand(s), got {len(operands)}")
-    if spec.param and param is None:
+    if spec.constant_name and constant is None:
         if spec.default is None:
-            raise TypeError(f"{spec.name} needs its constant {spec.param}")
-        param = spec.default
+            raise TypeError(f"{spec.name} needs its constant {spec.constant_name}")
+        constant = spec.default
     values = tuple(v if isinstance(v, Value) else _leaf(v) for v in operands)
-    return _apply(spec, values, None if param is None else _to_float(param))
+    return _apply(spec, values, None if constant is None else _to_float(constant))
 
 
 def _forward_result(spec: OpSpec, operands: tuple[Value, ...], data: object) -> float:
@@ -428,28 +430,30 @@ def _forward_result(spec: OpSpec, operands: tuple[Value, ...], data: object) -> 
 # local derivatives
 
 
-def _call_local(spec: OpSpec, xs: Sequence[Any], out: Any, ctx: float | None) -> Any:
-    """``spec.local(*xs, out[, ctx])``: the rule on floats or on `Value`s alike."""
-    return spec.local(*xs, out) if ctx is None else spec.local(*xs, out, ctx)
+def _call_local(spec: OpSpec, xs: Sequence[Any], out: Any, constant: float | None) -> Any:
+    """``spec.local(*xs, out[, constant])``: the rule on floats or on `Value`s alike."""
+    return spec.local(*xs, out) if constant is None else spec.local(*xs, out, constant)
 
 
 def _float_locals(spec: OpSpec, node: Value) -> LocalGrads:
     """The rule of ``node``'s op on its children's data: one float per child."""
     if isinstance(spec, _NodeRule):
         return _as_floats(spec, spec.rule(node), len(node._prev))  # type: ignore[misc]
-    return local_floats(spec, [c.data for c in node._prev], node.data, node._ctx)
+    return local_floats(spec, [c.data for c in node._prev], node.data, node._constant)
 
 
-def local_floats(spec: OpSpec, xs: Sequence[float], out: float, ctx: float | None) -> LocalGrads:
+def local_floats(
+    spec: OpSpec, xs: Sequence[float], out: float, constant: float | None
+) -> LocalGrads:
     """``spec``'s local derivatives at operands ``xs`` with output ``out``, as floats.
 
     Where plain float arithmetic raises on an edge (1/0 at sqrt(0), an overflow), the rule
     runs again on `Ieee` floats, which give IEEE 754's ±inf or nan as PyTorch does.
     """
     try:
-        grads = _call_local(spec, xs, out, ctx)
+        grads = _call_local(spec, xs, out, constant)
     except ArithmeticError:
-        grads = _call_local(spec, [Ieee(x) for x in xs], Ieee(out), ctx)
+        grads = _call_local(spec, [Ieee(x) for x in xs], Ieee(out), constant)
     return _as_floats(spec, grads, len(xs))
 
 
@@ -628,7 +632,7 @@ def _apply_chain_rule(
             if call == 1:
                 (la,) = spec.local(a.data, node.data)  # type: ignore[union-attr]
             elif call == 3:
-                (la,) = spec.local(a.data, node.data, node._ctx)  # type: ignore[union-attr]
+                (la,) = spec.local(a.data, node.data, node._constant)  # type: ignore[union-attr]
             if call:
                 pa = la * upstream
                 a.grad += pa if pa == pa else _product(la, upstream)
@@ -652,11 +656,11 @@ def _value_locals(node: Value) -> tuple[Any, ...]:
             "with gradstep.define_op(name, forward, local) to differentiate it twice"
         )
     try:
-        grads = tuple(_call_local(spec, node._prev, node, node._ctx))
+        grads = tuple(_call_local(spec, node._prev, node, node._constant))
     except ArithmeticError:  # a pole such as 1/(2√0): ±inf, as backward() gives on floats
         token = _poles_give_inf.set(True)
         try:
-            grads = tuple(_call_local(spec, node._prev, node, node._ctx))
+            grads = tuple(_call_local(spec, node._prev, node, node._constant))
         finally:
             _poles_give_inf.reset(token)
     if len(grads) != len(node._prev):

@@ -33,7 +33,7 @@ from numbers import Integral, Real
 from typing import Literal
 
 from gradstep.engine import Value, apply
-from gradstep.ops import BUILTIN_OPS, OpSpec
+from gradstep.ops import BUILTIN_OPS, FUNCTION_OPS, OpSpec
 
 __all__ = [
     "ExpressionError",
@@ -60,17 +60,14 @@ MAX_EXPONENT = 100
 #: the largest |number| accepted, as a literal in the expression or as a variable's value
 MAX_MAGNITUDE = 1e100
 
-#: the ops an expression may call by name: every built-in op that is not a Python operator
-_FUNCTION_OPS: Mapping[str, OpSpec] = {spec.name: spec for spec in BUILTIN_OPS if not spec.operator}
-
 #: the functions an expression may call, and how many arguments each takes (min, max): its
 #: operands, then its constant if it has one (``leaky_relu(x, slope)``; optional with a default)
 FUNCTIONS: Mapping[str, tuple[int, int]] = {
     name: (
-        spec.arity + (1 if spec.param and spec.default is None else 0),
-        spec.arity + (1 if spec.param else 0),
+        spec.arity + (1 if spec.constant_name and spec.default is None else 0),
+        spec.arity + (1 if spec.constant_name else 0),
     )
-    for name, spec in _FUNCTION_OPS.items()
+    for name, spec in FUNCTION_OPS.items()
 }
 
 #: the operators an expression may use, as Python's grammar names them
@@ -284,10 +281,10 @@ def _run_step(step: _Step, stack: list[Value]) -> Value:
         elif step.kind == "negate":
             out = -stack.pop()
         else:
-            spec = _FUNCTION_OPS[step.text]
+            spec = FUNCTION_OPS[step.text]
             operands = stack[-spec.arity :]
             del stack[-spec.arity :]
-            out = apply(spec, *operands, param=step.number if spec.param else None)
+            out = apply(spec, *operands, constant=step.number if spec.constant_name else None)
     except (ArithmeticError, ValueError) as error:  # the engine's domain errors
         raise EvaluationError(str(error), step.column) from None
     return out
@@ -627,17 +624,17 @@ def _call_step(node: ast.Call, source: _Source) -> tuple[_Step, list[ast.expr]]:
         plural = "" if high == 1 else "s"
         raise ExpressionError(f"{name}() takes {wanted} argument{plural} ({count} given)", column)
     label = source.snippet(node)
-    spec = _FUNCTION_OPS[name]
+    spec = FUNCTION_OPS[name]
     operands = node.args[: spec.arity]
-    if not spec.param:
+    if not spec.constant_name:
         return _Step("call", column, name, label), operands
     constant_value = spec.default or 0.0
     if count > spec.arity:
         constant = _constant(node.args[spec.arity])
         if constant is None:
-            written = ", ".join((*spec.operands, spec.param))
+            written = ", ".join((*spec.operands, spec.constant_name))
             raise ExpressionError(
-                f"the {spec.param} of {name}({written}) must be a number, like 0.1",
+                f"the {spec.constant_name} of {name}({written}) must be a number, like 0.1",
                 source.start(node.args[spec.arity]),
             )
         _number_step(constant[1], source, negative=False)  # literal checks

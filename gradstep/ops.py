@@ -16,8 +16,8 @@ same function with `Value`s, so the derivative is itself differentiable (to any 
 
 How to add an op — one edit, in this file, plus its tests:
 
-1. Write its record below, beside its neighbours: ``forward(*xs[, param])`` on floats,
-   ``local(*xs, out[, param])`` returning one derivative per operand, a ``check`` if some
+1. Write its record below, beside its neighbours: ``forward(*xs[, constant])`` on floats,
+   ``local(*xs, out[, constant])`` returning one derivative per operand, a ``check`` if some
    inputs are outside its domain, and the display fields.
 2. Add it to `BUILTIN_OPS` (the order there is the order tables list it in).
 
@@ -68,10 +68,14 @@ __all__ = [
     "ABS",
     "BUILTIN_OPS",
     "OPS_BY_NAME",
+    "FUNCTION_OPS",
+    "ACTIVATION_OPS",
+    "INFIX_SYMBOLS",
 ]
 
 #: A domain refusal: the exception to raise and its message, in which ``{0}``, ``{1}``… stand
-#: for the operands (as ``label=value``) and ``{n}`` (the record's ``param``) for its constant.
+#: for the operands (as ``label=value``) and ``{n}`` (the record's ``constant_name``) for its
+#: constant.
 Refusal: TypeAlias = tuple[type[Exception], str]
 
 
@@ -83,9 +87,9 @@ class OpSpec:
     name: str
     #: how many `Value` operands it takes
     arity: int
-    #: ``forward(*xs[, param]) -> float`` on floats (IEEE: an overflow is ±inf, never raises)
+    #: ``forward(*xs[, constant]) -> float`` on floats (IEEE: an overflow is ±inf, never raises)
     forward: Callable[..., float]
-    #: ``local(*xs, out[, param]) -> tuple``: ∂out/∂xᵢ for each operand, written once with
+    #: ``local(*xs, out[, constant]) -> tuple``: ∂out/∂xᵢ for each operand, written once with
     #: arithmetic and `gradstep.functional`, so it runs on floats and on `Value`s alike
     local: Callable[..., tuple[Any, ...]]
     #: what a node's ``_op`` shows ("*", "ReLU", "**{n:g}" with the constant); default: name
@@ -96,12 +100,12 @@ class OpSpec:
     text: str = ""
     #: how it is written in a formula: "{a}·{b}"; default: ``text``
     math: str = ""
-    #: ∂out/∂operandᵢ as text, in the operand names, ``{out}`` and ``{<param>}``
+    #: ∂out/∂operandᵢ as text, in the operand names, ``{out}`` and ``{<constant_name>}``
     formulas: tuple[str, ...] = ()
-    #: ``check(*xs[, param])``: a `Refusal` if the operands are outside the domain, else None
+    #: ``check(*xs[, constant])``: a `Refusal` if the operands are outside the domain, else None
     check: Callable[..., Refusal | None] | None = None
     #: the name of the op's constant (``x ** n``: "n"; leaky_relu: "slope"), "" for none
-    param: str = ""
+    constant_name: str = ""
     #: the constant's default, if it may be left out (leaky_relu's slope: 0.01)
     default: float | None = None
     #: the Python operator it implements ("+", "**", "-" for neg), "" for a function
@@ -121,45 +125,50 @@ class OpSpec:
     #: one of gradstep's own ops (its rule is trusted on backward's fast path)
     builtin: bool = True
     #: how backward() calls the rule: 1 = local(x, out), 2 = local(a, b, out),
-    #: 3 = local(x, out, param), 0 = through `Value.local_grads` (checked)
+    #: 3 = local(x, out, constant), 0 = through `Value.local_grads` (checked)
     call: int = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        shape = (self.arity, bool(self.param))
+        shape = (self.arity, bool(self.constant_name))
         fast = {(1, False): 1, (2, False): 2, (1, True): 3}.get(shape, 0) if self.builtin else 0
         object.__setattr__(self, "call", fast)
         if not self.symbol:
             object.__setattr__(self, "symbol", self.name)
 
-    def op_text(self, param: float | None = None) -> str:
+    def op_text(self, constant: float | None = None) -> str:
         """The ``_op`` of a node: the symbol, with the constant filled in ("**2")."""
-        return self.symbol.format(**{self.param: param}) if self.param else self.symbol
+        if not self.constant_name:
+            return self.symbol
+        return self.symbol.format(**{self.constant_name: constant})
 
-    def expression(self, *operands: str, param: float | None = None) -> str:
+    def expression(self, *operands: str, constant: float | None = None) -> str:
         """The op written in Python with these operand names: ``w * x``, ``tanh(n1)``, ``a**2``."""
-        return self._fill(self.text or self._call_text(), operands, param)
+        return self._fill(self.text or self._call_text(), operands, constant)
 
-    def formula(self, i: int, *operands: str, out: str = "", param: float | None = None) -> str:
+    def formula(self, i: int, *operands: str, out: str = "", constant: float | None = None) -> str:
         """Operand i's local derivative as a formula, e.g. ``∂(a·b)/∂a = b`` (with these names);
         "" if the op has none (a user's op)."""
         if not self.formulas:
             return ""
         names = operands or self.operands
-        node = out or f"({self._fill(self.math or self.text or self._call_text(), names, param)})"
-        rhs = self._fill(self.formulas[i], names, param, out=node)
+        written = self.math or self.text or self._call_text()
+        node = out or f"({self._fill(written, names, constant)})"
+        rhs = self._fill(self.formulas[i], names, constant, out=node)
         return f"∂{node}/∂{names[i]} = {rhs}"
 
     def _call_text(self) -> str:
         args = ", ".join(f"{{{name}}}" for name in self.operands)
-        return f"{self.name}({args}, {{{self.param}}})" if self.param else f"{self.name}({args})"
+        if self.constant_name:
+            return f"{self.name}({args}, {{{self.constant_name}}})"
+        return f"{self.name}({args})"
 
     def _fill(
-        self, template: str, names: tuple[str, ...], param: float | None, out: str = "out"
+        self, template: str, names: tuple[str, ...], constant: float | None, out: str = "out"
     ) -> str:
         values: dict[str, str] = dict(zip(self.operands, names, strict=True))
         values["out"] = out
-        if self.param:
-            values[self.param] = "?" if param is None else f"{param:g}"
+        if self.constant_name:
+            values[self.constant_name] = "?" if constant is None else f"{constant:g}"
         return template.format(**values)
 
 
@@ -229,7 +238,7 @@ POW = OpSpec(
     forward=float_pow,
     # ∂(xⁿ)/∂x = n·xⁿ⁻¹ (0 for n = 0, also at x = 0, as in PyTorch)
     local=lambda x, out, n: (n * x ** (n - 1.0) if n != 0.0 else 0.0,),
-    check=_refuse_power, param="n",
+    check=_refuse_power, constant_name="n",
     symbol="**{n:g}", text="{x}**{n}", math="{x}^{n}", formulas=("{n}·{x}^({n} − 1)",),
     operator="**", torch="torch.pow",
 )  # fmt: skip
@@ -283,7 +292,7 @@ LEAKY_RELU = OpSpec(
     "leaky_relu", 1,
     forward=float_leaky_relu,
     local=lambda x, out, slope: (where(data(x) > 0.0, 1.0, slope),),  # 1 if x > 0 else slope
-    param="slope", default=0.01,
+    constant_name="slope", default=0.01,
     symbol="LeakyReLU", formulas=("1 if {x} > 0 else {slope}",),
     activation=True, torch="torch.nn.functional.leaky_relu", torch_module="LeakyReLU",
     kinks=(0.0,),
@@ -354,3 +363,14 @@ BUILTIN_OPS: tuple[OpSpec, ...] = (
 
 #: the built-in ops by name
 OPS_BY_NAME: Mapping[str, OpSpec] = {spec.name: spec for spec in BUILTIN_OPS}
+
+#: the built-in ops written as functions, ``name(x)``, by name (expressions, strategies)
+FUNCTION_OPS: Mapping[str, OpSpec] = {s.name: s for s in BUILTIN_OPS if not s.operator}
+
+#: the built-in ops an ``nn`` layer may use as its activation, by name
+ACTIVATION_OPS: Mapping[str, OpSpec] = {s.name: s for s in BUILTIN_OPS if s.activation}
+
+#: the ``_op`` symbols of the ops written between two operands: "+", "-", "*", "/", "**"
+INFIX_SYMBOLS: frozenset[str] = frozenset(
+    s.symbol for s in BUILTIN_OPS if s.operator and s.arity == 2
+)

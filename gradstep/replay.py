@@ -167,14 +167,14 @@ class _Code:
     check: str = ""
 
 
-def _code(record: OpSpec, ctx: float, k: int) -> _Code:
+def _code(record: OpSpec, constant: float, k: int) -> _Code:
     """The record's forward and local rule as source: run on symbols where they can be, else
     called as ``_F{k}(…)`` and ``_L{k}(…)[i]`` (the k-th record of the recording)."""
     xs = [_Src(f"{{{i}}}") for i in range(record.arity)]
-    constant = (ctx,) if record.param else ()
-    args = ", ".join([x.text for x in xs] + [_literal(c) for c in constant])
-    forward = _symbolic(record.forward, (*xs, *constant), 0)
-    local = _symbolic(record.local, (*xs, _Src("{o}"), *constant), record.arity)
+    constants = (constant,) if record.constant_name else ()
+    args = ", ".join([x.text for x in xs] + [_literal(c) for c in constants])
+    forward = _symbolic(record.forward, (*xs, *constants), 0)
+    local = _symbolic(record.local, (*xs, _Src("{o}"), *constants), record.arity)
     return _Code(
         forward[0] if forward else f"_F{k}({args})",
         local or tuple(f"_L{k}({args}, {{o}})[{i}]" for i in range(record.arity)),
@@ -221,7 +221,7 @@ def _call_check(record: OpSpec, *args: float) -> None:
 
 def _call_local(record: OpSpec, *args: float) -> tuple[float, ...]:
     """The record's local derivatives on floats: ``args`` = operands, out[, constant]."""
-    if record.param:
+    if record.constant_name:
         *xs, out, c = args
         return local_floats(record, xs, out, c)
     return local_floats(record, args[:-1], args[-1], None)
@@ -261,7 +261,7 @@ class _Node:
 
     op: OpSpec | None
     children: tuple[int, ...]
-    ctx: float
+    constant: float
     #: a leaf's recorded value (constants are frozen into the replay)
     data: float
     #: the position of this leaf in ``params``, or -1
@@ -290,7 +290,7 @@ class _Recording:
         """What must stay the same between calls, one line per node: op, wiring, constants
         (as exact hex floats).  One string, so a compiled step keeps one object, not 10⁵."""
         return "\n".join(
-            f"{n.op.name if n.op else 'leaf'} {n.children} {n.ctx.hex()} "
+            f"{n.op.name if n.op else 'leaf'} {n.children} {n.constant.hex()} "
             f"{n.data.hex() if n.op is None and n.param < 0 else ''} {n.param}"
             for n in self.nodes
         )
@@ -323,7 +323,7 @@ def _record(loss_fn: Callable[[], Value], params: Sequence[Value]) -> _Recording
             _refuse_node_rule(node, record)
         records.setdefault(record)
         children = tuple(index[id(c)] for c in node._prev)
-        nodes.append(_Node(record, children, node._ctx or 0.0, 0.0, -1))
+        nodes.append(_Node(record, children, node._constant or 0.0, 0.0, -1))
     missing = [i for i, p in enumerate(params) if id(p) not in index]
     if missing:
         listed = ", ".join(_describe_param(i, params[i]) for i in missing[:5])
@@ -402,10 +402,10 @@ class _Names:
         """Node i's op as code (made once per record and constant)."""
         n = self.nodes[i]
         assert n.op is not None
-        key = (n.op, n.ctx)
+        key = (n.op, n.constant)
         code = self.codes.get(key)
         if code is None:
-            code = self.codes[key] = _code(n.op, n.ctx, self.number[n.op])
+            code = self.codes[key] = _code(n.op, n.constant, self.number[n.op])
         return code
 
 

@@ -201,15 +201,15 @@ def test_unregistered_op_is_skipped_and_the_message_says_how_to_register_it() ->
     assert skipped.op == "sin" and "no re-apply rule" in skipped.reason
 
 
-def test_users_op_with_a_constant_gets_it_as_ctx() -> None:
+def test_users_op_with_a_constant_gets_it_as_a_keyword() -> None:
     def scale(x: Value, k: float) -> Value:
         out = Value(k * x.data, (x,), "scale")
-        out._ctx = k
+        out._constant = k
         out._local_grads = lambda node: (1.0,)  # wrong: should be k
         return out
 
     with pytest.raises(GradcheckError) as caught:
-        gradcheck(lambda x: scale(x, 3.0), [1.25], ops={"scale": lambda x, ctx: ctx * x})
+        gradcheck(lambda x: scale(x, 3.0), [1.25], ops={"scale": lambda x, constant: constant * x})
     (bad,) = caught.value.report.failed_local
     assert (bad.op, bad.analytic) == ("scale", 1.0)
     assert bad.numeric == pytest.approx(3.0)

@@ -33,7 +33,7 @@ from gradstep.nn.modelfile import (
     short_repr,
     write_model_file,
 )
-from gradstep.ops import BUILTIN_OPS, OpSpec
+from gradstep.ops import ACTIVATION_OPS
 
 if TYPE_CHECKING:  # torch is optional: only gradstep.nn.torch_bridge imports it, when called
     import torch
@@ -55,14 +55,11 @@ PathLike: TypeAlias = "str | os.PathLike[str]"
 M = TypeVar("M", bound="Module")
 N = TypeVar("N", bound="MLP")
 
-#: the op records a neuron may use as its activation (``activation=True`` in gradstep.ops)
-_ACTIVATION_OPS: dict[str, OpSpec] = {spec.name: spec for spec in BUILTIN_OPS if spec.activation}
-
 #: activation name → the `Value` method applying it (None: the identity)
 ACTIVATIONS: dict[str, Callable[[Value], Value] | None] = {
     **{
         name: getattr(Value, name, None) or functools.partial(apply, spec)
-        for name, spec in _ACTIVATION_OPS.items()
+        for name, spec in ACTIVATION_OPS.items()
     },
     "linear": None,
 }
@@ -70,7 +67,7 @@ ACTIVATIONS: dict[str, Callable[[Value], Value] | None] = {
 _ACTIVATION_TITLES = {
     **{
         name: spec.symbol if spec.symbol != name else name.capitalize()
-        for name, spec in _ACTIVATION_OPS.items()
+        for name, spec in ACTIVATION_OPS.items()
     },
     "linear": "Linear",
 }

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from gradstep.nn.modules import MLP
-from gradstep.ops import BUILTIN_OPS, OpSpec
+from gradstep.ops import ACTIVATION_OPS, OpSpec
 
 if TYPE_CHECKING:
     import torch
@@ -34,13 +34,10 @@ TORCH_INSTALL_HINT = "pip install 'gradstep[torch]' (or just: pip install torch=
 
 Net = TypeVar("Net", bound=MLP)
 
-#: the op records an MLP may use as activations; each names its ``torch.nn`` module
-_ACTIVATION_OPS: dict[str, OpSpec] = {spec.name: spec for spec in BUILTIN_OPS if spec.activation}
-
 #: gradstep activation name → the ``torch.nn`` module computing it (from the op records;
 #: made with the op's constant, e.g. ``LeakyReLU(0.01)``); "linear": none
 TORCH_ACTIVATIONS: dict[str, str | None] = {
-    **{name: spec.torch_module for name, spec in _ACTIVATION_OPS.items()},
+    **{name: spec.torch_module for name, spec in ACTIVATION_OPS.items()},
     "linear": None,
 }
 
@@ -97,9 +94,9 @@ def _torch_activation(activation: str) -> torch.nn.Module:
     """The ``torch.nn`` module computing gradstep's ``activation`` (with its constant)."""
     import torch
 
-    spec = _ACTIVATION_OPS[activation]
+    spec = ACTIVATION_OPS[activation]
     kind: type[torch.nn.Module] = getattr(torch.nn, spec.torch_module)
-    return kind(spec.default) if spec.param else kind()
+    return kind(spec.default) if spec.constant_name else kind()
 
 
 # ---------------------------------------------------------------------------------------
@@ -155,7 +152,7 @@ def _read_stages(module: torch.nn.Sequential) -> list[_Stage]:
     """The Linear layers of ``module`` in order, each with the activation that follows it."""
     import torch
 
-    kinds = {getattr(torch.nn, spec.torch_module): spec for spec in _ACTIVATION_OPS.values()}
+    kinds = {getattr(torch.nn, spec.torch_module): spec for spec in ACTIVATION_OPS.values()}
     stages: list[_Stage] = []
     last = "the input"
     # zip with the names, not named_children(): that skips a module used twice (a shared ReLU)
@@ -174,7 +171,7 @@ def _read_stages(module: torch.nn.Sequential) -> list[_Stage]:
                     f"but it follows {last}"
                 )
             spec = kinds[kind]
-            if spec.param:
+            if spec.constant_name:
                 _check_constant(layer, spec, where)
             stages[-1].activation, stages[-1].activation_where = spec.name, where
         else:
@@ -207,7 +204,7 @@ def _check_constant(layer: torch.nn.Module, spec: OpSpec, where: str) -> None:
     if value != spec.default:
         raise ValueError(
             f"cannot import {where}: its {attribute} is {value!r}, but gradstep's "
-            f"{spec.name} has {spec.param} {spec.default}"
+            f"{spec.name} has {spec.constant_name} {spec.default}"
         )
 
 
@@ -215,8 +212,8 @@ def _torch_name(activation: str) -> str:
     """``ReLU`` for "relu", ``LeakyReLU(0.01)`` for "leaky_relu", ``no activation`` for "linear"."""
     if activation == "linear":
         return "no activation"
-    spec = _ACTIVATION_OPS[activation]
-    return f"{spec.torch_module}({spec.default})" if spec.param else spec.torch_module
+    spec = ACTIVATION_OPS[activation]
+    return f"{spec.torch_module}({spec.default})" if spec.constant_name else spec.torch_module
 
 
 def _check_linear(layer: torch.nn.Linear, where: str, before: _Stage | None) -> None:

@@ -67,7 +67,7 @@ def _smooth(spec: OpSpec, point: tuple[float, ...]) -> bool:
 
 def _points(spec: OpSpec) -> tuple[tuple[float, ...], ...]:
     """Two sample points (four for x ** n, one per kind of exponent)."""
-    if spec.param:
+    if spec.constant_name:
         return tuple(p for p in _POWERS if _smooth(spec, p))
     candidates = _BINARY if spec.arity == 2 else _UNARY
     return tuple(p for p in candidates if _smooth(spec, p))[:2]
@@ -79,13 +79,13 @@ def _forms(spec: OpSpec) -> tuple[Form, ...]:
     if not spec.operator:
         return (Form(spec.name, spec.name, f"a.{spec.name}()", spec.name, "unary", points),)
     symbol = spec.operator
-    if spec.arity == 1 and not spec.param:  # -a
+    if spec.arity == 1 and not spec.constant_name:  # -a
         return (Form(spec.name, spec.name, f"{symbol}a", "__neg__", "unary", points),)
     plain, swapped = f"__{_DUNDER[symbol]}__", f"__r{_DUNDER[symbol]}__"
-    if spec.param:  # a ** n: the constant is the point's second number
+    if spec.constant_name:  # a ** n: the constant is the point's second number
         return (Form(spec.name, spec.name, f"a {symbol} n", plain, "value-number", points),)
     forms = [Form(spec.name, spec.name, f"a {symbol} b", plain, "value-value", points)]
-    constant = any(other.operator == symbol and other.param for other in BUILTIN_OPS)
+    constant = any(other.operator == symbol and other.constant_name for other in BUILTIN_OPS)
     if not constant:  # a ** n has a record of its own
         forms.append(
             Form(f"{spec.name}_n", spec.name, f"a {symbol} n", plain, "value-number", points)
@@ -120,7 +120,7 @@ def op_names(selected: Sequence[str] | None) -> tuple[str, ...]:
         matches = [
             s.name
             for s in PROBED_OPS
-            if item == s.name or (item == s.operator and (s.arity == 2 or s.param))
+            if item == s.name or (item == s.operator and (s.arity == 2 or s.constant_name))
         ]
         if not matches:
             known = ", ".join(s.name for s in PROBED_OPS)

@@ -30,7 +30,7 @@ __all__ = [
 ]
 
 #: How to re-apply an op to plain floats: ``fn(*children_data)``, or
-#: ``fn(*children_data, ctx=node._ctx)`` when the node carries a constant in ``_ctx``.
+#: ``fn(*children_data, constant=c)`` when the node carries a constant c (``x ** n``'s n).
 Reapply: TypeAlias = Callable[..., float]
 Status: TypeAlias = Literal["ok", "failed", "skipped"]
 
@@ -176,11 +176,11 @@ class GradcheckError(AssertionError):
 # gradcheck: re-applying ops to floats, for the local-derivative check
 
 
-def _record_reapply(spec: OpSpec, ctx: float | None) -> Reapply:
+def _record_reapply(spec: OpSpec, constant: float | None) -> Reapply:
     """An op record's forward on floats, refusing (ValueError) what its domain check refuses."""
 
     def reapply(*xs: float) -> float:
-        args = xs if ctx is None else (*xs, ctx)
+        args = xs if constant is None else (*xs, constant)
         if spec.check is not None and spec.check(*args) is not None:
             raise ValueError(f"outside the domain of {spec.name}")
         return spec.forward(*args)
@@ -188,21 +188,21 @@ def _record_reapply(spec: OpSpec, ctx: float | None) -> Reapply:
     return reapply
 
 
-def _constant_as_ctx(spec: OpSpec) -> Reapply:
-    """``fn(*xs, ctx=c)`` for an op with a constant (the ``ops=`` convention)."""
-    return lambda *xs, ctx: spec.forward(*xs, ctx)
+def _constant_as_keyword(spec: OpSpec) -> Reapply:
+    """``fn(*xs, constant=c)`` for an op with a constant (the ``ops=`` convention)."""
+    return lambda *xs, constant: spec.forward(*xs, constant)
 
 
 def _reapply_key(spec: OpSpec) -> str:
     """The ``_op`` a record's nodes show, with the constant as its name ("**n")."""
     symbol = spec.symbol
-    return symbol.split("{")[0] + spec.param if "{" in symbol else symbol
+    return symbol.split("{")[0] + spec.constant_name if "{" in symbol else symbol
 
 
 #: The built-in ops re-applied to floats, by the ``_op`` their nodes show (derived from the op
-#: records in `gradstep.ops`); an op with a constant ("**n", "LeakyReLU") takes it as ``ctx``.
+#: records in `gradstep.ops`); an op with a constant ("**n", "LeakyReLU") takes it as ``constant``.
 BUILTIN_REAPPLY: Mapping[str, Reapply] = {
-    _reapply_key(spec): _constant_as_ctx(spec) if spec.param else spec.forward
+    _reapply_key(spec): _constant_as_keyword(spec) if spec.constant_name else spec.forward
     for spec in BUILTIN_OPS
 }
 
@@ -212,20 +212,20 @@ _MISSING = object()
 
 
 def _reapply_rule(node: Value, ops: Mapping[str, Reapply]) -> tuple[Reapply | None, object]:
-    """The float version of ``node``'s op and the ``ctx`` to pass it (or _MISSING): the
+    """The float version of ``node``'s op and the ``constant`` to pass it (or _MISSING): the
     user's table first, then the op's own record (built-in or made by define_op)."""
     if node._op in ops:
-        return ops[node._op], (_MISSING if node._ctx is None else node._ctx)
+        return ops[node._op], (_MISSING if node._constant is None else node._constant)
     spec = node._spec
     if spec is None or spec.forward is _no_forward:  # an op given only a rule of the node
         return None, _MISSING
-    return _record_reapply(spec, node._ctx if spec.param else None), _MISSING
+    return _record_reapply(spec, node._constant if spec.constant_name else None), _MISSING
 
 
-def _call_rule(rule: Reapply, args: Sequence[float], ctx: object) -> float | None:
-    """``rule(*args[, ctx=...])`` as a finite float, or None outside the op's domain."""
+def _call_rule(rule: Reapply, args: Sequence[float], constant: object) -> float | None:
+    """``rule(*args[, constant=...])`` as a finite float, or None outside the op's domain."""
     try:
-        y = rule(*args) if ctx is _MISSING else rule(*args, ctx=ctx)
+        y = rule(*args) if constant is _MISSING else rule(*args, constant=constant)
     except (ArithmeticError, ValueError):
         return None
     if isinstance(y, bool) or not isinstance(y, Real):
@@ -293,7 +293,7 @@ def _check_node(
             f"local_grads() returned {len(analytic_all)} derivatives for {len(children)} children"
         )
         return [result(i, nan, nan, "failed", reason) for i in range(len(children))]
-    rule, ctx = _reapply_rule(node, ops)
+    rule, constant = _reapply_rule(node, ops)
     if rule is None:
         reason = f"no re-apply rule for op {node._op!r} (pass ops={{{node._op!r}: fn}})"
         return [result(i, a, nan, "skipped", reason) for i, a in enumerate(analytic_all)]
@@ -303,7 +303,7 @@ def _check_node(
         return [result(i, a, nan, "skipped", reason) for i, a in enumerate(analytic_all)]
     point = [c.data for c in children]
     try:
-        f0 = _call_rule(rule, point, ctx)
+        f0 = _call_rule(rule, point, constant)
     except TypeError as error:
         reason = f"the re-apply rule for {node._op!r} could not be called: {error}"
         return [result(i, a, nan, "failed", reason) for i, a in enumerate(analytic_all)]
@@ -318,7 +318,7 @@ def _check_node(
     for i, analytic in enumerate(analytic_all):
         kinks = node._spec.kinks if node._spec is not None and i == 0 else ()
         numeric, status, reason = _check_edge(
-            node._op, kinks, rule, point, ctx, f0, i, analytic, eps, atol, rtol
+            node._op, kinks, rule, point, constant, f0, i, analytic, eps, atol, rtol
         )
         checks.append(result(i, analytic, numeric, status, reason))
     return checks
@@ -329,7 +329,7 @@ def _check_edge(
     kinks: tuple[float, ...],
     rule: Reapply,
     point: Sequence[float],
-    ctx: object,
+    constant: object,
     f0: float,
     i: int,
     analytic: float,
@@ -346,8 +346,8 @@ def _check_edge(
     for kink in kinks:
         if abs(x - kink) <= h:
             return nan, "skipped", f"{op} has a kink at {kink:g}"
-    plus = _call_rule(rule, [*point[:i], x + h, *point[i + 1 :]], ctx)
-    minus = _call_rule(rule, [*point[:i], x - h, *point[i + 1 :]], ctx)
+    plus = _call_rule(rule, [*point[:i], x + h, *point[i + 1 :]], constant)
+    minus = _call_rule(rule, [*point[:i], x - h, *point[i + 1 :]], constant)
     if plus is None or minus is None:
         return nan, "skipped", f"child ± {h:.3g} leaves the op's domain"
     numeric, rounding = _central_difference(plus, minus, h)
@@ -518,10 +518,10 @@ def gradcheck(
     (``node.local_grads()``) are checked the same way, by re-applying the node's op to
     perturbed copies of its children's data: the built-in ops are known
     (`BUILTIN_REAPPLY`); register your own op as ``ops={"myop": fn}`` where
-    ``fn(*children_data)`` recomputes it (``fn(*children_data, ctx=node._ctx)`` if the
-    node keeps a constant in ``_ctx``).  Kinks (ReLU, LeakyReLU, abs at 0), points where
-    a perturbation leaves the op's domain, and ops with no re-apply rule are skipped
-    and listed in the report.
+    ``fn(*children_data)`` recomputes it (``fn(*children_data, constant=c)`` if the
+    node keeps a constant c, as ``x ** n`` keeps n).  Kinks (ReLU, LeakyReLU, abs at 0),
+    points where a perturbation leaves the op's domain, and ops with no re-apply rule are
+    skipped and listed in the report.
 
     ``f`` is called 2n + 1 times for n inputs; ``backward()`` runs once, on the first call.
 

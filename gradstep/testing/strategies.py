@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from gradstep.engine import Value, apply
-from gradstep.ops import BUILTIN_OPS, OpSpec
+from gradstep.ops import BUILTIN_OPS, FUNCTION_OPS, OpSpec
 
 if TYPE_CHECKING:
     from hypothesis.strategies import SearchStrategy
@@ -42,18 +42,15 @@ __all__ = [
 #: name → function, for the unary ops of a DAG (``leaky_relu`` also takes the slope)
 Backend: TypeAlias = Mapping[str, Callable[..., Any]]
 
-#: the records of the DAG's functions: every built-in op that is not a Python operator
-_FUNCTION_OPS: tuple[OpSpec, ...] = tuple(spec for spec in BUILTIN_OPS if not spec.operator)
-
 
 def _on_values(spec: OpSpec) -> Callable[..., Value]:
     """``f(x[, constant])`` applying the op to a `Value`."""
-    return lambda x, *constant: apply(spec, x, param=constant[0] if constant else None)
+    return lambda x, *constant: apply(spec, x, constant=constant[0] if constant else None)
 
 
-VALUE_FUNCTIONS: Backend = {spec.name: _on_values(spec) for spec in _FUNCTION_OPS}
+VALUE_FUNCTIONS: Backend = {spec.name: _on_values(spec) for spec in FUNCTION_OPS.values()}
 
-FLOAT_FUNCTIONS: Backend = {spec.name: spec.forward for spec in _FUNCTION_OPS}
+FLOAT_FUNCTIONS: Backend = {spec.name: spec.forward for spec in FUNCTION_OPS.values()}
 
 
 def _torch_function(dotted: str) -> Callable[..., Any]:
@@ -80,7 +77,7 @@ def torch_functions() -> Backend:
             "pip install 'gradstep[torch]' (the README says how to get the CPU-only wheel)",
             name="torch",
         )
-    return {spec.name: _torch_function(spec.torch) for spec in _FUNCTION_OPS}
+    return {spec.name: _torch_function(spec.torch) for spec in FUNCTION_OPS.values()}
 
 
 # =======================================================================================
@@ -90,7 +87,7 @@ def torch_functions() -> Backend:
 def dag_op_name(spec: OpSpec) -> str:
     """An op's name in a DAG: its operator if it is binary in Python ("+", "**" for both
     powers), else its record's name ("neg", "tanh")."""
-    return spec.operator if spec.operator and (spec.arity == 2 or spec.param) else spec.name
+    return spec.operator if spec.operator and (spec.arity == 2 or spec.constant_name) else spec.name
 
 
 #: every op a DAG can use (binary ops come as Value⊕Value, Value⊕c and c⊕Value)

@@ -62,8 +62,8 @@ def local_formula(node: Value, k: int, names: Mapping[Value, str]) -> str:
     if spec is None or not 0 <= k < len(node._prev):
         return ""
     operands = tuple(_operand(names[c]) for c in node._prev)
-    param = node._ctx if spec.param else None
-    text = spec.formula(k, *operands, out=_operand(names[node]), param=param)
+    constant = node._constant if spec.constant_name else None
+    text = spec.formula(k, *operands, out=_operand(names[node]), constant=constant)
     if not text:
         return ""
     rhs = text.partition(" = ")[2]
