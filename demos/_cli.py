@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from gradstep.cli import _silence_stdout
+from gradstep.cli import silence_stdout
 
 __all__ = ["INTERRUPTED", "demo_parser", "output_folder", "run_script"]
 
@@ -56,7 +56,7 @@ def run_script(main: Callable[[list[str] | None], int]) -> int:
         print(f"{os.path.basename(sys.argv[0])}: interrupted", file=sys.stderr)
         return INTERRUPTED
     except BrokenPipeError:
-        _silence_stdout()
+        silence_stdout()
         return 1
 
 

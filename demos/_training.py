@@ -18,6 +18,7 @@ __all__ = [
     "INSTALL_HINT",
     "Progress",
     "have_matplotlib",
+    "figure",
     "save_loss_curve",
     "decision_grid",
     "save_decision_regions",
@@ -87,7 +88,7 @@ def have_matplotlib() -> bool:
     return True
 
 
-def _figure(width: float, height: float) -> Any:
+def figure(width: float, height: float) -> Any:
     """A matplotlib Figure on the Agg canvas (no pyplot, no global backend change)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -101,7 +102,7 @@ def save_loss_curve(
     path: Path, losses: Sequence[float], accuracies: Sequence[float] | None, title: str
 ) -> None:
     """Loss per epoch (log scale), and accuracy per epoch beside it if given, as a PNG."""
-    fig = _figure(9.0 if accuracies is not None else 5.0, 3.6)
+    fig = figure(9.0 if accuracies is not None else 5.0, 3.6)
     axes = fig.subplots(1, 2 if accuracies is not None else 1, squeeze=False)[0]
     epochs = range(1, len(losses) + 1)
     axes[0].plot(epochs, losses, color="tab:blue")
@@ -153,7 +154,7 @@ def save_decision_regions(
     """
     gx, gy = decision_grid(X, resolution)
     grid = [[list(scores([x, y])) for x in gx] for y in gy]
-    fig = _figure(7.2, 5.0)
+    fig = figure(7.2, 5.0)
     ax = fig.subplots()
     _draw_regions(ax, gx, gy, grid, X, labels, classes, class_names, title)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small")
@@ -173,7 +174,7 @@ def save_score_panels(
 ) -> Any:
     """Binary-score regions side by side (one panel per ``(title, grid of scores)``, the
     sign of a score its class, -1 or +1) as a PNG; returns the matplotlib Figure."""
-    fig = _figure(5.0 * len(panels) + 1.4, 5.0)
+    fig = figure(5.0 * len(panels) + 1.4, 5.0)
     fig.suptitle(title)
     axes = fig.subplots(1, len(panels), squeeze=False)[0]
     for ax, (panel_title, grid) in zip(axes, panels, strict=True):
@@ -244,7 +245,7 @@ def save_curve_fit(
     """A 1-D regression: the data, the true curve and the model's curve, as a PNG."""
     lo, hi = min(X), max(X)
     grid = [lo + (hi - lo) * i / 199 for i in range(200)]
-    fig = _figure(6.0, 4.0)
+    fig = figure(6.0, 4.0)
     ax = fig.subplots()
     ax.scatter(X, y, s=18, color="tab:gray", label="data")
     ax.plot(grid, [truth(x) for x in grid], color="tab:green", linestyle="--", label="true curve")

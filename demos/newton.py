@@ -23,7 +23,7 @@ from pathlib import Path
 import gradstep
 from gradstep import Value
 from gradstep.demos._cli import demo_parser, output_folder, run_script
-from gradstep.demos._training import _figure, have_matplotlib, print_written
+from gradstep.demos._training import figure, have_matplotlib, print_written
 
 __all__ = ["main", "rosenbrock", "gradient_and_hessian", "newton_step", "newton"]
 
@@ -130,7 +130,7 @@ def _save_paths(
     """Both paths over log-spaced contours of f, as a PNG."""
     import numpy as np
 
-    fig = _figure(6.0, 5.0)
+    fig = figure(6.0, 5.0)
     ax = fig.subplots()
     points = newton_path + gd_path
     x_low = min(-2.0, *(p[0] for p in points)) - 0.2

@@ -41,7 +41,7 @@ from gradstep.expr import (
 if TYPE_CHECKING:
     from gradstep.viz.explain import Walkthrough
 
-__all__ = ["main", "build_parser", "EXIT_OK", "EXIT_FAILED", "EXIT_USAGE"]
+__all__ = ["main", "build_parser", "silence_stdout", "EXIT_OK", "EXIT_FAILED", "EXIT_USAGE"]
 
 #: success
 EXIT_OK = 0
@@ -434,7 +434,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _error(prog, "interrupted")
         return 130
     except BrokenPipeError:  # the reader went away (| head): stop quietly
-        _silence_stdout()
+        silence_stdout()
         return EXIT_FAILED
 
 
@@ -469,7 +469,7 @@ def _status_line(message: str, show: bool = True) -> Iterator[None]:
             print("\r\x1b[K", end="", file=sys.stderr, flush=True)
 
 
-def _silence_stdout() -> None:
+def silence_stdout() -> None:
     """Point stdout at /dev/null, so that the interpreter's final flush cannot fail again."""
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)

@@ -18,11 +18,10 @@ from __future__ import annotations
 import inspect
 import math
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from gradstep.nn.modules import MLP
 from gradstep.ops import ACTIVATION_OPS, OpSpec
 
 if TYPE_CHECKING:
@@ -32,7 +31,18 @@ __all__ = ["TORCH_INSTALL_HINT", "require_torch", "mlp_to_torch", "mlp_from_torc
 
 TORCH_INSTALL_HINT = "pip install 'gradstep[torch]' (or just: pip install torch==2.13.0)"
 
-Net = TypeVar("Net", bound=MLP)
+
+class Network(Protocol):
+    """What the bridge reads of an `MLP` (`gradstep.nn.modules` calls the bridge, not the
+    reverse): its layers of neurons (``w``, ``b``, ``activation``), and its state setter."""
+
+    @property
+    def layers(self) -> Sequence[Any]: ...
+
+    def load_state_dict(self, state: Mapping[str, float]) -> Any: ...
+
+
+Net = TypeVar("Net", bound=Network)
 
 #: gradstep activation name → the ``torch.nn`` module computing it (from the op records;
 #: made with the op's constant, e.g. ``LeakyReLU(0.01)``); "linear": none
@@ -56,7 +66,7 @@ def require_torch(feature: str) -> None:
 # gradstep → PyTorch
 
 
-def mlp_to_torch(model: MLP) -> torch.nn.Sequential:
+def mlp_to_torch(model: Network) -> torch.nn.Sequential:
     """``model`` as a float64 ``torch.nn.Sequential`` with the same weights (see module doc).
 
     Modules are named after gradstep's layers, so ``state_dict()`` keys read
@@ -103,7 +113,7 @@ def _torch_activation(activation: str) -> torch.nn.Module:
 # PyTorch → gradstep
 
 
-def mlp_from_torch(module: Any, cls: type[Net]) -> Net:
+def mlp_from_torch(module: Any, cls: Callable[..., Net]) -> Net:
     """A gradstep ``cls`` (an MLP) equal to ``module``: a Sequential of Linear layers, each
     followed by nothing, ReLU, Tanh, Sigmoid or LeakyReLU(0.01) (``Identity`` anywhere).
 
