@@ -29,7 +29,8 @@ from contextlib import contextmanager
 from typing import Any, Literal
 
 from gradstep import engine
-from gradstep.engine import BackwardStep, Value
+from gradstep.engine import BackwardStep, Value, topological_order
+from gradstep.naming import as_operand, node_names
 from gradstep.ops import OpSpec
 
 __all__ = ["detect_anomaly", "AnomalyError", "is_anomaly_enabled"]
@@ -154,17 +155,12 @@ def _number(x: Any) -> float:
 # the messages
 
 
-def _op_text(spec: OpSpec, constant: float | None) -> str:
-    """The op as drawings show it: "*", "tanh", "**-1"."""
-    return spec.op_text(constant) if spec.constant_name else spec.symbol
-
-
 def _forward_error(
     data: float, children: tuple[Value, ...], spec: OpSpec, constant: float | None
 ) -> AnomalyError:
     """forward: tanh(w * x + b) = nan is not finite (op tanh; inputs: w * x + b = …)."""
-    op = _op_text(spec, constant)
-    expression = _written_op(op, children, _DEPTH_SHOWN)
+    op = spec.op_text(constant)
+    expression = _written_op(spec, constant, children, _DEPTH_SHOWN)
     inputs = ", ".join(
         repr(c.data)
         if not c._prev and not c.label
@@ -180,24 +176,29 @@ def _written(v: Value, depth: int) -> str:
     operands (``w * x + b``), written out ``depth`` ops deep."""
     if v.label:
         return v.label
-    if not v._prev:
+    if v._spec is None:
         return repr(v.data)
     if depth == 0:
         return "…"
-    return _written_op(v._op, v._prev, depth)
+    return _written_op(v._spec, v._constant, v._prev, depth)
 
 
-def _written_op(op: str, operands: Sequence[Value], depth: int) -> str:
-    """``op`` applied to the operands written out; an infix operand of an infix op in ( )."""
-    from gradstep.viz.explain import _INFIX, _expression
-
-    infix = op in _INFIX or op == "neg" or op.startswith("**")
+def _written_op(spec: OpSpec, constant: float | None, operands: Sequence[Value], depth: int) -> str:
+    """The op applied to the operands written out (the record's `OpSpec.expression`); an
+    operand written with an operator, inside an op written with one, in ( )."""
     parts = []
     for c in operands:
         text = _written(c, depth - 1)
-        compound = not c.label and c._prev and (c._op in _INFIX or c._op == "neg")
-        parts.append(f"({text})" if infix and compound else text)
-    return _expression(op, parts)
+        compound = not c.label and c._spec is not None and bool(c._spec.operator)
+        parts.append(f"({text})" if spec.operator and compound else text)
+    return spec.expression(*parts, constant=constant)
+
+
+def _forward_order(root: Value) -> list[Value]:
+    """The graph's nodes children first, as the walk-through lists (and names) them."""
+    order = topological_order(root)
+    order.reverse()
+    return order
 
 
 def _backward_error(
@@ -210,19 +211,19 @@ def _backward_error(
     after: Any,
 ) -> AnomalyError:
     """backward: at n1 = x**-1 (op **-1), local ∂n1/∂x = … × upstream … gives …; inputs: …"""
-    from gradstep.viz.drawing import forward_order
-    from gradstep.viz.explain import _expression, local_formula
-    from gradstep.viz.naming import node_names
-
-    nodes = forward_order(order[0]) if order else [node]
+    nodes = _forward_order(order[0]) if order else [node]
     if node not in set(nodes):  # the walk was given a partial order: name from the node
-        nodes = forward_order(node)
+        nodes = _forward_order(node)
     names = node_names(nodes)
     child = node._prev[k]
     n, c = names[node], names[child]
-    formula = local_formula(node, k, names).partition(" = ")[2]
-    local_text = f"{formula} = {_number(local)!r}" if formula else repr(_number(local))
-    expression = _expression(node._op, [names[x] for x in node._prev])
+    spec, constant = node._spec, node._constant
+    assert spec is not None  # a node the chain rule reaches has children, so a record
+    operands = [names[x] for x in node._prev]
+    formula = spec.formula(k, *map(as_operand, operands), out=as_operand(n), constant=constant)
+    rhs = formula.partition(" = ")[2]
+    local_text = f"{rhs} = {_number(local)!r}" if rhs else repr(_number(local))
+    expression = spec.expression(*operands, constant=constant)
     inputs = ", ".join(f"{names[x]} = {x.data!r}" for x in node._prev)
     value, what = (_number(product), "gives") if not _finite(product) else (_number(after), "")
     result = (

@@ -320,7 +320,7 @@ def _leaves_with_earlier_passes(record: BackwardStep, zeroed: _Zeroed) -> Backwa
 _new_object = object.__new__
 
 
-class _Constant(Value):
+class Constant(Value):
     """A plain number the engine wrapped as a leaf (the 2 in ``2 * x``): the class is the
     marker that tells it from a user's ``Value(2.0)`` (for the walk-through and drawings)."""
 
@@ -332,7 +332,7 @@ def _leaf(x: object) -> Value:
     if isinstance(x, Value):  # a subclass of Value
         return x
     v = _node(x if type(x) is float else _to_float(x), None, None, None)
-    v.__class__ = _Constant  # the marker (same layout: no field is added)
+    v.__class__ = Constant  # the marker (same layout: no field is added)
     return v
 
 

@@ -513,16 +513,16 @@ def test_a_node_made_with_children_but_no_rule_says_how_to_give_one() -> None:
 
 def test_numbers_the_engine_wraps_are_marked_at_no_cost() -> None:
     """The walk-through tells a wrapped 2 (a constant) from a user's Value(2.0) (an input)."""
-    from gradstep.engine import _Constant
+    from gradstep.engine import Constant
 
     x = Value(3.0, label="x")
     for out in (x * 2, 2 * x, x + 2.5, 2**x, x - 1, 1 / x):
         wrapped = next(c for c in out._prev if c is not x)
-        assert isinstance(wrapped, _Constant) and isinstance(wrapped, Value)
+        assert isinstance(wrapped, Constant) and isinstance(wrapped, Value)
         assert (wrapped.label, wrapped._prev, wrapped.grad) == ("", (), 0.0)
     mine = Value(2.0)
-    assert not isinstance(mine, _Constant)
-    assert not isinstance(x * mine, _Constant)  # op outputs are plain Values
+    assert not isinstance(mine, Constant)
+    assert not isinstance(x * mine, Constant)  # op outputs are plain Values
     assert sys.getsizeof(x * 2) == sys.getsizeof((x * 2)._prev[1])  # no extra field
     # a wrapped constant works as an operand like any Value
     c = (x * 2)._prev[1]

@@ -17,9 +17,9 @@ from typing import Any, Literal
 import graphviz
 
 from gradstep.engine import Value
+from gradstep.naming import constants as _constants
+from gradstep.naming import node_names
 from gradstep.viz.drawing import draw_dot, format_number, forward_order
-from gradstep.viz.naming import constants as _constants
-from gradstep.viz.naming import node_names
 
 __all__ = [
     "walkthrough",
@@ -318,7 +318,7 @@ class Walkthrough:
     def constants(self) -> list[Value]:
         """The leaves that are constants: numbers the engine wrapped, or labelled with a number.
 
-        A ``Value`` you made yourself, even unlabelled, is an input (see `gradstep.viz.naming`).
+        A ``Value`` you made yourself, even unlabelled, is an input (see `gradstep.naming`).
         """
         return [v for v in self.nodes if v in self._constants]
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from gradstep.engine import Value, _Constant
+from gradstep.engine import Constant, Value
 
-__all__ = ["node_names", "constants", "is_number_literal"]
+__all__ = ["node_names", "constants", "is_number_literal", "as_operand"]
 
 
 def is_number_literal(label: str) -> bool:
@@ -26,6 +26,12 @@ def is_number_literal(label: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def as_operand(name: str) -> str:
+    """A name as it stands in a formula: ``x``, ``2``; ``(-z)`` and ``(a b)`` in parentheses."""
+    plain = name.replace("_", "").replace("#", "").replace(".", "")
+    return name if plain.isalnum() else f"({name})"
 
 
 def _number_name(x: float) -> str:
@@ -43,8 +49,7 @@ def constants(nodes: Sequence[Value]) -> set[Value]:
     return {
         v
         for v in nodes
-        if not v._prev
-        and (is_number_literal(v.label) or (isinstance(v, _Constant) and not v.label))
+        if not v._prev and (is_number_literal(v.label) or (isinstance(v, Constant) and not v.label))
     }
 
 
