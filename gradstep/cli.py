@@ -756,7 +756,7 @@ def _demos_package() -> ModuleType:
     except BaseException:
         del sys.modules["gradstep.demos"]
         raise
-    gradstep.demos = package  # type: ignore[attr-defined]
+    gradstep.demos = package
     return package
 
 
