@@ -146,13 +146,6 @@ class Value:
             return ""
         return spec.op_text(self._constant)
 
-    def _repr_mimebundle_(self, include: object = None, exclude: object = None) -> dict[str, str]:
-        """Jupyter draws the graph (SVG).  `gradstep.viz.drawing` is imported here, when a notebook
-        asks, so that the engine never imports a room that reads it at module import."""
-        from gradstep.viz.drawing import notebook_bundle
-
-        return notebook_bundle(self)
-
     # ----------------------------------------------------------------------------------
     # binary ops: forward value here, local derivatives in the op's record (gradstep.ops)
 

@@ -6,6 +6,7 @@ import json
 import re
 import shutil
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -160,11 +161,24 @@ def test_frames_refuse_above_their_limit(tmp_path: Path) -> None:
 # ---------------------------------------------------------------------------- Jupyter
 
 
+def jupyter_shows(v: Value, extension: bool = True) -> dict[str, str]:
+    """What Jupyter's display formatter gives for ``v`` after ``%load_ext gradstep.viz``."""
+    from IPython.core.formatters import DisplayFormatter
+
+    import gradstep.viz
+
+    shell = SimpleNamespace(display_formatter=DisplayFormatter())
+    if extension:
+        gradstep.viz.load_ipython_extension(shell)
+    shown, _ = shell.display_formatter.format(v)
+    return dict(shown)
+
+
 def test_a_value_shows_its_graph_in_jupyter() -> None:
     x = Value(2.0, label="x")
     y = (x * x).tanh()
     y.backward()
-    bundle = y._repr_mimebundle_()
+    bundle = jupyter_shows(y)
     assert bundle["text/plain"] == repr(y)
     svg = bundle["image/svg+xml"]
     assert svg.startswith("<svg") and "<?xml" not in svg
@@ -178,7 +192,7 @@ def test_a_large_graph_gets_a_message_not_a_drawing() -> None:
     z = Value(0.0, label="z")
     for _ in range(INLINE_MAX_NODES):
         z = z + 1.0
-    bundle = z._repr_mimebundle_()
+    bundle = jupyter_shows(z)
     assert "image/svg+xml" not in bundle
     assert f"more than {INLINE_MAX_NODES} values, too many to draw inline" in bundle["text/plain"]
     assert "draw_dot(v, max_nodes=N)" in bundle["text/html"]
@@ -188,10 +202,15 @@ def test_without_graphviz_a_value_says_how_to_install_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("PATH", str(tmp_path))  # no 'dot' here
-    bundle = Value(1.0, label="x")._repr_mimebundle_()
+    bundle = jupyter_shows(Value(1.0, label="x"))
     assert "image/svg+xml" not in bundle
     assert "Graphviz's 'dot' program was not found" in bundle["text/plain"]
     assert "apt-get install graphviz" in bundle["text/plain"]
+
+
+def test_without_the_extension_a_value_shows_its_repr() -> None:
+    x = Value(2.0, label="x")
+    assert jupyter_shows(x, extension=False) == {"text/plain": repr(x)}
 
 
 def test_the_engine_does_not_import_viz() -> None:

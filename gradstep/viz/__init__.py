@@ -1,6 +1,13 @@
 """Everything that shows a graph: the walk-through records, drawings, the stepper, worksheets."""
 
-from gradstep.viz.drawing import GraphTooLargeError, GraphvizNotFoundError, draw_dot, render
+from gradstep.viz.drawing import (
+    GraphTooLargeError,
+    GraphvizNotFoundError,
+    draw_dot,
+    load_ipython_extension,
+    render,
+    unload_ipython_extension,
+)
 from gradstep.viz.explain import Walkthrough, walkthrough
 from gradstep.viz.stepper import TooManyStepsError
 
@@ -12,4 +19,6 @@ __all__ = [
     "GraphvizNotFoundError",
     "GraphTooLargeError",
     "TooManyStepsError",
+    "load_ipython_extension",
+    "unload_ipython_extension",
 ]

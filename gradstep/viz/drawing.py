@@ -7,6 +7,7 @@ import math
 import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 import graphviz
 
@@ -24,6 +25,8 @@ __all__ = [
     "RENDER_FORMATS",
     "INLINE_MAX_NODES",
     "notebook_bundle",
+    "load_ipython_extension",
+    "unload_ipython_extension",
     "QUICK_LAYOUT_ABOVE",
     "layout_work",
 ]
@@ -373,3 +376,14 @@ def notebook_bundle(root: Value, max_nodes: int = INLINE_MAX_NODES) -> dict[str,
         "text/plain": f"{text}\n({note})",
         "text/html": f"<pre>{html.escape(text)}</pre><p><em>({html.escape(note)})</em></p>",
     }
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext gradstep.viz``: from then on Jupyter shows every `Value` as its graph
+    (`notebook_bundle`).  The engine knows nothing of drawings; this is where they meet."""
+    ipython.display_formatter.mimebundle_formatter.for_type(Value, notebook_bundle)
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    """``%unload_ext gradstep.viz``: a `Value` shows its repr again."""
+    ipython.display_formatter.mimebundle_formatter.pop(Value, None)
