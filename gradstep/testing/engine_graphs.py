@@ -30,7 +30,7 @@ from gradstep.testing.engine_checks import (
     describe_error,
 )
 from gradstep.testing.engine_ops import FORM_BY_ID, FORMS, PROBED_OPS, Form, dag_op
-from gradstep.testing.strategies import BINARY_OPS, DAGStep, ExpressionDAG, _apply_step
+from gradstep.testing.strategies import BINARY_OPS, DAGStep, ExpressionDAG, apply_step
 
 __all__ = ["check_dags", "check_repeated", "check_reset", "check_depth"]
 
@@ -151,7 +151,7 @@ def _slots(dag: ExpressionDAG, leaves: Sequence[Any]) -> list[Any]:
     """Every slot of the DAG (inputs, then one per step) built from ``leaves``."""
     slots = list(leaves)
     for step in dag.steps:
-        slots.append(_apply_step(step, slots, _METHODS))
+        slots.append(apply_step(step, slots, _METHODS))
     return slots
 
 

@@ -10,12 +10,13 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import math
+import operator
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from gradstep.engine import Value, apply
-from gradstep.ops import BUILTIN_OPS, FUNCTION_OPS, OpSpec
+from gradstep.ops import BUILTIN_OPS, FUNCTION_OPS, INFIX_SYMBOLS, POW, POW_VALUE, TANH, OpSpec
 
 if TYPE_CHECKING:
     from hypothesis.strategies import SearchStrategy
@@ -30,6 +31,7 @@ __all__ = [
     "BINARY_FORMS",
     "BINARY_OPS",
     "dag_op_name",
+    "apply_step",
     "Backend",
     "VALUE_FUNCTIONS",
     "FLOAT_FUNCTIONS",
@@ -92,9 +94,35 @@ def dag_op_name(spec: OpSpec) -> str:
 
 #: every op a DAG can use (binary ops come as Value⊕Value, Value⊕c and c⊕Value)
 DAG_OPS: tuple[str, ...] = tuple(dict.fromkeys(dag_op_name(spec) for spec in BUILTIN_OPS))
-_BINARY = frozenset({"+", "-", "*", "/", "**"})
 #: the DAG ops written as binary Python operators
-BINARY_OPS: frozenset[str] = _BINARY
+BINARY_OPS: frozenset[str] = INFIX_SYMBOLS
+
+#: the record of each DAG op; "**" is `POW_VALUE` (a Value exponent, or a number base), and
+#: `POW` when the exponent is a number (`_record`)
+_DAG_RECORDS: Mapping[str, OpSpec] = {
+    dag_op_name(spec): spec for spec in BUILTIN_OPS if spec is not POW
+}
+
+#: Python's function for an op written with an operator, by its symbol and arity: it runs
+#: on any backend (floats, Values, a user's engine, tensors)
+_PYTHON_OPERATORS: Mapping[tuple[str, int], Callable[..., Any]] = {
+    ("+", 2): operator.add,
+    ("-", 2): operator.sub,
+    ("*", 2): operator.mul,
+    ("/", 2): operator.truediv,
+    ("**", 2): operator.pow,
+    ("-", 1): operator.neg,
+}
+
+
+def _record(step: DAGStep) -> OpSpec:
+    """The op record a step applies (a number exponent: `POW`)."""
+    spec = _DAG_RECORDS[step.op]
+    if spec is POW_VALUE and len(step.args) == 1 and not step.const_first:
+        return POW
+    return spec
+
+
 #: how a binary op may appear in a DAG: a ⊕ b, a ⊕ c, c ⊕ a (c a plain number)
 BINARY_FORMS: tuple[str, ...] = ("value-value", "value-number", "number-value")
 
@@ -114,30 +142,17 @@ class DAGStep:
     const_first: bool = False
 
 
-def _apply_step(step: DAGStep, slots: Sequence[Any], functions: Backend) -> Any:
-    """Evaluate one step on any number-like backend (Values, floats, tensors)."""
-    op, args = step.op, [slots[i] for i in step.args]
-    if op in _BINARY:
-        if len(args) == 2:
-            a, b = args
-        elif step.const_first:
-            a, b = step.const, args[0]
-        else:
-            a, b = args[0], step.const
-        if op == "+":
-            return a + b
-        if op == "-":
-            return a - b
-        if op == "*":
-            return a * b
-        if op == "/":
-            return a / b
-        return a**b
-    if op == "neg":
-        return -args[0]
-    if op == "leaky_relu":
-        return functions[op](args[0], step.const)
-    return functions[op](args[0])
+def apply_step(step: DAGStep, slots: Sequence[Any], functions: Backend) -> Any:
+    """Evaluate one step on any number-like backend (Values, floats, tensors): an operator
+    by Python's operator, a function by ``functions[name]`` (with the step's constant)."""
+    spec, args = _DAG_RECORDS[step.op], [slots[i] for i in step.args]
+    if spec.operator:
+        if spec.arity == 2 and len(args) == 1:
+            args = [step.const, args[0]] if step.const_first else [args[0], step.const]
+        return _PYTHON_OPERATORS[spec.operator, len(args)](*args)
+    if spec.constant_name:
+        return functions[step.op](args[0], step.const)
+    return functions[step.op](args[0])
 
 
 @dataclass(frozen=True)
@@ -158,7 +173,7 @@ class ExpressionDAG:
             raise ValueError(f"this DAG takes {len(self.inputs)} inputs, got {len(inputs)}")
         slots = list(inputs)
         for step in self.steps:
-            slots.append(_apply_step(step, slots, functions))
+            slots.append(apply_step(step, slots, functions))
         return slots[-1]
 
     def __call__(self, *xs: Value) -> Value:
@@ -167,7 +182,7 @@ class ExpressionDAG:
         if len(slots) != len(self.inputs):
             raise ValueError(f"this DAG takes {len(self.inputs)} inputs, got {len(slots)}")
         for step in self.steps:
-            node: Value = _apply_step(step, slots, VALUE_FUNCTIONS)
+            node: Value = apply_step(step, slots, VALUE_FUNCTIONS)
             node.label = self.name(len(slots))
             slots.append(node)
         return slots[-1]
@@ -199,18 +214,16 @@ class ExpressionDAG:
     __str__ = source
 
     def _format(self, step: DAGStep) -> str:
-        """One step as an expression."""
-        args = [self.name(i) for i in step.args]
-        if step.op in _BINARY:
-            if len(args) == 2:
-                return f"{args[0]} {step.op} {args[1]}"
-            c = repr(step.const)
-            return f"{c} {step.op} {args[0]}" if step.const_first else f"{args[0]} {step.op} {c}"
-        if step.op == "neg":
-            return f"-{args[0]}"
-        if step.op == "leaky_relu":
-            return f"{args[0]}.leaky_relu({step.const!r})"
-        return f"{args[0]}.{step.op}()"
+        """One step as a line of Python: an operator as its record writes it, a function as
+        a method call (``x0.leaky_relu(0.2)``)."""
+        spec, args = _DAG_RECORDS[step.op], [self.name(i) for i in step.args]
+        if spec.operator:
+            if spec.arity == 2 and len(args) == 1:
+                c = repr(step.const)
+                args = [c, args[0]] if step.const_first else [args[0], c]
+            return spec.expression(*args)
+        constant = repr(step.const) if spec.constant_name else ""
+        return f"{args[0]}.{step.op}({constant})"
 
 
 def _depths(n_inputs: int, steps: Sequence[DAGStep]) -> list[int]:
@@ -231,7 +244,6 @@ _VALUE_BOUND = 50.0  # |every node| ≤ this
 _KINK_MARGIN = 0.1  # |argument of relu / leaky_relu / abs| ≥ this
 _POSITIVE_MARGIN = 0.2  # argument of log / sqrt, base of a fractional or Value power ≥ this
 _DENOMINATOR_MARGIN = 0.5  # |denominator|, |base of a negative power| ≥ this
-_EXP_BOUND = 4.0  # |argument of exp| ≤ this
 _EXPONENT_BOUND = 3.0  # |Value exponent| ≤ this
 _PROBE_SCALE = 1e-3
 _CONST_EXPONENTS = (2.0, 3.0, -1.0, -2.0, 0.5, 1.5, -0.5)
@@ -243,23 +255,15 @@ def _same_side(xs: Sequence[float], margin: float) -> bool:
     return all(x >= margin for x in xs) or all(x <= -margin for x in xs)
 
 
-#: the record of each DAG op that is not a power (whose domain depends on its exponent)
-_DAG_RECORDS: Mapping[str, OpSpec] = {
-    spec.operator if spec.arity == 2 else spec.name: spec
-    for spec in BUILTIN_OPS
-    if spec.operator != "**"
-}
-
-
 def _domain_ok(step: DAGStep, probes: Sequence[Sequence[float]]) -> bool:
     """Whether ``step`` is well-conditioned at every probe point (each a list of slot values):
-    its record's kinks, positive and non-zero operands kept at a margin, exp's argument small."""
+    its record's kinks, positive and non-zero operands kept at a margin (a power's domain
+    depends on its exponent: `_pow_domain_ok`).  Every result stays within ``_VALUE_BOUND``
+    (`_float_step`), which also keeps exp's argument below ln 50 ≈ 3.9."""
     columns = [[p[i] for p in probes] for i in step.args]
-    if step.op == "**":
+    spec = _record(step)
+    if spec in (POW, POW_VALUE):
         return _pow_domain_ok(step, columns)
-    if step.op == "exp":
-        return max(abs(x) for x in columns[0]) <= _EXP_BOUND
-    spec = _DAG_RECORDS[step.op]
     operands = _operand_columns(step, columns)
     return (
         all(_same_side([x - k for x in operands[0]], _KINK_MARGIN) for k in spec.kinks)
@@ -272,7 +276,7 @@ def _operand_columns(
     step: DAGStep, columns: Sequence[Sequence[float]]
 ) -> Sequence[Sequence[float]]:
     """Each operand's values at every probe: a slot's column, or the step's constant."""
-    if step.op not in _BINARY or len(columns) == 2:
+    if _DAG_RECORDS[step.op].arity == 1 or len(columns) == 2:
         return columns
     constant = [float(step.const or 0.0)]
     return [constant, columns[0]] if step.const_first else [columns[0], constant]
@@ -295,7 +299,7 @@ def _pow_domain_ok(step: DAGStep, columns: Sequence[Sequence[float]]) -> bool:
 def _float_step(step: DAGStep, slots: Sequence[float]) -> float | None:
     """The step on floats, or None if it fails or leaves the value bound."""
     try:
-        y = _apply_step(step, slots, FLOAT_FUNCTIONS)
+        y = apply_step(step, slots, FLOAT_FUNCTIONS)
     except (ArithmeticError, ValueError):
         return None
     if isinstance(y, complex) or not math.isfinite(y) or abs(y) > _VALUE_BOUND:
@@ -339,9 +343,9 @@ class _DagBuilder:
             step = self._draw_step()
             if self._try(step):
                 return
-        if "tanh" not in self.ops:
+        if TANH.name not in self.ops:
             return
-        fallback = DAGStep("tanh", (self._draw_arg(),))
+        fallback = DAGStep(TANH.name, (self._draw_arg(),))
         if not self._try(fallback):  # pragma: no cover (tanh of a bounded value never fails)
             raise RuntimeError("expression_dags: could not extend the DAG")
 
@@ -375,19 +379,20 @@ class _DagBuilder:
         """Draw an op, its argument slots and its constant, if any."""
         st = self.st
         op: str = self.draw(st.sampled_from(self.ops))
-        if op == "leaky_relu":
-            slope = self.draw(st.floats(0.01, 0.5))
-            return DAGStep(op, (self._draw_arg(),), slope)
-        if op not in _BINARY:
+        spec = _DAG_RECORDS[op]
+        if spec.arity == 1 and spec.constant_name:  # leaky_relu's slope
+            constant = self.draw(st.floats(0.01, 0.5))
+            return DAGStep(op, (self._draw_arg(),), constant)
+        if spec.arity == 1:
             return DAGStep(op, (self._draw_arg(),))
         form = self.draw(st.sampled_from(self.forms.get(op, BINARY_FORMS)))
         if form == "value-value":
             return DAGStep(op, (self._draw_arg(), self._draw_arg()))
         const_first = form == "number-value"
-        if op == "**":
+        if spec is POW_VALUE:
             pool = _CONST_BASES if const_first else _CONST_EXPONENTS
             const = float(self.draw(st.sampled_from(pool)))
-        elif op == "/" and not const_first:
+        elif (0 if const_first else 1) in spec.nonzero:  # a denominator
             magnitude = self.draw(st.floats(_DENOMINATOR_MARGIN, 3.0))
             const = magnitude if self.draw(st.booleans()) else -magnitude
         else:
@@ -401,7 +406,7 @@ def _allowed_forms(
     """Each binary op's allowed forms, in `BINARY_FORMS` order; refuse unknown or empty ones."""
     allowed: dict[str, tuple[str, ...]] = {}
     for op, chosen in forms.items():
-        if op not in _BINARY or op not in ops:
+        if op not in BINARY_OPS or op not in ops:
             raise ValueError(f"expression_dags: forms names {op!r}, not a binary op of ops")
         unknown = sorted(set(chosen) - set(BINARY_FORMS))
         if unknown or not chosen:
