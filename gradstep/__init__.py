@@ -14,10 +14,12 @@ from typing import TYPE_CHECKING, Any
 from gradstep import functional
 from gradstep.anomaly import AnomalyError as AnomalyError
 from gradstep.anomaly import detect_anomaly
-from gradstep.engine import Value, define_op, grad
+from gradstep.engine import Value
 from gradstep.grad_mode import enable_grad, no_grad
 from gradstep.grad_mode import is_grad_enabled as is_grad_enabled
+from gradstep.higher_order import grad
 from gradstep.replay import compile as compile
+from gradstep.user_ops import define_op
 
 if TYPE_CHECKING:
     from gradstep.nn import MLP

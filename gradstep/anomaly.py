@@ -16,7 +16,7 @@ inf or nan, or the first backward edge whose product local ∂node/∂child × u
 the expression that built it.  A failed backward leaves every grad as it was.
 
 Off, it costs nothing: every op and every backward pass reach the engine's ``_node`` and
-``_apply_chain_rule`` through the module's globals, and `detect_anomaly` swaps in checked
+``chain_rule`` through the module's globals, and `detect_anomaly` swaps in checked
 versions of those two for the block.  The mode is process-wide (all threads), and blocks
 nest.  Compiled replay (`gradstep.compile`) runs no ops and is not checked.
 """
@@ -36,7 +36,7 @@ from gradstep.ops import OpSpec
 __all__ = ["detect_anomaly", "AnomalyError", "is_anomaly_enabled"]
 
 _plain_node = engine._node
-_plain_chain_rule = engine._apply_chain_rule
+_plain_chain_rule = engine.chain_rule
 _depth = 0
 _DEPTH_SHOWN = 3  # how deep an unnamed operand's expression is written out
 
@@ -83,7 +83,7 @@ def detect_anomaly() -> Iterator[None]:
     global _depth
     if _depth == 0:
         engine._node = _checked_node
-        engine._apply_chain_rule = _checked_chain_rule
+        engine.chain_rule = _checked_chain_rule
     _depth += 1
     try:
         yield
@@ -91,7 +91,7 @@ def detect_anomaly() -> Iterator[None]:
         _depth -= 1
         if _depth == 0:
             engine._node = _plain_node
-            engine._apply_chain_rule = _plain_chain_rule
+            engine.chain_rule = _plain_chain_rule
 
 
 def is_anomaly_enabled() -> bool:

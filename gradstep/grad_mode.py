@@ -28,6 +28,10 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 _grad_enabled: ContextVar[bool] = ContextVar("gradstep_grad_enabled", default=True)
 
+#: set while a local rule runs again on `Value`s past a pole (1/(2√0) inside
+#: ``grad(..., create_graph=True)``): there the engine's ops give IEEE's ±inf, not an error
+poles_give_inf: ContextVar[bool] = ContextVar("gradstep_poles_give_inf", default=False)
+
 #: whether ops record the graph right now (the engine calls this once per node it makes)
 grad_enabled_now: Callable[[], bool] = _grad_enabled.get
 

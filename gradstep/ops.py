@@ -30,11 +30,13 @@ with `gradstep.define_op` is an `OpSpec` too (``builtin=False``).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from numbers import Real
 from typing import Any, TypeAlias
 
 from gradstep.functional import (
+    Ieee,
     data,
     float_exp,
     float_leaky_relu,
@@ -47,6 +49,7 @@ from gradstep.functional import (
     sign,
     where,
 )
+from gradstep.grad_mode import poles_give_inf
 
 __all__ = [
     "OpSpec",
@@ -124,16 +127,90 @@ class OpSpec:
     nonzero: tuple[int, ...] = ()
     #: one of gradstep's own ops (its rule is trusted on backward's fast path)
     builtin: bool = True
-    #: how backward() calls the rule: 1 = local(x, out), 2 = local(a, b, out),
-    #: 3 = local(x, out, constant), 0 = through `Value.local_grads` (checked)
-    call: int = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        shape = (self.arity, bool(self.constant_name))
-        fast = {(1, False): 1, (2, False): 2, (1, True): 3}.get(shape, 0) if self.builtin else 0
-        object.__setattr__(self, "call", fast)
         if not self.symbol:
             object.__setattr__(self, "symbol", self.name)
+
+    # --- the local rule, called -----------------------------------------------------------
+
+    def local_at(self, xs: Sequence[Any], out: Any, constant: float | None = None) -> Any:
+        """``local(*xs, out[, constant])``: the rule on floats or on `Value`s alike."""
+        return self.local(*xs, out) if constant is None else self.local(*xs, out, constant)
+
+    def local_floats(
+        self, xs: Sequence[float], out: float, constant: float | None = None
+    ) -> tuple[float, ...]:
+        """The local derivatives at operands ``xs`` with output ``out``, as floats.
+
+        Where plain float arithmetic raises on an edge (1/0 at sqrt(0), an overflow), the
+        rule runs again on `Ieee` floats, which give IEEE 754's ±inf or nan as PyTorch does.
+        """
+        try:
+            grads = self.local_at(xs, out, constant)
+        except ArithmeticError:
+            grads = self.local_at([Ieee(x) for x in xs], Ieee(out), constant)
+        return self.as_floats(grads, len(xs))
+
+    def local_floats_of(self, node: Any) -> tuple[float, ...]:
+        """The rule at a node (a `Value` this op made): one float per child."""
+        return self.local_floats([c.data for c in node._prev], node.data, node._constant)
+
+    def local_values_of(self, node: Any) -> tuple[Any, ...]:
+        """The rule run on a node's children as `Value`s: derivatives that are `Value`s,
+        differentiable again (``grad(..., create_graph=True)``).  A pole such as 1/(2√0)
+        gives ±inf, as ``backward()`` does on floats."""
+        try:
+            grads = tuple(self.local_at(node._prev, node, node._constant))
+        except ArithmeticError:
+            token = poles_give_inf.set(True)
+            try:
+                grads = tuple(self.local_at(node._prev, node, node._constant))
+            finally:
+                poles_give_inf.reset(token)
+        if len(grads) != len(node._prev):
+            raise ValueError(
+                f"op {self.name!r}: local() returned {len(grads)} derivatives for "
+                f"{len(node._prev)} operand(s)"
+            )
+        return grads
+
+    def as_floats(self, grads: Iterable[Any], arity: int) -> tuple[float, ...]:
+        """A rule's result as a tuple of floats, or a clear error naming the op."""
+        try:
+            floats = tuple(float(g) for g in grads)
+        except TypeError as error:
+            raise TypeError(
+                f"op {self.name!r}: local() must return a tuple of numbers on floats ({error})"
+            ) from None
+        if len(floats) != arity:
+            raise ValueError(
+                f"op {self.name!r}: local() returned {len(floats)} derivatives for "
+                f"{arity} operand(s)"
+            )
+        return floats
+
+    # --- refusals -------------------------------------------------------------------------
+
+    def refused(
+        self, refusal: Refusal, operands: Sequence[Any], constant: float | None
+    ) -> Exception:
+        """The error a domain refusal raises, naming the operands (`Value`s) and the constant."""
+        error, message = refusal
+        names = [describe(v) for v in operands]
+        return error(message.format(*names, **{self.constant_name: constant}))
+
+    def forward_result(self, operands: Sequence[Any], data: object) -> float:
+        """A user's forward result as a float, or a TypeError naming the op and operands."""
+        if isinstance(data, bool) or not isinstance(data, Real):
+            shown = ", ".join(describe(v) for v in operands)
+            raise TypeError(
+                f"op {self.name!r}: forward({shown}) must return a real number, "
+                f"got {type(data).__name__}: {data!r}"
+            )
+        return float(data)
+
+    # --- the op as text -------------------------------------------------------------------
 
     def op_text(self, constant: float | None = None) -> str:
         """The ``_op`` of a node: the symbol, with the constant filled in ("**2")."""
@@ -170,6 +247,24 @@ class OpSpec:
         if self.constant_name:
             values[self.constant_name] = "?" if constant is None else f"{constant:g}"
         return template.format(**values)
+
+
+def to_float(data: object) -> float:
+    """``data`` as a float (a `Value`'s data, an op's constant), or a `TypeError` naming it."""
+    if isinstance(data, bool) or not isinstance(data, Real):
+        raise TypeError(
+            f"Value data must be a real number (int or float), got {type(data).__name__}: {data!r}"
+        )
+    try:
+        return float(data)
+    except OverflowError:
+        shown = repr(data) if len(repr(data)) <= 40 else repr(data)[:37] + "..."
+        raise OverflowError(f"Value data {shown} is too large for a float") from None
+
+
+def describe(v: Any) -> str:
+    """Name an operand (a `Value`) in an error message: its label if it has one, and its value."""
+    return f"{v.label}={v.data!r}" if v.label else repr(v.data)
 
 
 # ---------------------------------------------------------------------------------------

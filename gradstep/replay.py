@@ -31,8 +31,9 @@ from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from gradstep import functional
-from gradstep.engine import Value, _NodeRule, local_floats, topological_order
+from gradstep.engine import Value, topological_order
 from gradstep.grad_mode import enable_grad
+from gradstep.node_rules import NodeRule
 from gradstep.ops import OpSpec
 
 __all__ = ["compile", "CompiledStep", "CompileError", "GraphChangedError"]
@@ -223,8 +224,8 @@ def _call_local(record: OpSpec, *args: float) -> tuple[float, ...]:
     """The record's local derivatives on floats: ``args`` = operands, out[, constant]."""
     if record.constant_name:
         *xs, out, c = args
-        return local_floats(record, xs, out, c)
-    return local_floats(record, args[:-1], args[-1], None)
+        return record.local_floats(xs, out, c)
+    return record.local_floats(args[:-1], args[-1], None)
 
 
 #: names the generated code may use besides the records' (nothing else is in its namespace):
@@ -319,7 +320,7 @@ def _record(loss_fn: Callable[[], Value], params: Sequence[Value]) -> _Recording
         if record is None:
             nodes.append(_Node(None, (), 0.0, node.data, param_index.get(id(node), -1)))
             continue
-        if isinstance(record, _NodeRule):
+        if isinstance(record, NodeRule):
             _refuse_node_rule(node, record)
         records.setdefault(record)
         children = tuple(index[id(c)] for c in node._prev)
@@ -335,7 +336,7 @@ def _record(loss_fn: Callable[[], Value], params: Sequence[Value]) -> _Recording
     return _Recording(nodes, root, list(records))
 
 
-def _refuse_node_rule(node: Value, record: _NodeRule) -> NoReturn:
+def _refuse_node_rule(node: Value, record: NodeRule) -> NoReturn:
     """A node with only a rule of its own (``_local_grads``): nothing to generate code from."""
     named = f" (local-gradient rule {record.rule.__name__})" if record.rule is not None else ""
     raise CompileError(

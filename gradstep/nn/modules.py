@@ -21,7 +21,8 @@ from numbers import Integral, Real
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
-from gradstep.engine import Value, _CollectorPaused, apply
+from gradstep._backward_fast import CollectorPaused
+from gradstep.engine import Value, apply
 from gradstep.nn.modelfile import (
     FORMAT_VERSION,
     MAX_PARAMETERS,
@@ -317,7 +318,7 @@ class Layer(Module):
             xi if isinstance(xi, Value) else Value(xi, label=f"x{i}")
             for i, xi in enumerate(_as_inputs(x))
         ]
-        with _CollectorPaused():
+        with CollectorPaused():
             out = [n(xs) for n in self.neurons]
         return out[0] if len(out) == 1 else out
 

@@ -12,7 +12,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from gradstep.engine import Value, _CollectorPaused, topological_order
+from gradstep._backward_fast import CollectorPaused
+from gradstep.engine import Value, topological_order
 from gradstep.testing.engine_checks import (
     _SHARED,
     CheckResult,
@@ -471,7 +472,7 @@ def _chain_link(engine: Engine) -> Callable[[Any, Any], Any] | None:
 
 def _chain(engine: Engine, link: Callable[[Any, Any], Any], n: int) -> str:
     """Backpropagate through a chain of n links: "ok", or what went wrong."""
-    with _CollectorPaused():  # a micrograd-style graph is full of cycles: collect once, after
+    with CollectorPaused():  # a micrograd-style graph is full of cycles: collect once, after
         try:
             leaf = engine.leaf(0.5)
             one = engine.leaf(1.0)

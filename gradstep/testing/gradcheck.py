@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from numbers import Real
 from typing import Literal, TypeAlias
 
-from gradstep.engine import Value, _no_forward, topological_order
+from gradstep.engine import Value, topological_order
+from gradstep.node_rules import no_forward
 from gradstep.ops import BUILTIN_OPS, OpSpec
 
 __all__ = [
@@ -217,7 +218,7 @@ def _reapply_rule(node: Value, ops: Mapping[str, Reapply]) -> tuple[Reapply | No
     if node._op in ops:
         return ops[node._op], (_MISSING if node._constant is None else node._constant)
     spec = node._spec
-    if spec is None or spec.forward is _no_forward:  # an op given only a rule of the node
+    if spec is None or spec.forward is no_forward:  # an op given only a rule of the node
         return None, _MISSING
     return _record_reapply(spec, node._constant if spec.constant_name else None), _MISSING
 
