@@ -137,19 +137,23 @@ class BackwardPass:
 
 # --- the chain rule on the fast path ------------------------------------------------------
 
-#: how `chain_rule_fast` calls a built-in record's rule, by the record's shape
-_GENERAL, _UNARY, _BINARY, _UNARY_WITH_CONSTANT = range(4)
+#: how `chain_rule_fast` calls a record's rule, by the record's shape: local(x, out),
+#: local(a, b, out), local(x, out, constant), or not at all (the engine's general step)
+_UNARY, _BINARY, _UNARY_WITH_CONSTANT, _GENERAL = range(4)
+#: the shape of each record seen so far (a node's own rule, `gradstep.node_rules`, is
+#: never kept: there is one per node)
 _shapes: dict[OpSpec, int] = {}
 
 
 def _shape(spec: OpSpec) -> int:
-    """How the fast path calls this record's rule (`_GENERAL`: the engine's general step)."""
-    if not spec.builtin:  # a user's rule: checked on the general path (never cached)
-        return _GENERAL
-    shape = {(1, False): _UNARY, (2, False): _BINARY, (1, True): _UNARY_WITH_CONSTANT}.get(
-        (spec.arity, bool(spec.constant_name)), _GENERAL
-    )
-    _shapes[spec] = shape
+    """How the fast path calls this record's rule; a user's rule takes the general step."""
+    shape = _GENERAL
+    if spec.builtin:
+        shape = {(1, False): _UNARY, (2, False): _BINARY, (1, True): _UNARY_WITH_CONSTANT}.get(
+            (spec.arity, bool(spec.constant_name)), _GENERAL
+        )
+    if type(spec) is OpSpec:
+        _shapes[spec] = shape
     return shape
 
 
@@ -161,14 +165,15 @@ def chain_rule_fast(order: Iterable[Any], general_step: Callable[[Any], None]) -
     `ArithmeticError` at an edge (1/0, an overflow) or a nan product (0 · inf) goes to
     ``general_step(node)``, which handles them.
     """
-    shape_of, binary, unary, unary_c = _shapes.get, _BINARY, _UNARY, _UNARY_WITH_CONSTANT
+    shapes, binary, unary, unary_c = _shapes, _BINARY, _UNARY, _UNARY_WITH_CONSTANT
     for node in order:
         a = node._a
         if a is None:
             continue
         spec = node._spec
-        shape = shape_of(spec)
-        if shape is None:
+        try:
+            shape = shapes[spec]
+        except KeyError:
             shape = _shape(spec)
         upstream = node.grad
         try:

@@ -12,9 +12,8 @@ children), the seed ``root.grad = 1``, and the chain rule along that order::
     child.grad += local * upstream        # ∂L/∂child += ∂node/∂child · ∂L/∂node
 
 How it does that quickly, and safely on an error, is in `gradstep._backward_fast`;
-micrograd's per-node rules (``out._local_grads = rule``) in `gradstep.node_rules`.  Numbers
-at the edges follow PyTorch: a result too large for a float is ±inf, never an
-`OverflowError`; outside an op's domain the op raises, naming its operand.
+micrograd's per-node rules (``out._local_grads = rule``) in `gradstep.node_rules`.  As in
+PyTorch, a result too large for a float is ±inf; outside its domain an op raises.
 """
 
 from __future__ import annotations
@@ -59,7 +58,6 @@ __all__ = [
 
 Number: TypeAlias = int | float
 Operand: TypeAlias = "Value | int | float"
-LocalGrads: TypeAlias = tuple[float, ...]
 #: ``record(node, child, index, local, upstream, product, child_grad_after)``, once per edge;
 #: ``index`` is the child's position in ``node._prev``.
 BackwardStep: TypeAlias = Callable[["Value", "Value", int, float, float, float, float], None]
@@ -74,10 +72,9 @@ class Value:
     data: float
     grad: float
     label: str
-    #: the first child (None for a leaf); the children are in slots, not a tuple, so that a
-    #: node is one object for the garbage collector (``_prev`` gives them as a tuple)
+    #: the children, in two slots so that a node is one object for the garbage collector:
+    #: the first (None for a leaf), and the second or a tuple of the rest (``_prev``: all)
     _a: Value | None
-    #: the second child, None for fewer; for three or more children, a tuple of the rest
     _b: Value | tuple[Value, ...] | None
     #: the record of the op that made this node (None for a leaf)
     _spec: OpSpec | None
@@ -120,10 +117,9 @@ class Value:
     @property
     def _prev(self) -> tuple[Value, ...]:
         """The children, in operand order (a read-only tuple, as micrograd's ``_prev``)."""
-        a = self._a
+        a, b = self._a, self._b
         if a is None:
             return ()
-        b = self._b
         if b is None:
             return (a,)
         return (a, *b) if isinstance(b, tuple) else (a, b)
@@ -225,7 +221,7 @@ class Value:
     # ----------------------------------------------------------------------------------
     # gradients
 
-    def local_grads(self) -> LocalGrads:
+    def local_grads(self) -> tuple[float, ...]:
         """The local derivatives ∂self/∂child as floats, one per child in ``_prev`` order."""
         return () if self._spec is None else self._spec.local_floats_of(self)
 
@@ -247,8 +243,7 @@ class Value:
     # micrograd's per-node rules (`gradstep.node_rules`)
 
     @property
-    def _local_grads(self) -> Callable[[Value], LocalGrads]:
-        """The node's local-derivative rule as a function of the node."""
+    def _local_grads(self) -> Callable[[Value], tuple[float, ...]]:  # the rule, of a node
         return Value.local_grads
 
     @_local_grads.setter
@@ -260,8 +255,7 @@ class Value:
         self._spec = NodeRule.of(self._op, len(self._prev), rule, self._spec)
 
     def _backward(self) -> None:
-        """One step of the chain rule at this node, as micrograd's ``_backward()``:
-        ``child.grad += local · self.grad`` for each child."""
+        """micrograd's ``_backward()``: at this node, ``child.grad += local · self.grad``."""
         chain_rule((self,))
 
 
@@ -281,11 +275,9 @@ def chain_rule(
 ) -> None:
     """The chain rule along a topological order (root first): child.grad += local · upstream.
 
-    Without ``record`` the built-in ops take `chain_rule_fast` (the same arithmetic, less
-    interpreter work).  With ``create_graph`` the rules run on the `Value`s themselves, so
-    the gradients are `Value`s, differentiable again.  Called through the module global:
-    `gradstep.anomaly.detect_anomaly` swaps in a version that checks every edge.
-    """
+    Without ``record``, `chain_rule_fast` does the same arithmetic with less interpreter work;
+    with ``create_graph`` the rules run on `Value`s, so the gradients are differentiable
+    again.  `gradstep.anomaly.detect_anomaly` swaps in a version that checks every edge."""
     if record is None and not create_graph:
         chain_rule_fast(order, _chain_rule_at)
         return
@@ -310,9 +302,8 @@ def _chain_rule_at(
 
 
 def _product(local: Any, upstream: Any) -> Any:
-    """local · upstream, where a local derivative of 0 gives 0 even against an upstream of
-    ±inf or nan: a node that does not depend on a child there passes nothing down (PyTorch's
-    relu and ``x**0`` give 0 so).  On floats or `Value`s."""
+    """local · upstream, but 0 where local is 0 even against an upstream of ±inf or nan: a node
+    that does not depend on a child passes nothing down (as PyTorch's relu and ``x**0``)."""
     product = local * upstream
     p = data_of(product)
     if p != p and data_of(local) == 0.0:
@@ -321,11 +312,8 @@ def _product(local: Any, upstream: Any) -> Any:
 
 
 def topological_order(root: Value) -> list[Value]:
-    """The nodes of ``root``'s graph, root first, each before all of its children.
-
-    Iterative depth-first search (any depth), reversed post-order.  Deterministic: it
-    follows the order of ``_prev``, never ``id()`` or set order.
-    """
+    """The nodes of ``root``'s graph, root first, each before all of its children: reversed
+    post-order of an iterative depth-first search (any depth) that follows ``_prev`` order."""
     order: list[Value] = post_order(root)
     order.reverse()
     return order
@@ -388,14 +376,10 @@ def _apply(spec: OpSpec, operands: tuple[Value, ...], constant: float | None = N
     xs = [v.data for v in operands]
     if constant is not None:
         xs.append(constant)
-    if spec.check is not None:
-        refusal = spec.check(*xs)
-        if refusal is not None:
-            if refusal[0] is ZeroDivisionError and poles_give_inf.get():
-                # a derivative's pole (1/(2√0)) inside a rule run on Values: IEEE's ±inf
-                data = float(spec.forward(*map(Ieee, xs)))
-                return _node(data, *_slots_of(operands), spec, constant)
-            raise spec.refused(refusal, operands, constant)
+    if spec.check is not None and (refusal := spec.check(*xs)) is not None:
+        if refusal[0] is ZeroDivisionError and poles_give_inf.get():  # 1/(2√0) in a rule: ±inf
+            return _node(float(spec.forward(*map(Ieee, xs))), *_slots_of(operands), spec, constant)
+        raise spec.refused(refusal, operands, constant)
     data = spec.forward(*xs)
     if not spec.builtin:
         data = spec.forward_result(operands, data)
