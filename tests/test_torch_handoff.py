@@ -10,7 +10,7 @@ from types import ModuleType
 import pytest
 
 from gradstep import no_grad
-from gradstep.cli import _available_demos
+from gradstep.cli import main
 from gradstep.demos import torch_handoff
 from gradstep.nn import MLP
 from gradstep.nn.datasets import make_moons
@@ -79,6 +79,7 @@ def test_help_works_without_torch(
     assert "--torch-epochs" in capsys.readouterr().out
 
 
-def test_it_is_listed_by_gradstep_demo() -> None:
-    summary = _available_demos()["torch_handoff"]
-    assert summary.startswith("Graduate to PyTorch")
+def test_it_is_listed_by_gradstep_demo(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["demo"]) == 0
+    (line,) = [x for x in capsys.readouterr().out.splitlines() if "torch_handoff" in x]
+    assert line.split("torch_handoff", 1)[1].strip().startswith("Graduate to PyTorch")

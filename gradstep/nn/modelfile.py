@@ -48,17 +48,10 @@ __all__ = [
     "ModelFile",
     "read_model_file",
     "write_model_file",
-    "document_text",
-    "checksum",
-    "check_number",
-    "short_repr",
     "FORMAT_NAME",
     "FORMAT_VERSION",
     "MAX_FILE_BYTES",
     "MAX_PARAMETERS",
-    "MAX_DEPTH",
-    "MAX_CONTAINERS",
-    "MAX_INT_DIGITS",
 ]
 
 PathLike: TypeAlias = "str | os.PathLike[str]"

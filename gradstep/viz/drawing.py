@@ -18,17 +18,11 @@ __all__ = [
     "draw_dot",
     "render",
     "to_svg",
-    "format_number",
-    "forward_order",
     "GraphTooLargeError",
     "GraphvizNotFoundError",
     "RENDER_FORMATS",
-    "INLINE_MAX_NODES",
-    "notebook_bundle",
     "load_ipython_extension",
     "unload_ipython_extension",
-    "QUICK_LAYOUT_ABOVE",
-    "layout_work",
 ]
 
 #: file suffixes `render` understands: images via Graphviz ``dot``, or the DOT source itself
