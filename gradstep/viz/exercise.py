@@ -197,7 +197,7 @@ class Exercise:
         for mistake in question.mistakes:
             if close(got, mistake.value):
                 return Feedback(False, mistake.kind, mistake.message)
-        return Feedback(False, "other", f"{question.prompt} is not {_fmt(got)}; {question.hint}")
+        return Feedback(False, "other", _other_message(question, _fmt(got)))
 
     def check_text(self, question: Question, text: str) -> Feedback:
         """`check` what a learner typed; raises `AnswerError` if it is not a number."""
@@ -396,6 +396,7 @@ class Exercise:
                     "answer": q.answer,
                     "shown": _fmt(q.answer),
                     "hint": q.hint,
+                    "other": _other_message(q, "{got}"),
                     "edge": q.edge,
                     "mistakes": [
                         {"kind": m.kind, "value": m.value, "message": m.message} for m in q.mistakes
@@ -422,6 +423,11 @@ class Exercise:
         from gradstep.viz.practice_page import practice_html
 
         return practice_html(self, embedded=True)
+
+
+def _other_message(question: Question, got: str) -> str:
+    """What a wrong number no known mistake gives is told: the hint."""
+    return f"{question.prompt} is not {got}; {question.hint}"
 
 
 def _derivative_at_input(node: Value, k: int) -> float | None:
