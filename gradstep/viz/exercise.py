@@ -267,15 +267,24 @@ class Exercise:
         r = walk.backward[i]
         child = node._prev[k]
         mistakes: list[Mistake] = []
+        rhs = r.formula.partition(" = ")[2]
         at_input = _derivative_at_input(node, k)
         if at_input is not None:
-            rhs = r.formula.partition(" = ")[2]
             mistakes.append(
                 Mistake(
                     "input-for-output",
                     at_input,
                     f"∂{r.node}/∂{r.child} = {rhs} is written with the output {r.node} = "
                     f"{_fmt(node.data)}, not the input {r.child} = {_fmt(child.data)}",
+                )
+            )
+        minus = rhs.startswith(("−", "-"))  # the record's formula: −1, −a/b²
+        if minus:  # the sign comes first where the formula carries one
+            mistakes.append(
+                Mistake(
+                    "sign",
+                    -r.local,
+                    f"check the sign: ∂{r.node}/∂{r.child} = {rhs} carries a minus sign",
                 )
             )
         locals_ = node.local_grads()
@@ -299,13 +308,8 @@ class Exercise:
                     f"{r.node} changes as {r.child} changes",
                 )
             )
-        rhs = r.formula.partition(" = ")[2]
-        sign = (
-            f"check the sign: ∂{r.node}/∂{r.child} = {rhs} carries a minus sign"
-            if rhs.startswith(("−", "-"))
-            else f"check the sign of ∂{r.node}/∂{r.child}"
-        )
-        mistakes.append(Mistake("sign", -r.local, sign))
+        if not minus:
+            mistakes.append(Mistake("sign", -r.local, f"check the sign of ∂{r.node}/∂{r.child}"))
         for later in walk.backward[i + 1 :]:
             if later.node != r.node:
                 mistakes.append(

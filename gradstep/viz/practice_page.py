@@ -29,7 +29,12 @@ _TITLE = re.compile(r"<title>.*?</title>\n?", re.S)
 @cache
 def _asset(name: str) -> str:
     """The page's script or style, shipped in ``gradstep/viz/assets``."""
-    return resources.files("gradstep.viz").joinpath("assets").joinpath(name).read_text(encoding="utf-8")
+    return (
+        resources.files("gradstep.viz")
+        .joinpath("assets")
+        .joinpath(name)
+        .read_text(encoding="utf-8")
+    )
 
 
 def _json_for_script(data: Any) -> str:
