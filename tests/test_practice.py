@@ -319,7 +319,9 @@ def test_a_bad_level_is_refused() -> None:
 def test_practice_on_an_mlp_graph_and_a_neuron() -> None:
     model = MLP(2, [2, 1], seed=3)
     x = [Value(0.5, label="x0"), Value(-1.0, label="x1")]
-    loss = (model(x) - 1.0) ** 2
+    y = model(x)
+    assert isinstance(y, Value)
+    loss = (y - 1.0) ** 2
     exercise = practice(loss, "squared error of an MLP(2, [2, 1])")
     walk = exercise.walk
     assert len(exercise.questions) == 2 * len(walk.backward) > 20
@@ -365,7 +367,9 @@ def test_the_page_has_one_field_per_question_in_order_and_no_outside_resource(
     assert [int(n) for n, _ in fields] == [q.number for q in exercise.questions]
     assert fields[0][1] == exercise.questions[0].prompt
     assert not re.search(r'(src|href)="(https?:)?//', page)
-    data = json.loads(re.search(r'class="gp-data">(.*?)</script>', page, re.S)[1])
+    found = re.search(r'class="gp-data">(.*?)</script>', page, re.S)
+    assert found, "no data block in the page"
+    data = json.loads(found[1])
     assert len(data["questions"]) == len(exercise.questions)
     for q in exercise.questions:  # every edge the page lights is in the drawing
         assert f'id="gp-{q.edge}"' in page
@@ -377,8 +381,9 @@ def test_in_a_notebook_the_exercise_shows_the_page_with_its_own_ids() -> None:
     exercise = practice(root)
     one, two = exercise._repr_html_(), exercise._repr_html_()
     assert "<html" not in one and "gradstepPractice(document.getElementById(" in one
-    ids = [re.search(r'id="(gp[0-9a-f]+-)root"', h)[1] for h in (one, two)]
-    assert ids[0] != ids[1]
+    ids = [re.findall(r'id="(gp[0-9a-f]+-)root"', h) for h in (one, two)]
+    assert len(ids[0]) == len(ids[1]) == 1, ids
+    assert ids[0][0] != ids[1][0]
 
 
 # ---------------------------------------------------------------------------------------
@@ -453,7 +458,9 @@ def test_a_level_without_a_seed_says_which_seed_it_took(
     monkeypatch.setattr(sys, "stdin", io.StringIO(""))
     assert main(["practice", "--level", "1"]) == EXIT_FAILED  # the input ended at once
     out = capsys.readouterr().out
-    seed = int(re.search(r"level 1, seed (\d+) \(the same again: ", out)[1])
+    said = re.search(r"level 1, seed (\d+) \(the same again: ", out)
+    assert said, out
+    seed = int(said[1])
     assert make_exercise(1, seed).title in out
 
 
