@@ -158,7 +158,8 @@ function gradstepPractice(root) {
       var labels = order.map(function (k) {
         return data.kinds[k] + (seen[k] > 1 ? " (\u00d7" + seen[k] + ")" : "");
       }).join("; ") || "none";
-      rows.push("<tr><td>" + x.number + "</td><td>" + esc(x.prompt) + "</td><td>" +
+      var what = (x.kind === "local" ? "local " : "") + x.prompt;
+      rows.push("<tr><td>" + x.number + "</td><td>" + esc(what) + "</td><td>" +
         esc(answer) + "</td><td>" + esc(labels) + "</td></tr>");
     });
     recordBody.innerHTML = rows.join("");
