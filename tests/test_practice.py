@@ -3,6 +3,7 @@ levels, the worksheet and the ``gradstep practice`` command."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import math
@@ -484,3 +485,46 @@ def test_help_names_the_levels_and_an_example() -> None:
     for n, level in LEVELS.items():
         assert f"  {n}  {level.what}" in helped.stdout
     assert "gradstep practice --level 4 --seed 7" in helped.stdout
+
+
+# ---------------------------------------------------------------------------------------
+# the docs: the transcript and the Python examples are what gradstep does
+
+DOCS = Path(__file__).resolve().parent.parent / "docs" / "practice.md"
+README = Path(__file__).resolve().parent.parent / "README.md"
+_PROMPT = re.compile(r"^  (?:local )?∂\S+(?: so far)? = (.*)$")
+
+
+def _transcript(text: str, command: str) -> str:
+    """The output shown after ``$ command`` in a console block, up to the block's end."""
+    start = text.index(f"$ {command}\n") + len(command) + 3
+    return text[start : text.index("```", start)]
+
+
+@pytest.mark.parametrize("page", [DOCS, README], ids=["docs/practice.md", "README.md"])
+def test_the_documented_transcript_is_what_the_command_prints(
+    page: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shown = _transcript(
+        page.read_text(encoding="utf-8"), 'gradstep practice "(a + b) * a" a=2 b=-1'
+    )
+    typed_lines = [m[1] for line in shown.splitlines() if (m := _PROMPT.match(line))]
+    assert len(typed_lines) >= 8, shown
+    monkeypatch.setattr(sys, "stdin", io.StringIO("".join(f"{t}\n" for t in typed_lines)))
+    assert main(["practice", "(a + b) * a", "a=2", "b=-1"]) == EXIT_OK
+    assert capsys.readouterr().out == shown
+
+
+def test_the_python_examples_of_the_docs_print_what_they_show() -> None:
+    text = DOCS.read_text(encoding="utf-8")
+    namespace: dict[str, object] = {"__name__": "docs"}
+    checked = 0
+    for block in re.findall(r"^```python\n(.*?)^```", text, re.MULTILINE | re.DOTALL):
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            exec(compile(block, str(DOCS), "exec"), namespace)
+        printed = out.getvalue().splitlines()
+        for shown in re.findall(r"#\s*prints (.*)$", block, re.MULTILINE):
+            assert shown.strip() in printed, (shown, printed)
+            checked += 1
+    assert checked >= 8

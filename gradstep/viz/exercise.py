@@ -182,9 +182,18 @@ class Exercise:
         )
 
     def upstream_line(self, step: int) -> str:
-        """``upstream ∂L/∂n2 = 1 (worked out earlier)``."""
+        """``upstream ∂L/∂n1 = 2 (worked out in step 1)``: the node's gradient is complete
+        before its first edge back (the walk's order is topological)."""
         r = self.walk.backward[step - 1]
-        where = "the seed" if self.walk.edges[step - 1][0] is self.walk.root else "worked out"
+        node = self.walk.edges[step - 1][0]
+        where = "the seed"
+        if node is not self.walk.root:
+            last = max(
+                j
+                for j, (n, k) in enumerate(self.walk.edges[: step - 1], start=1)
+                if n._prev[k] is node
+            )
+            where = f"worked out in step {last}"
         return f"upstream ∂L/∂{r.node} = {_fmt(r.upstream)}  ({where})"
 
     # ---------------------------------------------------------------------- checking

@@ -18,7 +18,7 @@ HINT = "?"
 REVEAL = "!"
 
 _HELP = (
-    "for each edge, type the local derivative, then ∂L/∂child so far "
+    "for each edge, type the local derivative, then ∂L/∂child so far\n"
     "(numbers like 0.5, 1/2, -0.5*3, e, pi; ? for a hint, ! to see the answer)"
 )
 
