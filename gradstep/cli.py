@@ -839,17 +839,17 @@ def _exercises(args: argparse.Namespace) -> list[Exercise]:
     f = _name_root(root, expression)
     at = ", ".join(f"{name} = {_number(values[name])}" for name in expression.variables)
     title = f"{f} = {expression.source.strip()}" + (f"   at {at}" if at else "")
-    return [Exercise(walkthrough(root), title)]
+    try:
+        return [Exercise(walkthrough(root), title)]
+    except ValueError as error:  # an infinite or undefined gradient
+        raise _Failure(str(error), EXIT_USAGE) from None
 
 
 def _write_practice_page(exercise: Exercise, path: Path) -> int:
-    """Write the practice page; 1 if it cannot be written (e.g. no Graphviz)."""
-    from gradstep.viz.drawing import GraphvizNotFoundError
-
+    """Write the practice page (without Graphviz, without its drawing); 1 if it cannot be
+    written."""
     try:
         written = exercise.write_html(path)
-    except GraphvizNotFoundError as error:
-        raise _Failure(str(error).split(" The DOT source")[0], EXIT_FAILED) from None
     except OSError as error:
         raise _Failure(f"could not write the page: {error}", EXIT_FAILED) from None
     print(f"wrote {written}", file=sys.stderr)

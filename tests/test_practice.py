@@ -528,3 +528,30 @@ def test_the_python_examples_of_the_docs_print_what_they_show() -> None:
             assert shown.strip() in printed, (shown, printed)
             checked += 1
     assert checked >= 8
+
+
+def test_a_gradient_that_is_not_finite_cannot_be_practised() -> None:
+    root, _ = parse("sqrt(x)").build({"x": 0.0})
+    root.label = "L"
+    with pytest.raises(ValueError, match=r"∂L/∂x = inf in step 1 is not a finite number"):
+        practice(root)
+    refused = _practice("sqrt(x)", "x=0")
+    assert refused.returncode == EXIT_USAGE, refused.stderr
+    assert "practise at other values" in refused.stderr
+
+
+def test_without_graphviz_the_page_is_written_without_its_drawing(tmp_path: Path) -> None:
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    page = tmp_path / "p.html"
+    written = subprocess.run(
+        [sys.executable, "-m", "gradstep", "practice", "x * y", "x=2", "y=3", "--html", str(page)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": str(empty), "PYTHONPATH": str(Path(__file__).resolve().parent.parent)},
+    )
+    assert written.returncode == EXIT_OK, written.stderr
+    text = page.read_text(encoding="utf-8")
+    assert "(no drawing: cannot make an SVG: Graphviz" in text
+    assert len(re.findall(r'<input type="text"', text)) == 4

@@ -134,8 +134,11 @@ def _times(n: int) -> str:
 
 
 class Exercise:
-    """A backward pass to do by hand: the walk-through's numbers as `Question`\\ s, in the
-    terminal's order (each edge's local derivative, then ∂L/∂child so far)."""
+    """A backward pass to do by hand: the walk-through's numbers as questions (`Question`), in the
+    terminal's order (each edge's local derivative, then ∂L/∂child so far).
+
+    Raises `ValueError` if a number to work out is not finite (sqrt at 0: an infinite slope).
+    """
 
     def __init__(self, walk: Walkthrough, title: str | None = None) -> None:
         self.walk = walk
@@ -147,6 +150,12 @@ class Exercise:
             child = node._prev[k]
             self._uses[child] = self._uses.get(child, 0) + 1
         self.questions: tuple[Question, ...] = self._questions()
+        for q in self.questions:
+            if not math.isfinite(q.answer):
+                raise ValueError(
+                    f"{q.prompt} = {q.answer!r} in step {q.step} is not a finite number, so it "
+                    "cannot be worked out by hand; practise at other values"
+                )
 
     def __repr__(self) -> str:
         return f"Exercise({self.title!r}, questions={len(self.questions)})"

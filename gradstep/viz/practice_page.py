@@ -17,7 +17,13 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from gradstep.viz.drawing import draw_dot, format_number, to_svg
+from gradstep.viz.drawing import (
+    GraphTooLargeError,
+    GraphvizNotFoundError,
+    draw_dot,
+    format_number,
+    to_svg,
+)
 from gradstep.viz.exercise import Exercise
 
 __all__ = ["practice_html", "storage_key"]
@@ -54,12 +60,22 @@ def storage_key(exercise: Exercise) -> str:
 
 
 def _drawing(exercise: Exercise, rankdir: str, digits: int, prefix: str) -> str:
-    """The graph without gradients (the learner works them out), element ids prefixed."""
+    """The graph without gradients (the learner works them out), element ids prefixed; a
+    note instead when it cannot be drawn (no Graphviz, or too many values to draw legibly):
+    the answer fields work without it."""
     walk = exercise.walk
-    dot = draw_dot(
-        walk.root, rankdir=rankdir, names=walk.names, show_grad=False, digits=digits, tooltips=False
-    )
-    svg = _TITLE.sub("", _NOISE.sub("", to_svg(dot)))
+    try:
+        dot = draw_dot(
+            walk.root,
+            rankdir=rankdir,
+            names=walk.names,
+            show_grad=False,
+            digits=digits,
+            tooltips=False,
+        )
+        svg = _TITLE.sub("", _NOISE.sub("", to_svg(dot)))
+    except (GraphvizNotFoundError, GraphTooLargeError) as error:
+        return f'<p class="gp-nodrawing">(no drawing: {html.escape(str(error))})</p>'
     svg = svg[svg.find("<svg") :]
     return re.sub(r'\bid="', f'id="{prefix}', svg)
 
