@@ -555,3 +555,20 @@ def test_without_graphviz_the_page_is_written_without_its_drawing(tmp_path: Path
     text = page.read_text(encoding="utf-8")
     assert "(no drawing: cannot make an SVG: Graphviz" in text
     assert len(re.findall(r'<input type="text"', text)) == 4
+
+
+def test_every_op_whose_formula_uses_its_output_gets_the_input_for_output_mistake() -> None:
+    from gradstep.engine import apply
+    from gradstep.ops import BUILTIN_OPS
+
+    ops = [s for s in BUILTIN_OPS if s.arity == 1 and "{out}" in "".join(s.formulas)]
+    assert {s.name for s in ops} >= {"tanh", "sigmoid", "exp", "sqrt"}
+    for spec in ops:
+        x = Value(0.5, label="x")
+        root = apply(spec, x, param=spec.default)
+        root.label = "L"
+        q = practice(root).questions[0]
+        wrong = spec.local(0.5, 0.5, spec.default) if spec.param else spec.local(0.5, 0.5)
+        named = [m for m in q.mistakes if m.kind == "input-for-output"]
+        assert [m.value for m in named] == [pytest.approx(float(wrong[0]))], (spec.name, q)
+        assert "is written with the output L = " in named[0].message

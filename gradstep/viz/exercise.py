@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from gradstep.engine import Value
+from gradstep.engine import Value, local_floats
 from gradstep.expr import ExpressionError, parse
 from gradstep.viz.drawing import format_number
 from gradstep.viz.explain import BackwardRecord, Walkthrough, walkthrough
@@ -462,9 +462,8 @@ def _derivative_at_input(node: Value, k: int) -> float | None:
     if "{out}" not in spec.formulas[k]:
         return None
     x = node._prev[0].data
-    args = [x, x, node._ctx] if spec.param else [x, x]
     try:
-        value = float(spec.local(*args)[k])
+        value = local_floats(spec, [x], x, node._ctx)[k]
     except (ArithmeticError, ValueError, TypeError):
         return None
     return value if math.isfinite(value) else None
