@@ -98,7 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog=_PROG,
         description="See every number of backprop: walk through an expression's backward\n"
-        "pass, check its gradients, run the demos, test your own micrograd-style engine.",
+        "pass, practise it by hand, check its gradients, run the demos, test your own\n"
+        "micrograd-style engine.",
         epilog="examples:\n"
         '  gradstep explain "tanh(w*x + b)" x=0.5 w=-1.5 b=0.2 --svg graph.svg\n'
         '  gradstep check "x*log(x) + sqrt(y)" x=2 y=3\n'
@@ -261,7 +262,7 @@ def _add_practice(commands: argparse._SubParsersAction[_Parser]) -> None:
         "  gradstep practice --level 4 --seed 7\n"
         "  gradstep practice --level 2 --count 5 --worksheet sheet.html\n"
         "  gradstep practice --level 5 --html neuron_practice.html\n"
-        "  printf '2\\n2\\n...' | gradstep practice \"x*y\" x=1 y=2\n",
+        "  printf '2\\n2\\n1\\n1\\n' | gradstep practice \"x*y\" x=1 y=2   # exit status 0\n",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     command.add_argument(
