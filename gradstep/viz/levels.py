@@ -150,7 +150,8 @@ def _expression_text(level: Level, rng: random.Random) -> tuple[str, dict[str, f
 
 def _numbers_ok(exercise: Exercise, level: Level) -> bool:
     """Friendly numbers: finite and small, multiples of 1/4 where the level asks, no input
-    of an op at its kink, functions of small inputs, and some input gradient not 0."""
+    of an op at its kink, functions of small inputs, no ``a - a`` or ``a / a``, and some input
+    gradient not 0."""
     walk = exercise.walk
     numbers = [v.data for v in walk.nodes] + [q.answer for q in exercise.questions]
     if not all(math.isfinite(x) and abs(x) <= _LARGEST for x in numbers):
@@ -165,6 +166,8 @@ def _numbers_ok(exercise: Exercise, level: Level) -> bool:
             return False
         if not spec.operator and any(abs(c.data) > _FUNCTION_INPUT for c in v._prev):
             return False
+        if len(set(v._prev)) < len(v._prev) and sum(v.local_grads()) == 0.0:
+            return False  # a - a, a / a: a constant, nothing to learn from the fan-out
     if level.needs and not any(
         v._spec is not None and v._spec.name in level.needs for v in walk.nodes
     ):
