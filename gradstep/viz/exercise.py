@@ -61,6 +61,8 @@ MISTAKES: Mapping[str, str] = {
 _NAMED_NUMBERS: Mapping[str, float] = {"e": math.e, "pi": math.pi, "π": math.pi}
 _TYPED = str.maketrans({"−": "-", "×": "*", "·": "*", "÷": "/", "π": " pi "})
 _TIMES = {1: "once", 2: "twice", 3: "three times"}
+#: how many of the last steps (nearest the inputs) the wrong-end mistake compares with
+_FAR_END = 8
 
 
 class AnswerError(ValueError):
@@ -328,7 +330,7 @@ class Exercise:
             )
         if not minus:
             mistakes.append(Mistake("sign", -r.local, f"check the sign of ∂{r.node}/∂{r.child}"))
-        for later in walk.backward[i + 1 :]:
+        for later in _far_end(walk.backward, i):
             if later.node != r.node:
                 mistakes.append(
                     Mistake(
@@ -385,8 +387,8 @@ class Exercise:
                 f"add the product ({_fmt(r.product)}) into ∂L/∂{r.child}, do not subtract it",
             )
         )
-        for later, (node, k) in zip(walk.backward[i + 1 :], walk.edges[i + 1 :], strict=True):
-            if node._prev[k] is not child:
+        for later in _far_end(walk.backward, i):
+            if later.child != r.child:
                 mistakes.append(
                     Mistake(
                         "wrong-end",
@@ -445,6 +447,12 @@ class Exercise:
         from gradstep.viz.practice_page import practice_html
 
         return practice_html(self, embedded=True)
+
+
+def _far_end(steps: Sequence[BackwardRecord], i: int) -> Sequence[BackwardRecord]:
+    """The steps after step i+1 that are nearest the inputs (the walk's last `_FAR_END`): what
+    a learner who starts from the inputs works out first."""
+    return steps[max(i + 1, len(steps) - _FAR_END) :]
 
 
 def _other_message(question: Question, got: str) -> str:
