@@ -230,3 +230,38 @@ def test_screenshot_of_the_page_for_the_docs(browser: Any, tmp_path: Path) -> No
     if os.environ.get("GRADSTEP_UPDATE_SCREENSHOTS"):
         shutil.copy(shot, DOCS / "practice.png")
     tab.close()
+
+
+def test_in_a_real_notebook_kernel_the_exercise_displays_its_page(
+    browser: Any, tmp_path: Path
+) -> None:
+    nbformat = pytest.importorskip(
+        "nbformat", reason="nbformat is missing: pip install -e '.[dev]'"
+    )
+    nbclient = pytest.importorskip(
+        "nbclient", reason="nbclient is missing: pip install -e '.[dev]'"
+    )
+    pytest.importorskip("ipykernel", reason="ipykernel is missing: pip install -e '.[dev]'")
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell("from gradstep.viz import make_exercise\nmake_exercise(4, 7)")
+    ]
+    nbclient.NotebookClient(nb, timeout=120, kernel_name="python3").execute()
+    (out,) = nb.cells[0].outputs
+    shown = out["data"]["text/html"]
+    assert 'class="gp-practice"' in shown and out["data"]["text/plain"].startswith("Exercise(")
+    page = tmp_path / "output.html"  # the output as a notebook front end puts it in the page
+    page.write_text(
+        f'<!DOCTYPE html><html><head><meta charset="utf-8"></head><body>'
+        f'<div class="jp-OutputArea">{shown}</div></body></html>',
+        encoding="utf-8",
+    )
+    exercise = make_exercise(4, 7)
+    tab = Tab(browser)
+    tab.open(page)
+    first = exercise.questions[0]
+    tab.page.fill('input[data-q="1"]', typed(first.mistakes[0].value))
+    tab.page.press('input[data-q="1"]', "Enter")
+    feedback = exercise.check(first, first.mistakes[0].value).message
+    assert tab.page.inner_text(".gp-feedback") == f"wrong: {feedback}"
+    tab.close()
