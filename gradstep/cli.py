@@ -242,10 +242,24 @@ def _add_check(commands: argparse._SubParsersAction[_Parser]) -> None:
     command.set_defaults(run=_check)
 
 
-def _add_practice(commands: argparse._SubParsersAction[_Parser]) -> None:
-    from gradstep.viz.levels import LEVELS
+_LEVELS_SLOT = "<the practice levels>"
 
-    levels = "\n".join(f"  {n}  {level.what}" for n, level in LEVELS.items())
+
+class _PracticeHelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Fills in the practice levels when the help is shown (importing gradstep.viz only then,
+    so that building the parser needs no graphviz package)."""
+
+    def add_text(self, text: str | None) -> None:
+        """The text, with the levels in their slot."""
+        if text and _LEVELS_SLOT in text:
+            from gradstep.viz.levels import LEVELS
+
+            levels = "\n".join(f"  {n}  {level.what}" for n, level in LEVELS.items())
+            text = text.replace(_LEVELS_SLOT, levels)
+        super().add_text(text)
+
+
+def _add_practice(commands: argparse._SubParsersAction[_Parser]) -> None:
     command = commands.add_parser(
         "practice",
         help="do a backward pass by hand: gradstep asks every number and names each mistake",
@@ -257,13 +271,13 @@ def _add_practice(commands: argparse._SubParsersAction[_Parser]) -> None:
         "Type ? for a hint, ! to see the answer. Answers may be piped, one a line.\n"
         "Exit status 0 when every number was given right in the end, 1 when one was\n"
         "revealed or the input ended, 2 on bad input.",
-        epilog=_GRAMMAR + "\nlevels (--level N):\n" + levels + "\n\nexamples:\n"
+        epilog=_GRAMMAR + "\nlevels (--level N):\n" + _LEVELS_SLOT + "\n\nexamples:\n"
         '  gradstep practice "(a + b) * a" a=2 b=-1\n'
         "  gradstep practice --level 4 --seed 7\n"
         "  gradstep practice --level 2 --count 5 --worksheet sheet.html\n"
         "  gradstep practice --level 5 --html neuron_practice.html\n"
         "  printf '2\\n2\\n1\\n1\\n' | gradstep practice \"x*y\" x=1 y=2   # exit status 0\n",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=_PracticeHelpFormatter,
     )
     command.add_argument(
         "expression", nargs="?", help='the expression, e.g. "(a + b) * a" (or use --level)'
@@ -275,8 +289,7 @@ def _add_practice(commands: argparse._SubParsersAction[_Parser]) -> None:
         "--level",
         type=_level,
         metavar="N",
-        help=f"a fresh exercise at level N ({min(LEVELS)}-{max(LEVELS)}, see below) "
-        "instead of an expression",
+        help="a fresh exercise at level N (the levels are below) instead of an expression",
     )
     command.add_argument(
         "--seed",
