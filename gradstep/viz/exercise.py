@@ -15,7 +15,7 @@ terminal session, the page and the worksheet key all read these questions.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -61,8 +61,6 @@ MISTAKES: Mapping[str, str] = {
 _NAMED_NUMBERS: Mapping[str, float] = {"e": math.e, "pi": math.pi, "π": math.pi}
 _TYPED = str.maketrans({"−": "-", "×": "*", "·": "*", "÷": "/", "π": " pi "})
 _TIMES = {1: "once", 2: "twice", 3: "three times"}
-#: how many of the last steps (nearest the inputs) the wrong-end mistake compares with
-_FAR_END = 8
 
 
 class AnswerError(ValueError):
@@ -330,7 +328,7 @@ class Exercise:
             )
         if not minus:
             mistakes.append(Mistake("sign", -r.local, f"check the sign of ∂{r.node}/∂{r.child}"))
-        for later in _far_end(walk.backward, i):
+        for later in self._far_end(i, lambda step: step.local):
             if later.node != r.node:
                 mistakes.append(
                     Mistake(
@@ -387,7 +385,7 @@ class Exercise:
                 f"add the product ({_fmt(r.product)}) into ∂L/∂{r.child}, do not subtract it",
             )
         )
-        for later in _far_end(walk.backward, i):
+        for later in self._far_end(i, lambda step: step.child_grad):
             if later.child != r.child:
                 mistakes.append(
                     Mistake(
@@ -399,6 +397,20 @@ class Exercise:
                     )
                 )
         return mistakes
+
+    def _far_end(self, i: int, number: Callable[[BackwardRecord], float]) -> list[BackwardRecord]:
+        """For a step out of the root (where a learner starting from the wrong end goes
+        wrong), the later steps into an input or constant whose ``number`` no other step
+        shares (a 1 could come from any edge); none for the other steps."""
+        walk = self.walk
+        if walk.edges[i][0] is not walk.root:
+            return []
+        values = [number(r) for r in walk.backward]
+        return [
+            r
+            for r, (node, k) in zip(walk.backward[i + 1 :], walk.edges[i + 1 :], strict=True)
+            if not node._prev[k]._prev and sum(close(x, number(r)) for x in values) == 1
+        ]
 
     # -------------------------------------------------------------------- as data
 
@@ -447,12 +459,6 @@ class Exercise:
         from gradstep.viz.practice_page import practice_html
 
         return practice_html(self, embedded=True)
-
-
-def _far_end(steps: Sequence[BackwardRecord], i: int) -> Sequence[BackwardRecord]:
-    """The steps after step i+1 that are nearest the inputs (the walk's last `_FAR_END`): what
-    a learner who starts from the inputs works out first."""
-    return steps[max(i + 1, len(steps) - _FAR_END) :]
 
 
 def _other_message(question: Question, got: str) -> str:
