@@ -572,3 +572,20 @@ def test_every_op_whose_formula_uses_its_output_gets_the_input_for_output_mistak
         named = [m for m in q.mistakes if m.kind == "input-for-output"]
         assert [m.value for m in named] == [pytest.approx(float(wrong[0]))], (spec.name, q)
         assert "is written with the output L = " in named[0].message
+
+
+@pytest.mark.parametrize("level", [3, 4, 5])
+def test_generated_exercises_can_tell_the_output_from_the_input(level: int) -> None:
+    """Where an op's derivative is written with its output (tanh, sigmoid, exp), the number
+    the input would give is never within the tolerance of the answer, so it is named."""
+    seen = 0
+    for seed in range(100):
+        exercise = make_exercise(level, seed)
+        for q in exercise.questions:
+            node = exercise.walk.nodes[int(q.edge[1:].split("_")[0])]
+            spec = node._spec
+            if q.kind == "local" and spec is not None and "{out}" in "".join(spec.formulas):
+                kinds = {m.kind for m in q.mistakes}
+                assert "input-for-output" in kinds, (level, seed, exercise.title, q)
+                seen += 1
+    assert seen >= 30, seen

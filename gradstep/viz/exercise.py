@@ -37,6 +37,7 @@ __all__ = [
     "Feedback",
     "Exercise",
     "practice",
+    "derivative_at_input",
 ]
 
 #: an answer is right within this relative error (3 significant digits are enough) …
@@ -286,7 +287,7 @@ class Exercise:
         child = node._prev[k]
         mistakes: list[Mistake] = []
         rhs = r.formula.partition(" = ")[2]
-        at_input = _derivative_at_input(node, k)
+        at_input = derivative_at_input(node, k)
         if at_input is not None:
             mistakes.append(
                 Mistake(
@@ -466,7 +467,7 @@ def _other_message(question: Question, got: str) -> str:
     return f"{question.prompt} is not {got}; {question.hint}"
 
 
-def _derivative_at_input(node: Value, k: int) -> float | None:
+def derivative_at_input(node: Value, k: int) -> float | None:
     """The op's local rule with the output replaced by the input (tanh' as 1 − x² instead of
     1 − tanh²x), for a one-operand op whose record writes its derivative with the output;
     None otherwise."""

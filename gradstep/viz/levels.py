@@ -17,7 +17,7 @@ from gradstep.engine import Value
 from gradstep.expr import ExpressionError, parse
 from gradstep.ops import OPS_BY_NAME, OpSpec
 from gradstep.viz.drawing import format_number
-from gradstep.viz.exercise import Exercise
+from gradstep.viz.exercise import Exercise, close, derivative_at_input
 from gradstep.viz.explain import walkthrough
 
 __all__ = ["Level", "LEVELS", "make_exercise", "make_exercises"]
@@ -168,6 +168,9 @@ def _numbers_ok(exercise: Exercise, level: Level) -> bool:
             return False
         if len(set(v._prev)) < len(v._prev) and sum(v.local_grads()) == 0.0:
             return False  # a - a, a / a: a constant, nothing to learn from the fan-out
+        at_input = derivative_at_input(v, 0)
+        if at_input is not None and close(at_input, v.local_grads()[0]):
+            return False  # tanh' near 0: 1 − x² would pass for 1 − tanh²x
     if level.needs and not any(
         v._spec is not None and v._spec.name in level.needs for v in walk.nodes
     ):
