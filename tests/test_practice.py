@@ -152,7 +152,10 @@ def test_the_terminal_shows_the_forward_pass_the_seed_and_each_upstream() -> Non
     assert "  n1 = a + b = 1\n  L = n1 * a = 2\n" in out
     assert "seed: ∂L/∂L = 1  (the seed)" in out
     assert "step 3 of 4: n1 = a + b, the edge from n1 back to a\n  upstream ∂L/∂n1 = 2" in out
-    assert "  local ∂L/∂n1 = 2\n    right\n  ∂L/∂n1 so far = 2\n    right\n" in out
+    assert (
+        "  local ∂L/∂n1 = 2\n    right: ∂L/∂n1 = a = 2\n"
+        "  ∂L/∂n1 so far = 2\n    right: ∂L/∂n1 so far = 0 + 2 × 1 = 2\n"
+    ) in out
     assert out.rstrip().endswith(
         "summary: 8 of 8 numbers done, 8 right first time, 0 revealed\nmistakes: none"
     )
@@ -431,7 +434,7 @@ def _practice(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
 def test_the_command_exits_0_when_all_right_1_on_reveal_or_end_2_on_bad_input() -> None:
     right = _practice("x * y", "x=3", "y=2", stdin="2\n2\n3\n3\n")
     assert right.returncode == EXIT_OK, right.stdout + right.stderr
-    assert "  local ∂L/∂x = 2\n    right\n" in right.stdout  # piped answers are echoed
+    assert "  local ∂L/∂x = 2\n    right: ∂L/∂x = y = 2\n" in right.stdout  # echoed
     revealed = _practice("x * y", "x=3", "y=2", stdin="!\n2\n3\n3\n")
     assert revealed.returncode == EXIT_FAILED
     ended = _practice("x * y", "x=3", "y=2", stdin="2\n")

@@ -115,6 +115,7 @@ class Question:
     mistakes: tuple[Mistake, ...]  # in order of precedence, values distinct from the answer
     hint: str  # the formula with the numbers it needs (for ?, and after an unknown mistake)
     edge: str  # the drawing's element id of the edge (``e3_0``: node 3's child 0)
+    worked: str  # the answer worked out, shown once it is right: "∂n1/∂a = b = 3"
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +129,23 @@ class Feedback:
 
 def _fmt(x: float) -> str:
     return format_number(x, 4)
+
+
+def _paren(text: str) -> str:
+    """A negative number in parentheses, for a product: -3 → (-3)."""
+    return f"({text})" if text.startswith("-") else text
+
+
+def _worked_local(r: BackwardRecord) -> str:
+    """``∂n1/∂a = b = 3``; ``∂n1/∂a = 1`` when the formula is the number."""
+    if not r.formula:
+        return f"∂{r.node}/∂{r.child} = {_fmt(r.local)}"
+    rhs = r.formula.partition(" = ")[2]
+    try:
+        float(rhs.replace("−", "-"))
+    except ValueError:
+        return f"{r.formula} = {_fmt(r.local)}"
+    return r.formula
 
 
 def _times(n: int) -> str:
@@ -245,6 +263,7 @@ class Exercise:
                     _distinct(r.local, self._local_mistakes(i, node, k)),
                     self._local_hint(r, node),
                     edge,
+                    _worked_local(r),
                 )
             )
             questions.append(
@@ -257,6 +276,8 @@ class Exercise:
                     _distinct(r.child_grad, self._grad_mistakes(i, child, before)),
                     self._grad_hint(r, before),
                     edge,
+                    f"∂L/∂{r.child} so far = {_fmt(before)} + {_paren(_fmt(r.local))} × "
+                    f"{_paren(_fmt(r.upstream))} = {_fmt(r.child_grad)}",
                 )
             )
         return tuple(questions)
@@ -433,6 +454,7 @@ class Exercise:
                     "answer": q.answer,
                     "shown": _fmt(q.answer),
                     "hint": q.hint,
+                    "worked": q.worked,
                     "other": _other_message(q, "{got}"),
                     "edge": q.edge,
                     "mistakes": [

@@ -111,7 +111,7 @@ def _ask(
             out.write(f"    {error}\n")
             continue
         if feedback.correct:
-            out.write("    right\n")
+            out.write(f"    right: {q.worked}\n")
             return outcome, False
         assert feedback.kind is not None  # a wrong answer always has a kind
         outcome.mistakes.append(feedback.kind)

@@ -195,7 +195,7 @@ function gradstepPractice(root) {
     var f = check(q, x);
     if (f.correct) {
       state.done[q.number] = { text: t, revealed: false };
-      say(q.prompt + " = " + t + ": right", "right");
+      say("right: " + q.worked, "right");
     } else {
       (state.mistakes[q.number] = state.mistakes[q.number] || []).push(f.kind);
       say("wrong: " + f.message, "wrong");
