@@ -14,13 +14,14 @@ import sys
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from gradstep import Value
 from gradstep.cli import EXIT_FAILED, EXIT_OK, EXIT_USAGE, main
 from gradstep.expr import parse
 from gradstep.nn import MLP, Neuron
+from gradstep.testing.strategies import ExpressionDAG, expression_dags
 from gradstep.viz import make_exercise, practice
 from gradstep.viz.exercise import MISTAKES, AnswerError, Exercise, close, parse_answer
 from gradstep.viz.levels import LEVELS
@@ -592,3 +593,20 @@ def test_generated_exercises_can_tell_the_output_from_the_input(level: int) -> N
                 assert "input-for-output" in kinds, (level, seed, exercise.title, q)
                 seen += 1
     assert seen >= 30, seen
+
+
+@settings(max_examples=80, deadline=None)
+@given(expression_dags(max_steps=8))
+def test_any_random_expression_dag_can_be_practised_to_the_end(dag: ExpressionDAG) -> None:
+    xs = [Value(x, label=f"x{i}") for i, x in enumerate(dag.inputs)]
+    root = dag(*xs)
+    assume(root._prev)  # an input as the root: nothing to work out
+    exercise = practice(root)
+    assert [q.answer for q in exercise.questions] == [
+        x for r in exercise.walk.backward for x in (r.local, r.child_grad)
+    ]
+    result, out = session(exercise, answers(exercise))
+    assert result.ok and "mistakes: none" in out, out
+    for q in exercise.questions:
+        for m in q.mistakes:
+            assert exercise.check(q, m.value).kind == m.kind, (q.prompt, m)
