@@ -113,8 +113,7 @@ def _ask(
         if feedback.correct:
             out.write(f"    right: {q.worked}\n")
             return outcome, False
-        assert feedback.kind is not None  # a wrong answer always has a kind
-        outcome.mistakes.append(feedback.kind)
+        outcome.mistakes.append(feedback.kind or "other")
         out.write(f"    wrong: {feedback.message}\n")
 
 
