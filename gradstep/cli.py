@@ -299,10 +299,11 @@ def _add_practice(commands: argparse._SubParsersAction[_Parser]) -> None:
     )
     command.add_argument(
         "--count",
-        type=_positive,
+        type=_exercise_count,
         default=1,
         metavar="K",
-        help="K exercises of the level, seeds S, S+1, ... (one after another, or on the worksheet)",
+        help=f"K exercises of the level, seeds S, S+1, ... (one after another, or on the "
+        f"worksheet; at most {_MAX_EXERCISES})",
     )
     command.add_argument(
         "--worksheet",
@@ -316,6 +317,18 @@ def _add_practice(commands: argparse._SubParsersAction[_Parser]) -> None:
         "the same feedback, progress kept on reload (one self-contained HTML file)",
     )
     command.set_defaults(run=_practice)
+
+
+#: the most exercises one --count asks for or puts on a worksheet
+_MAX_EXERCISES = 100
+
+
+def _exercise_count(text: str) -> int:
+    """An argparse type: how many exercises, 1 to `_MAX_EXERCISES`."""
+    n = _positive(text)
+    if n > _MAX_EXERCISES:
+        raise argparse.ArgumentTypeError(f"expected at most {_MAX_EXERCISES} exercises, got {n}")
+    return n
 
 
 def _level(text: str) -> int:

@@ -449,6 +449,7 @@ def test_the_command_exits_0_when_all_right_1_on_reveal_or_end_2_on_bad_input() 
         (("x*y", "x=1"), "no value given for variable 'y'"),
         (("--level", "2", "--count", "2", "--html", "p.html"), "--html writes one exercise"),
         (("--level", "2", "--worksheet", "w.txt"), "a .md or .html file"),
+        (("--level", "2", "--count", "101"), "expected at most 100 exercises, got 101"),
     ]:
         bad = _practice(*args)
         assert bad.returncode == EXIT_USAGE, (args, bad.stderr)
