@@ -1,4 +1,5 @@
-"""Everything that shows a graph: the walk-through records, drawings, the stepper, worksheets."""
+"""Everything that shows a graph: the walk-through records, drawings, the stepper, worksheets,
+practice."""
 
 from gradstep.viz.drawing import (
     GraphTooLargeError,
@@ -8,7 +9,9 @@ from gradstep.viz.drawing import (
     render,
     unload_ipython_extension,
 )
+from gradstep.viz.exercise import Exercise, practice
 from gradstep.viz.explain import Walkthrough, walkthrough
+from gradstep.viz.levels import make_exercise
 from gradstep.viz.stepper import TooManyStepsError
 
 __all__ = [
@@ -16,6 +19,9 @@ __all__ = [
     "render",
     "walkthrough",
     "Walkthrough",
+    "practice",
+    "Exercise",
+    "make_exercise",
     "GraphvizNotFoundError",
     "GraphTooLargeError",
     "TooManyStepsError",
