@@ -292,7 +292,7 @@ LEAKY_RELU = OpSpec(
 TANH = OpSpec(
     "tanh", 1,
     forward=math.tanh,
-    local=lambda x, out: (1.0 - out * out,),  # 1 − tanh²x
+    local=lambda x, out: ((1.0 - out) * (1.0 + out),),  # 1 − tanh²x, exact near ±1
     formulas=("1 − {out}²",), activation=True, torch="torch.tanh", torch_module="Tanh",
 )  # fmt: skip
 
