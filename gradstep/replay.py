@@ -345,7 +345,7 @@ def _record(loss_fn: Callable[[], Value], params: Sequence[Value]) -> _Recording
             _refuse_node_rule(node, record)
         records.setdefault(record)
         children = tuple(index[id(c)] for c in node._prev)
-        nodes.append(_Node(record, children, node._ctx or 0.0, 0.0, -1))
+        nodes.append(_Node(record, children, 0.0 if node._ctx is None else node._ctx, 0.0, -1))
     missing = [i for i, p in enumerate(params) if id(p) not in index]
     if missing:
         listed = ", ".join(_describe_param(i, params[i]) for i in missing[:5])
@@ -407,7 +407,7 @@ class _Names:
     def __init__(self, recording: _Recording) -> None:
         self.nodes = recording.nodes
         self.number = {record: k for k, record in enumerate(recording.records)}
-        self.codes: dict[tuple[OpSpec, float], _Code] = {}
+        self.codes: dict[tuple[OpSpec, bytes], _Code] = {}
 
     def value(self, i: int) -> str:
         n = self.nodes[i]
@@ -424,7 +424,7 @@ class _Names:
         """Node i's op as code (made once per record and constant)."""
         n = self.nodes[i]
         assert n.op is not None
-        key = (n.op, n.ctx)
+        key = (n.op, _float_bits(n.ctx))  # -0.0 and 0.0 are two constants
         code = self.codes.get(key)
         if code is None:
             code = self.codes[key] = _code(n.op, n.ctx, self.number[n.op])
