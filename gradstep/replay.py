@@ -22,8 +22,10 @@ if the graph differs: a constant computed from a parameter's ``.data``
 nudges, random sampling, a new batch.  What it cannot see: a branch on ``.data`` far from
 the parameters at compile time (``if w.data > 100`` while w is 1), a function of ``.data``
 that the nudges leave unchanged (``round``, ``int``), a graph that depends on state outside
-the parameters.  For those, ``check_every=n`` re-records the graph and compares every n-th
-step (eager cost on those steps), and ``step.check()`` does it on demand.
+the parameters, work ``loss_fn`` does beside the graph it returns (a node the loss does not
+use, which might raise after an update, a print, a counter).  For the graph, ``check_every=n``
+re-records it and compares every n-th step (eager cost on those steps), and ``step.check()``
+does it on demand.
 
 Edges: a step whose plain-float replay raises (1/(2√0), an overflow) or whose gradients come
 out nan (where the engine's chain rule gives 0 · ±inf = 0 for a zero local derivative) is run
