@@ -14,9 +14,9 @@ batch, or otherwise builds a different graph from call to call, use eager mode.
 gradstep's own losses build the same graph for any parameters (their log-sum-exp shift is a
 ``max`` node, softplus one formula), so they replay exactly after any update.
 
-What `compile` detects (with ``verify``, the default): it records ``loss_fn()`` five more
-times — at the same parameters, and at parameters nudged by about 10⁻⁶ and 10⁻² (relative,
-random signs and then the opposite ones; put back after) — and raises `GraphChangedError`
+What `compile` detects (with ``verify``, the default): it records ``loss_fn()`` four more
+times — at the same parameters, at parameters nudged by about 10⁻⁶ (relative, random signs)
+and by 10⁻² both ways (put back after) — and raises `GraphChangedError`
 if the graph differs: a constant computed from a parameter's ``.data``
 (``m = max(x.data …)``, ``Value(w.data)``), a branch on ``.data`` that flips within the
 nudges, random sampling, a new batch.  What it cannot see: a branch on ``.data`` far from
@@ -531,24 +531,25 @@ def _nan_guard(grads: list[str]) -> list[str]:
 
 
 def _nudges(params: Sequence[Value]) -> Iterator[float]:
-    """Move each parameter's data by ±(|p| + 1)·scale for each scale of `_NUDGES`, with random
-    signs and then the opposite ones, yielding the scale each time; then put the data back."""
+    """Move each parameter's data by (|p| + 1)·scale·sign for each (scale, sign) of `_NUDGES`
+    (one random sign per parameter, flipped by the nudge's sign), yielding the scale each
+    time; then put the data back."""
     rng = random.Random(17)
+    signs = [rng.choice((-1.0, 1.0)) for _ in params]
     saved = [p.data for p in params]
     try:
-        for scale in _NUDGES:
-            signs = [rng.choice((-1.0, 1.0)) for _ in params]
-            for flip in (1.0, -1.0):
-                for p, x, sign in zip(params, saved, signs, strict=True):
-                    p.data = x + (abs(x) + 1.0) * scale * sign * flip
-                yield scale
+        for scale, flip in _NUDGES:
+            for p, x, sign in zip(params, saved, signs, strict=True):
+                p.data = x + (abs(x) + 1.0) * scale * sign * flip
+            yield scale
     finally:
         for p, x in zip(params, saved, strict=True):
             p.data = x
 
 
-#: the relative sizes of the nudges `compile` records ``loss_fn`` at (each both ways)
-_NUDGES = (1e-6, 1e-2)
+#: the nudges `compile` records ``loss_fn`` at: (relative size, direction); a tiny one shows
+#: constants computed from ``.data``, a larger one both ways shows nearby branches
+_NUDGES = ((1e-6, 1.0), (1e-2, 1.0), (1e-2, -1.0))
 
 
 # ---------------------------------------------------------------------------------------
