@@ -13,9 +13,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import gradstep
-from gradstep import Value, losses
+from gradstep import Value
 from gradstep.engine import topological_order
-from gradstep.nn import MLP
+from gradstep.nn import MLP, losses
 from gradstep.replay import GraphChangedError
 
 
