@@ -16,6 +16,8 @@ Sections (``--sections``, all by default):
 - ``files``: mutated model files (single-bit flips of a valid file, random bytes after a
   valid header) through `bench.hostile_inputs`, each batch in a memory-capped process:
   ``ModelFileError`` or the same weights, nothing else.
+- ``cli``: hostile command lines for ``gradstep explain`` and ``gradstep check`` (numbers past
+  the float limits, deep nesting, code, odd spellings): an exit status, never a traceback.
 - ``threads``: threads running ``backward()`` on separate graphs at once: the same numbers as
   one thread, and the garbage collector enabled after.
 
@@ -65,7 +67,7 @@ EXPONENTS = (0.0, 0.5, -0.5, 1.0, 2.0, 3.0, -1.0, -2.0, 1.5, 0.25)
 CONSTANTS = (-2.0, -1.0, -0.5, 0.0, 0.5, 1.0, 2.0, 3.0)
 SLOPES = (0.01, 0.1, 0.2, -0.5, 0.0)
 DOMAIN_ERRORS = (ValueError, ZeroDivisionError)
-SECTIONS = ("dags", "hessians", "replays", "files", "threads")
+SECTIONS = ("dags", "hessians", "replays", "files", "cli", "threads")
 
 
 # ---------------------------------------------------------------------------------------
@@ -518,6 +520,105 @@ def run_files(n: int, seed: int, tally: Tally) -> None:
                 tally.finding(label, f"{count} files")
 
 
+#: pieces of hostile command lines: numbers at and past the float limits, odd spellings
+_ATOMS = (
+    "x",
+    "y",
+    "0",
+    "-0.0",
+    "1e308",
+    "1e309",
+    "1" + "0" * 310,
+    "9" * 5000,
+    "1e-400",
+    "5e-324",
+    "nan",
+    "inf",
+    "0x10",
+    "1_000",
+    "٣",
+    "x.data",
+    "__import__('os')",
+    "'s'",
+    "None",
+    "True",
+    "lambda: 1",
+    "x if y else 1",
+    "[x]",
+    "x[0]",
+    "𝑥",
+    "\x00",
+    "",
+    " ",
+    "((((((((",
+    "))",
+)
+_FUNCTIONS = ("tanh", "sigmoid", "relu", "exp", "log", "sqrt", "abs", "leaky_relu")
+_OPERATORS = ("+", "-", "*", "/", "**", "//", "%", "@", "==", ",")
+_VALUES = ("1e400", "nan", "inf", "-inf", "1" + "0" * 400, "", "a", "٣", "1e100", "-1e101")
+_PLAIN = ("x", "y", "x", "y", "2", "0.5", "-1", "3", "1e-300", "1e300", "0")
+_NUMBERS = ("0", "-0.0", "1", "-1", "0.5", "2", "1e-300", "1e300", "5e-324", "700", "-3.25")
+
+
+def hostile_line(rng: random.Random) -> list[str]:
+    """A random command line for ``gradstep explain`` or ``gradstep check``."""
+
+    def atom() -> str:
+        return rng.choice(_ATOMS if rng.random() < 0.15 else _PLAIN)
+
+    def expr(depth: int) -> str:
+        r = rng.random()
+        if depth > 4 or r < 0.35:
+            return atom()
+        if r < 0.6:
+            f = rng.choice(_FUNCTIONS)
+            extra = f", {atom()}" if f == "leaky_relu" or rng.random() < 0.05 else ""
+            return f"{f}({expr(depth + 1)}{extra})"
+        if r < 0.7:
+            deep = rng.choice((1, 1, 1, 40, 200))
+            return "(" * deep + expr(depth + 1) + ")" * (deep + rng.choice((0, 0, 0, -1, 1)))
+        operator = rng.choice(_OPERATORS[:5] if rng.random() < 0.9 else _OPERATORS)
+        return f"{expr(depth + 1)} {operator} {expr(depth + 1)}"
+
+    command = rng.choice(("explain", "check"))
+    expression = expr(0)
+    values = [
+        f"{name}={rng.choice(_VALUES if rng.random() < 0.1 else _NUMBERS)}"
+        for name in "xy"
+        if name in expression
+    ]
+    if rng.random() < 0.1:
+        values.append(rng.choice(("x", "=1", "x==1", "x=1=2", "for=1", "tanh=1")))
+    options = []
+    if rng.random() < 0.1:
+        options = [rng.choice(("--digits", "--eps")), rng.choice((*_VALUES, *_NUMBERS))]
+    return [command, expression, *values, *options]
+
+
+def run_cli(n: int, rng: random.Random, tally: Tally) -> None:
+    """Hostile command lines, in-process: an exit status (0, 1, 2) and never a traceback."""
+    import contextlib
+    import io
+
+    from gradstep.cli import main as cli_main
+
+    for _ in range(n):
+        argv = hostile_line(rng)
+        out, err = io.StringIO(), io.StringIO()
+        try:
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+                status = cli_main(argv)
+        except SystemExit as exit_:  # argparse's usage errors
+            status = exit_.code if isinstance(exit_.code, int) else 2
+        except Exception as error:
+            tally.finding("traceback", f"{error!r} from gradstep {' '.join(map(repr, argv))[:300]}")
+            continue
+        if status not in (0, 1, 2):
+            tally.finding("odd exit status", f"{status} from {argv!r}"[:300])
+            continue
+        tally.counts[f"exit {status}"] += 1
+
+
 def run_threads(rounds: int, rng: random.Random, tally: Tally, threads: int = 4) -> None:
     """Separate graphs in several threads at once give one thread's numbers; gc stays on."""
     dags: list[ExpressionDAG] = []
@@ -569,8 +670,15 @@ def _gradients(dag: ExpressionDAG) -> tuple[str, ...]:
 
 
 SIZES = {
-    "full": {"dags": 200000, "hessians": 20000, "replays": 10000, "files": 2000, "threads": 500},
-    "quick": {"dags": 300, "hessians": 40, "replays": 40, "files": 60, "threads": 5},
+    "full": {
+        "dags": 200000,
+        "hessians": 20000,
+        "replays": 10000,
+        "files": 2000,
+        "cli": 5000,
+        "threads": 500,
+    },
+    "quick": {"dags": 300, "hessians": 40, "replays": 40, "files": 60, "cli": 100, "threads": 5},
 }
 
 
@@ -622,6 +730,8 @@ def main(argv: list[str] | None = None) -> int:
             run_replays(size[name], rng, tally)
         elif name == "files":
             run_files(size[name], args.seed, tally)
+        elif name == "cli":
+            run_cli(size[name], rng, tally)
         else:
             run_threads(size[name], rng, tally)
         seconds = time.perf_counter() - start

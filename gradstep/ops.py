@@ -24,7 +24,10 @@ How to add an op — one edit, in this file, plus its tests:
 Expressions (`gradstep.expr`), ``nn`` activations (``activation=True``), gradcheck, the
 random-DAG strategies and the PyTorch oracle then know it; give it a one-line `Value` method
 in ``engine.py`` (``return _apply(SPEC, (self,))``) if it should have one.  A user's op made
-with `gradstep.define_op` is an `OpSpec` too (``builtin=False``).
+with `gradstep.define_op` is an `OpSpec` too (``builtin=False``).  A record left out of
+`BUILTIN_OPS` (`MAXIMUM`, which the losses build their log-sum-exp shift from) works in the
+engine, compiled replay, drawings and walk-throughs, but expressions, the random graphs and
+``gradstep test-engine`` do not offer it.
 """
 
 from __future__ import annotations

@@ -576,3 +576,12 @@ def test_check_one_over_x_near_its_pole_passes_with_a_step_on_one_side() -> None
     # a wrong gradient near the pole still fails
     status, out, _ = run_main("check", "1/x", "x=0")
     assert status != EXIT_OK
+
+
+@pytest.mark.parametrize("expression", ["relu(x)", "abs(x)", "1e-300 / x"])
+def test_check_at_the_smallest_subnormal_fails_cleanly(expression: str) -> None:
+    """Found by `python -m bench.stress`: at x = 5e-324 no step fits on one side of 0 (|x|/1000
+    is 0), which divided by zero; now the input fails with a note, never a traceback."""
+    status, out, err = run_main("check", expression, "x=5e-324")
+    assert status == EXIT_FAILED, (status, err)
+    assert "crosses 0" in out and "eps=0" not in out, out

@@ -37,12 +37,14 @@ def counts(result: dict[str, object], section: str) -> dict[str, int]:
     return sections[section]["counts"]  # type: ignore[no-any-return]
 
 
-def test_replays_files_and_threads(tmp_path: Path) -> None:
-    result = stress(tmp_path, "--sections", "replays,files,threads", "--seed", "7")
+def test_replays_files_command_lines_and_threads(tmp_path: Path) -> None:
+    result = stress(tmp_path, "--sections", "replays,files,cli,threads", "--seed", "7")
     replays = counts(result, "replays")
     assert replays["replay == eager"] >= 4 * 20, replays  # 4 points per graph, most graphs
     files = counts(result, "files")
     assert files["flips: ModelFileError"] + files.get("flips: loaded, same weights", 0) == 60
+    cli = counts(result, "cli")
+    assert sum(cli.values()) == 100 and cli.get("exit 0", 0) > 0, cli
     assert counts(result, "threads")["thread rounds"] == 5
 
 

@@ -408,6 +408,8 @@ def _one_side_of_zero(
     """(numeric, tolerance) with the step h = |xᵢ|/1000 if the analytic gradient passes with
     it, else None."""
     h = abs(point[i]) * 1e-3
+    if h == 0.0 or point[i] + h == point[i]:  # |x| so small that no smaller step exists
+        return None
     try:
         numeric, rounding, _, _ = _numeric_gradient(f, point, labels, i, h)
     except ValueError:
@@ -469,6 +471,8 @@ def _input_note(
         )
     if not math.isfinite(analytic):
         parts.append(f"no step can check an infinite gradient: move {label} away from this point")
+    elif rough and crosses and _smaller_eps(x) == 0.0:
+        parts.append(f"move {label} away from 0 (|{label}| is too small for a step on one side)")
     elif rough and crosses and x != 0.0:
         parts.append(
             f"use a smaller eps, e.g. eps={_smaller_eps(x):.1g}, so that the step stays on "
