@@ -601,10 +601,9 @@ def _apply_chain_rule(
     0 down even from an upstream of ±inf (PyTorch's relu and ``x**0`` do too; `_product`).
     Built-in unary and binary ops (nearly all nodes) call their record's rule on the
     children's data directly: the same arithmetic, about half the interpreter work on the
-    hot path.  With ``create_graph`` the rules run on the
-    `Value`s themselves, so the gradients are `Value`s, differentiable again.  Called
-    through the module global: `gradstep.anomaly.detect_anomaly` swaps in a version that
-    checks every edge.
+    hot path.  With ``create_graph`` the rules run on the `Value`s themselves, so the
+    gradients are `Value`s, differentiable again.  Called through the module global:
+    `gradstep.anomaly.detect_anomaly` swaps in a version that checks every edge.
     """
     fast = record is None and not create_graph
     for node in order:
