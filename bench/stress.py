@@ -15,7 +15,8 @@ Sections (``--sections``, all by default):
   its inputs: the replay must equal eager mode to the last bit (or raise eager mode's error).
 - ``files``: mutated model files (single-bit flips of a valid file, random bytes after a
   valid header) through `bench.hostile_inputs`, each batch in a memory-capped process:
-  ``ModelFileError`` or the same weights, nothing else.
+  ``ModelFileError`` or the same weights, nothing else; and saving processes killed
+  mid-save (one per 20 files): the file is the old or the new one, never half of one.
 - ``cli``: hostile command lines for ``gradstep explain`` and ``gradstep check`` (numbers past
   the float limits, deep nesting, code, odd spellings): an exit status, never a traceback.
 - ``threads``: threads running ``backward()`` on separate graphs at once: the same numbers as
@@ -502,8 +503,18 @@ def run_replays(n: int, rng: random.Random, tally: Tally, updates: int = 3) -> N
 
 
 def run_files(n: int, seed: int, tally: Tally) -> None:
-    """Mutated model files, each batch in a memory-capped child (bench.hostile_inputs)."""
-    from bench.hostile_inputs import _run_child
+    """Mutated model files, each batch in a memory-capped child, and n/20 saving processes
+    killed with SIGKILL mid-save (bench.hostile_inputs): the file is always the old or the
+    new one, and the next save removes the temporary files the kills left."""
+    from bench.hostile_inputs import _run_child, sigkill_saves
+
+    kills = sigkill_saves(max(1, n // 20), seed)
+    tally.counts["kills during save"] += kills["kills"]
+    tally.counts["kills: file old or new"] += kills["file old or new"]
+    if kills["file bad"]:
+        tally.finding("a kill during save left a bad file", f"{kills['file bad']} times")
+    if kills["temp files after it"]:
+        tally.finding("temporary files left after the next save", str(kills))
 
     for batch in ("flips", "random"):
         result = _run_child("batch", batch, n, seed, timeout=600)
