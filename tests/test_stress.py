@@ -43,6 +43,7 @@ def test_replays_files_command_lines_and_threads(tmp_path: Path) -> None:
     assert replays["replay == eager"] >= 4 * 20, replays  # 4 points per graph, most graphs
     files = counts(result, "files")
     assert files["flips: ModelFileError"] + files.get("flips: loaded, same weights", 0) == 60
+    assert files["kills during save"] == files["kills: file old or new"] == 3, files
     cli = counts(result, "cli")
     assert sum(cli.values()) == 100 and cli.get("exit 0", 0) > 0, cli
     assert counts(result, "threads")["thread rounds"] == 5
