@@ -261,7 +261,7 @@ def _child(kind: str, name: str, n: int, seed: int) -> None:
     print(json.dumps({"result": result, "seconds": seconds, "peak_mb": peak}))
 
 
-def _run_child(
+def run_child(
     kind: str, name: str, n: int = 0, seed: int = 0, timeout: float = TIMEOUT
 ) -> dict[str, object]:
     """Run `_child` in a subprocess; a timeout or a crash is an outcome too."""
@@ -369,13 +369,13 @@ def main(argv: list[str] | None = None) -> int:
     print("| case | what happened | time | peak memory |")
     print("|---|---|---:|---:|")
     for name, fn in CASES.items():
-        r = _run_child("case", name)
+        r = run_child("case", name)
         peak = f"{r['peak_mb']:.0f} MB" if r["peak_mb"] is not None else "–"
         doc = (fn.__doc__ or name).strip()
         print(f"| {doc} | {r['result']} | {r['seconds']:.2f} s | {peak} |", flush=True)
     print()
     for batch, n in (("flips", args.flips), ("random", args.random)):
-        r = _run_child("batch", batch, n, args.seed, timeout=600)
+        r = run_child("batch", batch, n, args.seed, timeout=600)
         what = "single-bit flips of a valid file" if batch == "flips" else "files of random bytes"
         print(f"{n} {what}: {r['result']}  ({r['seconds']:.1f} s)", flush=True)
     if args.kills:

@@ -3,6 +3,7 @@ be, each difference that remains is asserted here and documented in the README."
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from types import ModuleType
@@ -237,3 +238,21 @@ def test_tanh_slope_keeps_its_digits_near_one() -> None:
         t = Fraction(out.data)
         exact = float((1 - t) * (1 + t))  # the exact slope at the float tanh gives
         assert abs(v.grad - exact) <= abs(exact) * 4e-16, (x, v.grad, exact)
+
+
+def test_the_issues_reproducers_on_compiled_replay() -> None:
+    """sqrt at 0 and p ** -1.0 at 1e-200 gave a bare float error in compile; relu → sqrt gave
+    nan; each now gives eager mode's numbers."""
+    import gradstep
+
+    cases: list[tuple[Callable[[Value], Value], float, float, float]] = [
+        (lambda v: v.sqrt(), 0.0, 0.0, math.inf),
+        (lambda v: v**-1.0, 1e-200, 1e200, -math.inf),
+        (lambda v: v.relu().sqrt(), -1.0, 0.0, 0.0),
+    ]
+    for make, x, value, slope in cases:
+        p = Value(x)
+        step = gradstep.compile(functools.partial(make, p), [p])
+        p.grad = 0.0
+        got = step()
+        assert (got, p.grad) == (value, slope), ("expected", (value, slope), "got", (got, p.grad))
