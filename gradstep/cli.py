@@ -254,8 +254,8 @@ def _add_demo(commands: argparse._SubParsersAction[_Parser]) -> None:
 
 
 def _add_test_engine(commands: argparse._SubParsersAction[_Parser]) -> None:
-    from gradstep.testing import engines
-    from gradstep.testing.engine_ops import op_names
+    from gradstep.testing.grader import runner as engines
+    from gradstep.testing.grader.ops import op_names
 
     command = commands.add_parser(
         "test-engine",
@@ -326,7 +326,7 @@ def _add_test_engine(commands: argparse._SubParsersAction[_Parser]) -> None:
 
 def _op_list(text: str) -> list[str]:
     """An argparse type: comma-separated op names or symbols, each known."""
-    from gradstep.testing.engine_ops import op_names
+    from gradstep.testing.grader.ops import op_names
 
     ops = [item.strip() for item in text.split(",") if item.strip()]
     try:
@@ -802,7 +802,7 @@ def _test_engine(args: argparse.Namespace) -> int:
     """Check a foreign Value class; print its report card (or JSON); 1 if a check fails."""
     import json
 
-    from gradstep.testing.engines import EngineTargetError, check_engine
+    from gradstep.testing.grader.runner import EngineTargetError, check_engine
 
     try:
         report = check_engine(

@@ -32,10 +32,10 @@ from gradstep.testing import (
     expression_dags,
     gradcheck,
 )
-from gradstep.testing.engine_checks import plan
-from gradstep.testing.engine_graphs import _prune
-from gradstep.testing.engine_ops import FORMS, NOT_PROBED, PROBED_OPS, dag_op, op_names
-from gradstep.testing.engines import parse_target
+from gradstep.testing.grader.checks import plan
+from gradstep.testing.grader.graphs import _prune
+from gradstep.testing.grader.ops import FORMS, NOT_PROBED, PROBED_OPS, dag_op, op_names
+from gradstep.testing.grader.runner import parse_target
 
 ENGINES = Path(__file__).parent / "engines"
 #: small budgets: most broken engines fail in their op rows; the random DAGs run where they

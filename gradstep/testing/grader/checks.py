@@ -1,12 +1,12 @@
 """Checking someone else's micrograd-style `Value` class: the plan, the results, the op rows.
 
-The checks run inside the worker process (`gradstep.testing._engine_worker`), where the
-user's class is imported; the parent (`gradstep.testing.engines`) reads only the plan
+The checks run inside the worker process (`gradstep.testing.grader._worker`), where the
+user's class is imported; the parent (`gradstep.testing.grader.runner`) reads only the plan
 (`plan`) and the results (`CheckResult`).  The ops come from gradstep's op records
-(`gradstep.testing.engine_ops`).  Reference values come from gradstep's own `Value` (the
+(`gradstep.testing.grader.ops`).  Reference values come from gradstep's own `Value` (the
 same Python expression, built with gradstep) and central differences of the foreign class's
 own forward pass.  Random DAGs, repeated backward and the deepest chain are in
-`gradstep.testing.engine_graphs`.
+`gradstep.testing.grader.graphs`.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from types import CodeType
 from typing import Any, Literal, TypeAlias
 
 from gradstep.engine import Value
-from gradstep.testing.engine_ops import FORM_BY_ID, FORMS, Form, op_names
+from gradstep.testing.grader.ops import FORM_BY_ID, FORMS, Form, op_names
 
 __all__ = [
     "CheckSpec",

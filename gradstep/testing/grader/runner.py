@@ -1,7 +1,7 @@
 """Check anyone's micrograd-style `Value` class: `check_engine`, its report card, `engine_suite`.
 
 ``check_engine("engine.py:Value")`` imports the class in a separate worker process
-(`gradstep.testing._engine_worker`) and runs every check of `engine_checks.plan` there, each
+(`gradstep.testing.grader._worker`) and runs every check of `checks.plan` there, each
 with a time limit: an infinite loop, a crash or a runaway recursion in the user's code
 costs that one check, never the caller.  The result is an `EngineReport`: one row per op
 form and check, PASS / FAIL / UNSUPPORTED / SKIP / INFO, and for each failure the point,
@@ -29,14 +29,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from gradstep.testing.engine_checks import (
+from gradstep.testing.grader.checks import (
     STATUSES,
     CheckResult,
     CheckSpec,
     Finding,
     plan,
 )
-from gradstep.testing.engine_ops import op_names
+from gradstep.testing.grader.ops import op_names
 
 __all__ = [
     "check_engine",
@@ -237,7 +237,7 @@ class _Worker:
         if os.name == "posix":
             kwargs["start_new_session"] = True  # its own process group: kill its children too
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "gradstep.testing._engine_worker"],
+            [sys.executable, "-m", "gradstep.testing.grader._worker"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

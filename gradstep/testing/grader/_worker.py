@@ -1,6 +1,6 @@
 """The worker process of `gradstep test-engine`: imports the user's class and runs the checks.
 
-Run as ``python -m gradstep.testing._engine_worker``.  It reads its configuration as one
+Run as ``python -m gradstep.testing.grader._worker``.  It reads its configuration as one
 JSON line on stdin and writes events as JSON lines on its original stdout, which it keeps
 for itself: the user's code prints into the void.  Events, in order::
 
@@ -9,7 +9,7 @@ for itself: the user's code prints into the void.  Events, in order::
     {"event": "start", "check": id}       {"event": "progress", "check": id, "data": {...}}
     {"event": "result", "check": id, "result": {...}}          ...      {"event": "done"}
 
-The parent (`gradstep.testing.engines`) gives each check a time limit; if the worker hangs
+The parent (`gradstep.testing.grader.runner`) gives each check a time limit; if the worker hangs
 or dies it records that check and starts a new worker that skips the checks already done.
 """
 
@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from gradstep.testing.engine_checks import (
+from gradstep.testing.grader.checks import (
     CheckResult,
     CheckSpec,
     Engine,
@@ -37,8 +37,8 @@ from gradstep.testing.engine_checks import (
     describe_error,
     plan,
 )
-from gradstep.testing.engine_graphs import check_dags, check_depth, check_repeated, check_reset
-from gradstep.testing.engine_ops import op_names
+from gradstep.testing.grader.graphs import check_dags, check_depth, check_repeated, check_reset
+from gradstep.testing.grader.ops import op_names
 
 __all__ = ["main", "load_class", "TargetError", "Options", "run_check"]
 

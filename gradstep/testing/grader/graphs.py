@@ -1,5 +1,5 @@
 """Checks of how a foreign class handles whole graphs: random DAGs, repeated backward(),
-zeroing grads, and the deepest chain it can backpropagate (see `gradstep.testing.engine_checks`).
+zeroing grads, and the deepest chain it can backpropagate (see `gradstep.testing.grader.checks`).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from dataclasses import replace
 from typing import Any
 
 from gradstep.engine import Value, _CollectorPaused, topological_order
-from gradstep.testing.engine_checks import (
+from gradstep.testing.grader.checks import (
     _SHARED,
     CheckResult,
     CheckSpec,
@@ -29,7 +29,7 @@ from gradstep.testing.engine_checks import (
     _shown,
     describe_error,
 )
-from gradstep.testing.engine_ops import FORM_BY_ID, FORMS, PROBED_OPS, Form, dag_op
+from gradstep.testing.grader.ops import FORM_BY_ID, FORMS, PROBED_OPS, Form, dag_op
 from gradstep.testing.strategies import BINARY_OPS, DAGStep, ExpressionDAG, _apply_step
 
 __all__ = ["check_dags", "check_repeated", "check_reset", "check_depth"]
