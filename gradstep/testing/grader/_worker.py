@@ -34,10 +34,17 @@ from gradstep.testing.grader.checks import (
     check_backward,
     check_case,
     check_form,
+    check_methods,
     describe_error,
     plan,
 )
-from gradstep.testing.grader.graphs import check_dags, check_depth, check_repeated, check_reset
+from gradstep.testing.grader.graphs import (
+    check_dags,
+    check_depth,
+    check_repeatable,
+    check_repeated,
+    check_reset,
+)
 from gradstep.testing.grader.ops import op_names
 
 __all__ = ["main", "load_class", "TargetError", "Options", "run_check"]
@@ -65,7 +72,7 @@ def run_check(
         result = _dispatch(engine, spec, options, progress)
     except (Exception, SystemExit) as error:
         result = CheckResult(spec.id, spec.title, "FAIL", f"raised {describe_error(error)}")
-    if spec.kind == "form":
+    if spec.kind in ("form", "backward"):
         engine.statuses[spec.id] = result.status
     return result
 
@@ -81,10 +88,16 @@ def _dispatch(
         return check_backward(engine, spec)
     if spec.kind == "form":
         return check_form(engine, spec)
+    if spec.kind == "methods":
+        return check_methods(engine, spec)
+    if spec.kind == "repeatable":
+        return check_repeatable(engine, spec)
     if spec.kind == "case":
         return check_case(engine, spec)
     if spec.kind == "dags":
-        return check_dags(engine, spec, options.ops, options.examples, options.dag_seconds)
+        return check_dags(
+            engine, spec, options.ops, options.examples, options.dag_seconds, progress
+        )
     if spec.kind == "repeated":
         return check_repeated(engine, spec)
     if spec.kind == "reset":

@@ -12,6 +12,7 @@ own forward pass.  Random DAGs, repeated backward and the deepest chain are in
 from __future__ import annotations
 
 import math
+import re
 import traceback
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -20,7 +21,7 @@ from types import CodeType
 from typing import Any, Literal, TypeAlias
 
 from gradstep.engine import Value
-from gradstep.testing.grader.ops import FORM_BY_ID, FORMS, Form, op_names
+from gradstep.testing.grader.ops import FORM_BY_ID, FORMS, NOT_PROBED, Form, op_names
 
 __all__ = [
     "CheckSpec",
@@ -34,7 +35,11 @@ __all__ = [
     "check_backward",
     "check_form",
     "check_case",
+    "check_methods",
     "describe_error",
+    "misspelled",
+    "user_frames",
+    "is_ours",
 ]
 
 Status: TypeAlias = Literal["PASS", "FAIL", "UNSUPPORTED", "SKIP", "INFO"]
@@ -46,7 +51,9 @@ STATUSES: tuple[Status, ...] = ("PASS", "FAIL", "UNSUPPORTED", "SKIP", "INFO")
 # the plan: every check, in report order
 
 
-Kind: TypeAlias = Literal["backward", "form", "case", "dags", "repeated", "reset", "depth"]
+Kind: TypeAlias = Literal[
+    "backward", "form", "methods", "case", "repeatable", "dags", "repeated", "reset", "depth"
+]
 
 
 @dataclass(frozen=True)
@@ -87,7 +94,7 @@ _CASES: tuple[_Case, ...] = (
         "sum([a, b, a * b])",
         "out = sum([a, b, a * b])",
         (("a", 1.5), ("b", -0.7)),
-        ("add", "mul"),
+        ("add", "mul", "radd"),  # sum() starts from 0: 0 + a calls a.__radd__
         "add",
     ),
     _Case(
@@ -114,8 +121,10 @@ def plan(ops: Sequence[str] | None = None) -> list[CheckSpec]:
         CheckSpec("order", "backward() order", "backward"),
     ]
     rows += [CheckSpec(f.id, f.expression, "form") for f in FORMS if f.op in chosen]
+    rows.append(CheckSpec("methods", "other methods", "methods"))
     rows += [CheckSpec(c.id, c.title, "case") for c in _CASES]
     rows += [
+        CheckSpec("nondeterminism", "same graph, fresh builds", "repeatable"),
         CheckSpec("dags", "random DAGs", "dags"),
         CheckSpec("repeated_backward", "repeated backward()", "repeated"),
         CheckSpec("reset", "grad = 0, backward()", "reset"),
@@ -194,7 +203,8 @@ class CheckResult:
 # running expressions on the foreign class
 
 _SOURCE = "<gradstep test-engine>"
-_THIS_FILE = str(Path(__file__).resolve())
+#: gradstep's testing package (the grader, the DAG strategies): never the user's frames
+_OURS = Path(__file__).resolve().parents[1]
 _UPSTREAM = -1.5  # the upstream gradient of the second check of every form: (expr) * -1.5
 _REL, _ABS = 1e-6, 1e-9  # gradstep vs the foreign class: the same formulas up to rounding
 _EPS = 1e-6  # central differences: h = eps·max(1, |x|)
@@ -206,12 +216,18 @@ def _compile(code: str) -> CodeType:
     return compile(code, _SOURCE, "exec")
 
 
-def _user_frames(error: BaseException) -> list[traceback.FrameSummary]:
-    """The traceback's frames outside this module and our compiled code: the user's."""
-    frames = traceback.extract_tb(error.__traceback__)
-    return [
-        f for f in frames if f.filename != _SOURCE and str(Path(f.filename).resolve()) != _THIS_FILE
-    ]
+def is_ours(filename: str) -> bool:
+    """Whether a traceback frame is gradstep's testing code, Hypothesis or our compiled code
+    (not the user's)."""
+    if filename == _SOURCE or filename.startswith("<"):
+        return True
+    path = Path(filename).resolve()
+    return path.is_relative_to(_OURS) or "hypothesis" in path.parts
+
+
+def user_frames(error: BaseException) -> list[traceback.FrameSummary]:
+    """The traceback's frames in the user's code (and what it calls), outside ours."""
+    return [f for f in traceback.extract_tb(error.__traceback__) if not is_ours(f.filename)]
 
 
 def _is_refusal(error: BaseException, form: Form, class_name: str) -> bool:
@@ -228,7 +244,7 @@ def _is_refusal(error: BaseException, form: Form, class_name: str) -> bool:
         return True
     if not isinstance(error, TypeError | AttributeError):
         return False
-    if not _user_frames(error):  # Python refused before reaching a method of the class
+    if not user_frames(error):  # Python refused before reaching a method of the class
         return True
     if form.kind == "unary":
         return False
@@ -243,14 +259,25 @@ _OP_OF_METHOD = {form.needs: form.op for form in reversed(FORMS)}
 
 def _raised_by(error: BaseException) -> str:
     """The probed op whose method (the outermost of the user's frames) raised ``error``."""
-    frames = _user_frames(error)
+    frames = user_frames(error)
     return _OP_OF_METHOD.get(frames[0].name, "") if frames else ""
 
 
 def _where(error: BaseException) -> str:
     """`` (file.py, line N)`` for the user's frame the error came from, or ""."""
-    frames = _user_frames(error)
+    frames = user_frames(error)
     return f" ({Path(frames[-1].filename).name}, line {frames[-1].lineno})" if frames else ""
+
+
+def misspelled(cls: type, name: str) -> str:
+    """``"; it defines _add_: did you mean `__add__`?"`` when the class has ``name`` with
+    the underscores wrong (``_init_``, ``__add_``), else ""."""
+    core = name.strip("_")
+    for klass in cls.__mro__[:-1]:
+        for attribute in vars(klass):
+            if attribute != name and attribute.strip("_") == core and "_" in attribute:
+                return f"; it defines {attribute}: did you mean `{name}`?"
+    return ""
 
 
 def describe_error(error: BaseException) -> str:
@@ -293,6 +320,8 @@ class Engine:
     statuses: dict[str, str] = field(default_factory=dict)
     _probes: dict[str, str | None] = field(default_factory=dict)
     _scaling: bool | None = None
+    _none: list[Form] | None = None
+    _helpers: tuple[Form, Form] | None | bool = False  # False: not yet looked for
 
     @property
     def name(self) -> str:
@@ -336,6 +365,66 @@ class Engine:
             )
         return self._scaling
 
+    def returns_none(self) -> list[Form]:
+        """The forms whose method returns None (forgot ``return out``), tried once each."""
+        if self._none is None:
+            self._none = []
+            for form in FORMS:
+                if not hasattr(self.cls, form.needs):
+                    continue
+                leaves, numbers = _form_inputs(form, form.points[0])
+                try:
+                    out = self.run(_compile(f"out = {form.expression}"), leaves, numbers)["out"]
+                except Exception:
+                    continue
+                if out is None:
+                    self._none.append(form)
+        return self._none
+
+    def helpers(self) -> tuple[Form, Form] | None:
+        """An identity-like form (``x * n`` or ``x + n``) and a combining one (``x + y`` or
+        ``x * y``) that are right on computed and shared operands, to build the op rows'
+        harder cases with; None if no pair is."""
+        if self._helpers is False:
+            self._helpers = None
+            if self.statuses.get("order", "PASS") == "PASS":
+                for scale, join in (("mul_n", "add"), ("add_n", "add"), ("mul_n", "mul"),
+                                    ("add_n", "mul")):
+                    pair = (FORM_BY_ID[scale], FORM_BY_ID[join])
+                    if _helpers_work(self, *pair):
+                        self._helpers = pair
+                        break
+        return self._helpers if isinstance(self._helpers, tuple) else None
+
+
+def scaled(helper: Form, name: str, k: float) -> str:
+    """``a * 2.0`` or ``a + 2.0``: a computed node from ``name`` with the identity-like helper
+    (``k`` of 1 or 0 keeps the value)."""
+    constant = k if helper.op == "mul" else k - 1.0
+    return f"{name} {_symbol(helper)} {constant!r}"
+
+
+def _symbol(form: Form) -> str:
+    """The operator of a binary form: ``+`` for ``a + b``."""
+    return form.expression.split()[1]
+
+
+def joined(join: Form, left: str, right: str) -> str:
+    """``(left) + (right)`` or ``(left) * (right)``."""
+    return f"({left}) {_symbol(join)} ({right})"
+
+
+def _helpers_work(engine: Engine, scale: Form, join: Form) -> bool:
+    """Whether the helpers are right (vs gradstep) in a graph with computed and shared nodes."""
+    if engine.unsupported(scale.id) is not None or engine.unsupported(join.id) is not None:
+        return False
+    x, y = scaled(scale, "a", 1.0), scaled(scale, "b", 1.0)
+    codes = [
+        f"x = {x}\ny = {y}\nout = {joined(join, joined(join, 'x', 'y'), scaled(scale, 'x', 2.0))}",
+        f"x = {x}\ny = {y}\nout = {joined(join, scaled(scale, 'y', 2.0), joined(join, 'x', 'y'))}",
+    ]
+    return not any(check_code(engine, code, {"a": 1.5, "b": -0.7}) for code in codes)
+
 
 def _reference(
     code: CodeType, leaves: Mapping[str, float], numbers: Mapping[str, float]
@@ -358,7 +447,7 @@ def _form_inputs(form: Form, point: Sequence[float]) -> tuple[dict[str, float], 
 def _probe(engine: Engine, form: Form) -> str | None:
     """Try the form once at its first point: None if the class does it, else why not."""
     if not hasattr(engine.cls, form.needs):
-        return f"{engine.name} has no {form.needs}"
+        return f"{engine.name} has no {form.needs}" + misspelled(engine.cls, form.needs)
     leaves, numbers = _form_inputs(form, form.points[0])
     try:
         engine.run(_compile(f"out = {form.expression}"), leaves, numbers)
@@ -442,8 +531,14 @@ def check_code(
     try:
         ns = engine.run(compiled, leaves, numbers)
         out = ns["out"]
+        if out is None:
+            raise TypeError("NoneType")
         data = _as_float(out.data)
     except Exception as error:
+        none = _none_hint(engine, error)
+        if none is not None:
+            message = f"at {at}: {_what_ran(code)}: {none[0]}"
+            return [Finding(message, code=repro([]).removesuffix("\nout.backward()"), op=none[1])]
         return [
             Finding(
                 f"at {at}: {_what_ran(code)} raised {describe_error(error)}",
@@ -497,6 +592,22 @@ def check_code(
         )
     findings += _changed_leaves(ns, leaves, "backward()", at, repro)
     return findings
+
+
+def _none_hint(engine: Engine, error: BaseException) -> tuple[str, str] | None:
+    """When an error comes from a method returning None: what to fix, and that op."""
+    if "NoneType" not in str(error):
+        return None
+    culprits = engine.returns_none()
+    if not culprits:
+        return None
+    form = culprits[0]
+    method = form.needs
+    return (
+        f"{form.expression} returned None: {method} must end with `return out` "
+        "(the new Value it built)",
+        form.op,
+    )
 
 
 def _what_ran(code: str) -> str:
@@ -600,6 +711,35 @@ _FORGOT_UPSTREAM = (
     "; alone it is right, so its backward must multiply the local derivative by out.grad "
     "(the upstream gradient)"
 )
+_COMPUTED = (
+    "; right on leaves, wrong on computed operands: its backward must be attached to the "
+    "result it returns (out._backward = ...), not to an operand (self._backward), so that "
+    "the operands' own backward still runs"
+)
+_SHARED_PATH = (
+    "; right alone, wrong when {names} also reach out by another path: its backward must "
+    "add into each operand's gradient (+=), not assign it (=)"
+)
+
+
+def _harder_cases(form: Form, helpers: tuple[Form, Form]) -> list[tuple[str, str]]:
+    """The form on computed operands (x = a * 1.0) and on operands that also reach ``out``
+    by another path, that path's backward running before and after the op's; with hints."""
+    scale, join = helpers
+    names = [n for n in form.names if n != "n"]
+    computed = {"a": "x", "b": "y"}
+    on_computed = re.sub(r"\b[ab]\b", lambda m: computed[m[0]], form.expression)
+    lines = [f"{computed[n]} = {scaled(scale, n, 1.0)}" for n in names]
+    other = scaled(scale, names[0], 2.0)
+    for name in names[1:]:
+        other = joined(join, other, scaled(scale, name, 2.0))
+    hint = _SHARED_PATH.format(names=" and ".join(names) if len(names) > 1 else names[0])
+    hint = hint.replace("reach out", "reaches out") if len(names) == 1 else hint
+    return [
+        ("\n".join([*lines, f"out = {on_computed}"]), _COMPUTED),
+        (f"out = {joined(join, form.expression, other)}", hint),
+        (f"out = {joined(join, other, form.expression)}", hint),
+    ]
 
 
 def check_form(engine: Engine, spec: CheckSpec) -> CheckResult:
@@ -615,15 +755,23 @@ def check_form(engine: Engine, spec: CheckSpec) -> CheckResult:
             return CheckResult(spec.id, spec.title, "FAIL", missing, form.op, (finding,))
         return CheckResult(spec.id, spec.title, "UNSUPPORTED", why, form.op)
     findings: list[Finding] = []
-    scaled = engine.can_scale()
+    can_scale = engine.can_scale()
+    helpers = engine.helpers()
     for point in form.points:
         leaves, numbers = _form_inputs(form, point)
         alone = check_code(engine, f"out = {form.expression}", leaves, numbers)
         findings += alone
-        if scaled:
+        if can_scale:
             code = f"out = ({form.expression}) * {_UPSTREAM}"
             findings += [
                 f if alone else replace(f, message=f.message + _FORGOT_UPSTREAM)
+                for f in check_code(engine, code, leaves, numbers)
+            ]
+        if helpers is None or alone:
+            continue
+        for code, hint in _harder_cases(form, helpers):
+            findings += [
+                replace(f, message=f.message + hint, op=f.op or form.op)
                 for f in check_code(engine, code, leaves, numbers)
             ]
     findings = _unique(findings)
@@ -633,9 +781,53 @@ def check_form(engine: Engine, spec: CheckSpec) -> CheckResult:
             spec.id, spec.title, "FAIL", findings[0].message + more, form.op, tuple(findings)
         )
     names = [n for n in form.names if n != "n"]
-    times = f" (upstream 1 and {_UPSTREAM})" if scaled else ""
-    detail = f"value, ∂/∂{', ∂/∂'.join(names)} at {len(form.points)} points{times}"
+    detail = f"value, ∂/∂{', ∂/∂'.join(names)} at {len(form.points)} points"
+    if can_scale:
+        detail += f"; upstream 1, {_UPSTREAM}"
+    if helpers is not None:
+        detail += "; leaf, computed, shared operands"
+    else:
+        detail += "; leaf operands only (a * n, a + b fail on computed ones)"
     return CheckResult(spec.id, spec.title, "PASS", detail, form.op)
+
+
+#: Python's operator methods a Value class may define beyond the ones probed
+_OPERATOR_METHODS = (
+    "__abs__ __floordiv__ __rfloordiv__ __mod__ __rmod__ __matmul__ __pos__ "
+    "__lt__ __le__ __gt__ __ge__ __round__ __floor__ __ceil__ __trunc__"
+).split()
+#: what every class has, or other rows check
+_NOT_OPS = frozenset({"backward", "zero_grad"})
+
+
+def check_methods(engine: Engine, spec: CheckSpec) -> CheckResult:
+    """The class's own methods that no row checks (INFO), and misspelled dunders."""
+    probed = {form.needs for form in FORMS}
+    notes: dict[str, str] = {}
+    for klass in reversed(engine.cls.__mro__[:-1]):
+        for name, obj in vars(klass).items():
+            if not callable(obj) and not isinstance(obj, staticmethod | classmethod):
+                continue
+            if name in probed or name in _NOT_OPS:
+                continue
+            wanted = f"__{name.strip('_')}__"
+            if name != wanted and name.startswith("_") and name.endswith("_") and (
+                wanted in probed or wanted in _OPERATOR_METHODS or wanted == "__init__"
+            ):
+                if not hasattr(engine.cls, wanted) or wanted == "__init__":
+                    notes[name] = f"{name} (did you mean `{wanted}`?)"
+                continue
+            if name.startswith("_") and name not in _OPERATOR_METHODS:
+                continue
+            why = NOT_PROBED.get(name)
+            notes[name] = f"{name}() ({why})" if why else (
+                name if name.startswith("__") else f"{name}()"
+            )
+    if not notes:
+        return CheckResult(spec.id, spec.title, "INFO", f"every method of {engine.name} is checked")
+    detail = f"not checked (no reference for them here): {', '.join(notes.values())}"
+    return CheckResult(spec.id, spec.title, "INFO", detail, data={"methods": list(notes)})
+
 
 
 def _unique(findings: Sequence[Finding]) -> list[Finding]:

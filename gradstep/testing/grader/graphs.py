@@ -9,7 +9,7 @@ import math
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import replace
+from dataclasses import asdict, replace
 from typing import Any
 
 from gradstep.engine import Value, _CollectorPaused, topological_order
@@ -32,7 +32,7 @@ from gradstep.testing.grader.checks import (
 from gradstep.testing.grader.ops import FORM_BY_ID, FORMS, PROBED_OPS, Form, dag_op
 from gradstep.testing.strategies import BINARY_OPS, DAGStep, ExpressionDAG, _apply_step
 
-__all__ = ["check_dags", "check_repeated", "check_reset", "check_depth"]
+__all__ = ["check_dags", "check_repeatable", "check_repeated", "check_reset", "check_depth"]
 
 
 # --- random expression DAGs ----------------------------------------------------------------
@@ -60,13 +60,27 @@ def _dag_ops(
     return list(ops), forms, failing
 
 
+class _OutOfTime(BaseException):
+    """The search's time is up (a BaseException: Hypothesis lets it through at once)."""
+
+
+def _size(dag: ExpressionDAG) -> tuple[int, int]:
+    """How big a DAG reads: its steps, then its inputs."""
+    return len(dag.steps), len(dag.inputs)
+
+
 def check_dags(
-    engine: Engine, spec: CheckSpec, chosen: Sequence[str], examples: int, seconds: float
+    engine: Engine,
+    spec: CheckSpec,
+    chosen: Sequence[str],
+    examples: int,
+    seconds: float,
+    progress: Callable[[Mapping[str, Any]], None] = lambda data: None,
 ) -> CheckResult:
     """Random DAGs over the ops that pass alone, vs gradstep; shrunk to a minimal failure.
 
-    After ``seconds`` no more DAGs are tried: the search reports what it has, and the
-    shrinking stops at the smallest failure found so far.
+    After ``seconds`` the search stops where it is: the smallest failing DAG found so far is
+    the result (each new smallest one is also sent as progress, for a search killed mid-way).
     """
     from hypothesis import HealthCheck, find, settings
     from hypothesis.errors import NoSuchExample
@@ -80,15 +94,20 @@ def check_dags(
         return CheckResult(spec.id, spec.title, "SKIP", why + left_out)
     counts = {"tried": 0, "first": 0, "stopped": 0}
     stop_at = time.perf_counter() + seconds
+    smallest: list[ExpressionDAG] = []
 
     def fails(dag: ExpressionDAG) -> bool:
         if time.perf_counter() > stop_at:
-            counts["stopped"] = counts["stopped"] or counts["tried"]
-            return False
+            counts["stopped"] = counts["tried"]
+            raise _OutOfTime
         counts["tried"] += 1
         bad = _dag_problem(engine, dag) is not None
         if bad and not counts["first"]:
             counts["first"] = counts["tried"]
+        if bad and (not smallest or _size(dag) < _size(smallest[-1])):
+            smallest.append(dag)
+            finding, blamed = _dag_finding(engine, _pruned_if_failing(engine, dag))
+            progress({"best": asdict(finding), "op": blamed, "first": counts["first"]})
         return bad
 
     options = settings(
@@ -99,9 +118,19 @@ def check_dags(
         suppress_health_check=list(HealthCheck),
     )
     shown_ops = " ".join(ops)
+    how = "shrunk"
     try:
         dag = find(expression_dags(ops=ops, forms=forms), fails, settings=options)
     except NoSuchExample:
+        dag = None
+    except _OutOfTime:  # the time is up: the smallest failure so far, if any
+        dag = smallest[-1] if smallest else None
+        how = f"the smallest found before the time limit ({seconds:g} s)"
+    except Exception:  # the engine answered differently for the same DAG (nondeterministic)
+        if not smallest:
+            raise
+        dag, how = smallest[-1], "the smallest found (results change from run to run)"
+    if dag is None:
         tried = counts["stopped"] or examples
         stopped = f" (stopped at the time limit of {seconds:g} s)" if counts["stopped"] else ""
         detail = (
@@ -109,12 +138,45 @@ def check_dags(
             f"(ops {shown_ops}){left_out}"
         )
         return CheckResult(spec.id, spec.title, "PASS", detail, data={"ops": ops})
-    pruned = _prune(dag)
-    if _dag_problem(engine, pruned) is not None:
-        dag = pruned
+    dag = _pruned_if_failing(engine, dag)
     finding, blamed = _dag_finding(engine, dag)
-    detail = f"failing DAG found at example {counts['first']}, shrunk: {finding.message}{left_out}"
+    if not _steady(engine, dag):
+        finding = replace(
+            finding,
+            message=finding.message + "; this DAG gives different results from run to run "
+            "(see the row 'same graph, fresh builds')",
+        )
+    detail = f"failing DAG found at example {counts['first']}, {how}: {finding.message}{left_out}"
     return CheckResult(spec.id, spec.title, "FAIL", detail, blamed, (finding,), {"ops": ops})
+
+
+def _pruned_if_failing(engine: Engine, dag: ExpressionDAG) -> ExpressionDAG:
+    """The DAG without what its root does not use, if that still fails."""
+    pruned = _prune(dag)
+    return pruned if _dag_problem(engine, pruned) is not None else dag
+
+
+def _steady(engine: Engine, dag: ExpressionDAG, builds: int = 8) -> bool:
+    """Whether fresh builds of the DAG (kept alive, so at new addresses) agree."""
+    keep: list[Any] = []
+    seen: list[tuple[float, ...]] = []
+    for _ in range(builds):
+        try:
+            slots = _slots(dag, [engine.leaf(x) for x in dag.inputs])
+            slots[-1].backward()
+        except Exception:
+            return True
+        keep.append(slots)
+        seen.append(tuple(_or_nan(_as_float(s.grad)) for s in slots[: len(dag.inputs)]))
+    return all(_all_agree(seen[0], other) for other in seen[1:])
+
+
+def _all_agree(first: Sequence[float], other: Sequence[float]) -> bool:
+    """Every number agrees (NaN with NaN too)."""
+    return all(
+        (math.isnan(x) and math.isnan(y)) or _agree(x, y, abs_=1e-9)
+        for x, y in zip(first, other, strict=True)
+    )
 
 
 def _prune(dag: ExpressionDAG) -> ExpressionDAG:
@@ -287,9 +349,10 @@ def _dag_blame(
             line = _dag_code_line(dag, names, k)
             where = f"the gradient first goes wrong below {names[n + k]} = {line}"
             if engine.statuses.get(form.id) == "PASS":
-                return form.op, (
-                    f"{where}; {form.expression} passes on its own, so suspect how backward() "
-                    "walks the graph (a shared node visited twice, = instead of +=, the order)"
+                return "backward", (
+                    f"{where}; {form.expression} passes on its own row (leaf, computed and "
+                    "shared operands), so suspect how backward() walks the graph (a shared "
+                    "node visited twice, the order)"
                 )
             return form.op, where
     return "backward", "the root's gradient is already wrong"
@@ -298,6 +361,113 @@ def _dag_blame(
 def _dag_code_line(dag: ExpressionDAG, names: Sequence[str], k: int) -> str:
     """The k-th step's expression."""
     return _dag_code(dag, names).splitlines()[k].split(" = ", 1)[1]
+
+
+# --- the same graph, built again ----------------------------------------------------------
+
+#: a graph where several nodes have two parents (so a walk that visits a node twice shows)
+_TANGLED = "c = a * b\nd = c + a\ne = d * c\nf = e + d\ng = f * b + e\nout = g * f + c"
+_BUILDS = 16
+
+
+def _fresh_builds(engine: Engine, code: str, leaves: Mapping[str, float]) -> list[list[float]]:
+    """out.data and the leaves' grads after backward(), for `_BUILDS` builds kept alive
+    (each build gets new memory addresses, so an order taken from a set or id() changes)."""
+    compiled = _compile(code)
+    keep: list[Any] = []
+    results = []
+    for _ in range(_BUILDS):
+        ns = engine.run(compiled, leaves, {})
+        ns["out"].backward()
+        keep.append(ns)
+        results.append(
+            [_or_nan(_as_float(ns["out"].data))]
+            + [_or_nan(_as_float(ns[name].grad)) for name in leaves]
+        )
+    return results
+
+
+def _set_attribute(ns: Mapping[str, Any]) -> str:
+    """The name of an attribute of an interior node that holds a set (``_prev``), or ""."""
+    node = ns.get("c")
+    for name, value in getattr(node, "__dict__", {}).items():
+        if isinstance(value, set | frozenset):
+            return name
+    return ""
+
+
+def check_repeatable(engine: Engine, spec: CheckSpec) -> CheckResult:
+    """The same graphs built and differentiated `_BUILDS` times: every build must agree."""
+    for form_id in ("add", "mul"):
+        if (why := engine.unsupported(form_id)) is not None:
+            return CheckResult(
+                spec.id, spec.title, "SKIP", f"needs {FORM_BY_ID[form_id].expression}: {why}"
+            )
+    leaves = dict(_SHARED.leaves)
+    for code in (_SHARED.code, _TANGLED):
+        try:
+            results = _fresh_builds(engine, code, leaves)
+        except Exception as error:
+            why = f"{_oneline(code)} raised {describe_error(error)} (see the rows above)"
+            return CheckResult(spec.id, spec.title, "SKIP", why)
+        different = [k for k, r in enumerate(results) if not _all_agree(results[0], r)]
+        if different:
+            return _nondeterministic(engine, spec, code, leaves, results, different)
+    detail = f"{_BUILDS} fresh builds of 2 graphs with shared nodes give the same results"
+    return CheckResult(spec.id, spec.title, "PASS", detail)
+
+
+def _nondeterministic(
+    engine: Engine,
+    spec: CheckSpec,
+    code: str,
+    leaves: Mapping[str, float],
+    results: Sequence[Sequence[float]],
+    different: Sequence[int],
+) -> CheckResult:
+    """The FAIL row: two differing results, the likely cause and a loop that shows it."""
+    names = ["out.data", *(f"{name}.grad" for name in leaves)]
+    k = different[0]
+    column = next(
+        i for i, (x, y) in enumerate(zip(results[0], results[k], strict=True)) if x != y
+    )
+    ns = engine.run(_compile(code), leaves, {})
+    held = _set_attribute(ns)
+    if held:
+        cause = (
+            f"its nodes keep their children in a set ({held} is a set, ordered by memory "
+            "address, so the order changes from build to build) and backward() depends on "
+            f"that order; keep them in a tuple, and check that the topological sort marks "
+            "nodes visited (a node visited twice passes its gradient down twice)"
+        )
+    else:
+        cause = (
+            "backward() depends on something that changes from build to build (an order "
+            "taken from a set, a dict keyed by node or id()), most often with a node visited "
+            "twice by the topological sort: mark nodes visited"
+        )
+    distinct = len({tuple(round(x, 9) for x in r) for r in results})
+    message = (
+        f"nondeterministic: {_oneline(code)} built {len(results)} times gives {distinct} "
+        f"different results: {names[column]} = {_number(results[0][column])} in build 1, "
+        f"{_number(results[k][column])} in build {k + 1}; likely cause: {cause}"
+    )
+    ref = _reference(_compile(code), leaves, {})
+    expected = [float(ref["out"].data), *(float(ref[name].grad) for name in leaves)]
+    lines = [
+        engine.import_line,
+        "graphs = []  # keep every graph alive: each build then gets new memory addresses",
+        f"for build in range({len(results)}):",
+    ]
+    body = [f"{name} = {engine.name}({x!r})" for name, x in leaves.items()]
+    body += [*code.splitlines(), "out.backward()", "graphs.append(out)"]
+    shown = ", ".join(f"{name}.grad" for name in leaves)
+    right = " ".join(_number(x) for x in expected[1:])
+    body.append(f"print({shown})  # right: {right}; here it changes from build to build")
+    lines += [f"    {line}" for line in body]
+    finding = Finding(message, expected[column], results[k][column], "\n".join(lines))
+    data = {"results": [list(r) for r in results], "names": names, "expected": expected}
+    return CheckResult(spec.id, spec.title, "FAIL", message, "backward", (finding,), data)
 
 
 # --- repeated backward and resets ----------------------------------------------------------

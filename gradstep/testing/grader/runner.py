@@ -471,7 +471,7 @@ def _collect(
         elif kind == "result":
             row = CheckResult.from_dict(event["result"])
             results[row.id] = row
-            if by_id[row.id].kind == "form":
+            if by_id[row.id].kind in ("form", "backward"):
                 statuses[row.id] = row.status
             current = None
         elif kind == "done":
