@@ -36,7 +36,9 @@ from gradstep.testing.grader.checks import (
     check_form,
     check_methods,
     describe_error,
+    misspelled,
     plan,
+    user_frames,
 )
 from gradstep.testing.grader.graphs import (
     check_dags,
@@ -166,9 +168,10 @@ def _import_module(name: str) -> Any:
 
 
 def _one_line(error: BaseException, filename: str | None) -> str:
-    """``NameError: name 'mth' is not defined (engine.py, line 12)``."""
+    """``NameError: name 'mth' is not defined (engine.py, line 12)``: the line in the user's
+    file (``filename``, or any file that is not gradstep's testing code)."""
     text = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
-    frames = traceback.extract_tb(error.__traceback__)
+    frames = user_frames(error)
     user = [f for f in frames if filename is None or Path(f.filename).name == filename]
     if user:
         text += f" ({Path(user[-1].filename).name}, line {user[-1].lineno})"
@@ -196,6 +199,14 @@ def load_class(kind: str, location: str, class_name: str) -> tuple[type, str]:
             raise TargetError(f"{location} has no class {class_name!r}{offer}")
     if not isinstance(found, type):
         raise TargetError(f"{location}:{class_name} is a {type(found).__name__}, not a class")
+    from gradstep.engine import Value
+
+    if found is Value and not (kind == "module" and location.startswith("gradstep")):
+        raise TargetError(
+            f"{location}:{class_name} is gradstep's own Value ({location} imports it from "
+            f"gradstep): test-engine checks a class you wrote; define {class_name} in "
+            f"{location}, or give the file that does"
+        )
     _check_shape(found)
     return found, import_line
 
@@ -208,6 +219,7 @@ def _check_shape(cls: type) -> None:
     except BaseException as error:
         raise TargetError(
             f"{name}(1.5) raised {_one_line(error, None)}: test-engine needs {name}(data)"
+            + misspelled(cls, "__init__")
         ) from error
     for attribute in ("data", "grad"):
         if not hasattr(v, attribute):

@@ -124,7 +124,7 @@ def plan(ops: Sequence[str] | None = None) -> list[CheckSpec]:
     rows.append(CheckSpec("methods", "other methods", "methods"))
     rows += [CheckSpec(c.id, c.title, "case") for c in _CASES]
     rows += [
-        CheckSpec("nondeterminism", "same graph, fresh builds", "repeatable"),
+        CheckSpec("nondeterminism", "fresh builds", "repeatable"),
         CheckSpec("dags", "random DAGs", "dags"),
         CheckSpec("repeated_backward", "repeated backward()", "repeated"),
         CheckSpec("reset", "grad = 0, backward()", "reset"),
@@ -321,7 +321,7 @@ class Engine:
     _probes: dict[str, str | None] = field(default_factory=dict)
     _scaling: bool | None = None
     _none: list[Form] | None = None
-    _helpers: tuple[Form, Form] | None | bool = False  # False: not yet looked for
+    _helpers: tuple[Form, Form] | bool | None = False  # False: not yet looked for
 
     @property
     def name(self) -> str:
@@ -388,8 +388,12 @@ class Engine:
         if self._helpers is False:
             self._helpers = None
             if self.statuses.get("order", "PASS") == "PASS":
-                for scale, join in (("mul_n", "add"), ("add_n", "add"), ("mul_n", "mul"),
-                                    ("add_n", "mul")):
+                for scale, join in (
+                    ("mul_n", "add"),
+                    ("add_n", "add"),
+                    ("mul_n", "mul"),
+                    ("add_n", "mul"),
+                ):
                     pair = (FORM_BY_ID[scale], FORM_BY_ID[join])
                     if _helpers_work(self, *pair):
                         self._helpers = pair
@@ -537,7 +541,8 @@ def check_code(
     except Exception as error:
         none = _none_hint(engine, error)
         if none is not None:
-            message = f"at {at}: {_what_ran(code)}: {none[0]}"
+            what = _what_ran(code)
+            message = none[0] + (f" (at {at})" if none[2] == what else f" (at {at}, in {what})")
             return [Finding(message, code=repro([]).removesuffix("\nout.backward()"), op=none[1])]
         return [
             Finding(
@@ -594,8 +599,8 @@ def check_code(
     return findings
 
 
-def _none_hint(engine: Engine, error: BaseException) -> tuple[str, str] | None:
-    """When an error comes from a method returning None: what to fix, and that op."""
+def _none_hint(engine: Engine, error: BaseException) -> tuple[str, str, str] | None:
+    """When an error comes from a method returning None: what to fix, that op, its form."""
     if "NoneType" not in str(error):
         return None
     culprits = engine.returns_none()
@@ -607,6 +612,7 @@ def _none_hint(engine: Engine, error: BaseException) -> tuple[str, str] | None:
         f"{form.expression} returned None: {method} must end with `return out` "
         "(the new Value it built)",
         form.op,
+        form.expression,
     )
 
 
@@ -781,21 +787,33 @@ def check_form(engine: Engine, spec: CheckSpec) -> CheckResult:
             spec.id, spec.title, "FAIL", findings[0].message + more, form.op, tuple(findings)
         )
     names = [n for n in form.names if n != "n"]
-    detail = f"value, ∂/∂{', ∂/∂'.join(names)} at {len(form.points)} points"
-    if can_scale:
-        detail += f"; upstream 1, {_UPSTREAM}"
+    ways = ["leaf", f"×{_UPSTREAM}"] if can_scale else ["leaf"]
     if helpers is not None:
-        detail += "; leaf, computed, shared operands"
-    else:
-        detail += "; leaf operands only (a * n, a + b fail on computed ones)"
+        ways += ["computed", "shared"]
+    detail = f"value, ∂/∂{', ∂/∂'.join(names)} at {len(form.points)} points: {', '.join(ways)}"
+    if helpers is None:
+        detail += " (a * n and a + b fail on computed operands)"
     return CheckResult(spec.id, spec.title, "PASS", detail, form.op)
 
 
 #: Python's operator methods a Value class may define beyond the ones probed
-_OPERATOR_METHODS = (
-    "__abs__ __floordiv__ __rfloordiv__ __mod__ __rmod__ __matmul__ __pos__ "
-    "__lt__ __le__ __gt__ __ge__ __round__ __floor__ __ceil__ __trunc__"
-).split()
+_OPERATOR_METHODS = [
+    "__abs__",
+    "__floordiv__",
+    "__rfloordiv__",
+    "__mod__",
+    "__rmod__",
+    "__matmul__",
+    "__pos__",
+    "__lt__",
+    "__le__",
+    "__gt__",
+    "__ge__",
+    "__round__",
+    "__floor__",
+    "__ceil__",
+    "__trunc__",
+]
 #: what every class has, or other rows check
 _NOT_OPS = frozenset({"backward", "zero_grad"})
 
@@ -811,8 +829,11 @@ def check_methods(engine: Engine, spec: CheckSpec) -> CheckResult:
             if name in probed or name in _NOT_OPS:
                 continue
             wanted = f"__{name.strip('_')}__"
-            if name != wanted and name.startswith("_") and name.endswith("_") and (
-                wanted in probed or wanted in _OPERATOR_METHODS or wanted == "__init__"
+            if (
+                name != wanted
+                and name.startswith("_")
+                and name.endswith("_")
+                and (wanted in probed or wanted in _OPERATOR_METHODS or wanted == "__init__")
             ):
                 if not hasattr(engine.cls, wanted) or wanted == "__init__":
                     notes[name] = f"{name} (did you mean `{wanted}`?)"
@@ -820,14 +841,13 @@ def check_methods(engine: Engine, spec: CheckSpec) -> CheckResult:
             if name.startswith("_") and name not in _OPERATOR_METHODS:
                 continue
             why = NOT_PROBED.get(name)
-            notes[name] = f"{name}() ({why})" if why else (
-                name if name.startswith("__") else f"{name}()"
+            notes[name] = (
+                f"{name}() ({why})" if why else (name if name.startswith("__") else f"{name}()")
             )
     if not notes:
         return CheckResult(spec.id, spec.title, "INFO", f"every method of {engine.name} is checked")
     detail = f"not checked (no reference for them here): {', '.join(notes.values())}"
     return CheckResult(spec.id, spec.title, "INFO", detail, data={"methods": list(notes)})
-
 
 
 def _unique(findings: Sequence[Finding]) -> list[Finding]:

@@ -144,7 +144,7 @@ def check_dags(
         finding = replace(
             finding,
             message=finding.message + "; this DAG gives different results from run to run "
-            "(see the row 'same graph, fresh builds')",
+            "(see the row 'fresh builds')",
         )
     detail = f"failing DAG found at example {counts['first']}, {how}: {finding.message}{left_out}"
     return CheckResult(spec.id, spec.title, "FAIL", detail, blamed, (finding,), {"ops": ops})
@@ -392,7 +392,7 @@ def _set_attribute(ns: Mapping[str, Any]) -> str:
     node = ns.get("c")
     for name, value in getattr(node, "__dict__", {}).items():
         if isinstance(value, set | frozenset):
-            return name
+            return str(name)
     return ""
 
 
@@ -428,9 +428,7 @@ def _nondeterministic(
     """The FAIL row: two differing results, the likely cause and a loop that shows it."""
     names = ["out.data", *(f"{name}.grad" for name in leaves)]
     k = different[0]
-    column = next(
-        i for i, (x, y) in enumerate(zip(results[0], results[k], strict=True)) if x != y
-    )
+    column = next(i for i, (x, y) in enumerate(zip(results[0], results[k], strict=True)) if x != y)
     ns = engine.run(_compile(code), leaves, {})
     held = _set_attribute(ns)
     if held:

@@ -54,6 +54,10 @@ DEFAULT_EXAMPLES = 100
 DEFAULT_MAX_DEPTH = 1_000_000
 DEFAULT_DEPTH_SECONDS = 10.0
 DEFAULT_TIMEOUT = 10.0
+#: ``gradstep test-engine`` on several engines: a shorter chain search, a budget per engine
+CLASS_MAX_DEPTH = 100_000
+CLASS_DEPTH_SECONDS = 2.0
+CLASS_BUDGET = 300.0
 _MAX_WORKERS = 12  # a worker that keeps dying: give up on the remaining checks after this many
 
 
@@ -184,6 +188,8 @@ class EngineReport:
             f"gradstep test-engine {self.target}",
             f"{self.class_name} vs gradstep and central differences "
             "(a, b: Values; n: a plain number)",
+            "op rows: at each point on leaves, times -1.5 (upstream gradient), on computed",
+            "operands (x = a * 1.0) and on operands that reach out by another path too",
             "",
         ]
         for row in self.rows:
@@ -268,8 +274,14 @@ class _Worker:
         self.events.put(_EOF)
 
     def _read_stderr(self, stream: IO[str]) -> None:
-        for line in stream:
-            self.stderr.append(line.rstrip("\n"))
+        """Keep the last lines only, read in chunks: a flood costs no memory."""
+        tail = ""
+        while chunk := stream.read(8192):
+            tail = (tail + chunk)[-4096:]
+            *lines, tail = tail.split("\n")
+            self.stderr.extend(line[-400:] for line in lines)
+        if tail:
+            self.stderr.append(tail[-400:])
 
     def next(self, seconds: float) -> object:
         """The next event (a dict), `_TIMEOUT` after ``seconds``, or `_EOF` when it ended."""
@@ -349,6 +361,22 @@ def _lost(spec: CheckSpec, why: str, progress: Sequence[Mapping[str, Any]]) -> C
             "recursive backward() whose raised recursion limit lets it overflow the C stack"
         )
         return CheckResult(spec.id, spec.title, "FAIL", text, "backward", (Finding(text),), data)
+    best = [p for p in progress if "best" in p]
+    if spec.kind == "dags" and best:
+        finding = Finding(**best[-1]["best"])
+        stopped = "did not answer" if why.startswith("did not") else f"died ({why})"
+        text = (
+            f"failing DAG found at example {best[-1]['first']}; the search {stopped} while "
+            f"shrinking it (a slow or stuck backward()?), the smallest so far: {finding.message}"
+        )
+        return CheckResult(
+            spec.id, spec.title, "FAIL", text, best[-1]["op"], (finding,), {"stopped": why}
+        )
+    if spec.kind == "dags" and why.startswith("did not"):
+        why = (
+            f"{why}: one random DAG took that long in your code (the search itself stops "
+            "at half that time)"
+        )
     text = why if why.startswith("did not") else f"the process running this check died ({why})"
     return CheckResult(spec.id, spec.title, "FAIL", text, spec.id, (Finding(text),))
 
@@ -361,6 +389,7 @@ def check_engine(
     max_depth: int = DEFAULT_MAX_DEPTH,
     depth_seconds: float = DEFAULT_DEPTH_SECONDS,
     timeout: float = DEFAULT_TIMEOUT,
+    budget: float | None = None,
 ) -> EngineReport:
     """Check a micrograd-style class: every op against gradstep and central differences,
     random DAGs (``examples`` of them), node reuse, repeated backward, the deepest chain.
@@ -369,10 +398,13 @@ def check_engine(
     omitted) or the class itself.  ``ops`` limits the op rows and the DAGs (names such as
     ``"tanh"``, or ``"+"``).  Each check runs in the worker with a ``timeout`` (seconds);
     the chain check doubles its depth up to ``max_depth`` within ``depth_seconds`` of CPU time.
+    ``budget`` (seconds) bounds the whole run: the checks not reached by then are SKIP rows.
     Raises `EngineTargetError` when the class cannot be loaded, ValueError on bad options.
     """
     if examples < 0 or max_depth < 1 or depth_seconds <= 0 or timeout <= 0:
         raise ValueError("examples ≥ 0, max_depth ≥ 1, depth_seconds > 0 and timeout > 0, please")
+    if budget is not None and budget <= 0:
+        raise ValueError("budget > 0, please")
     specs = plan(ops)
     names = list(op_names(ops)) if ops is not None else None
     where = parse_target(target)
@@ -382,7 +414,13 @@ def check_engine(
     class_name = where.class_name.rsplit(".", 1)[-1]
     by_id = {spec.id: spec for spec in specs}
     workers = 0
+    deadline = math.inf if budget is None else start + budget
     while len(results) < len(specs):
+        if time.perf_counter() >= deadline:
+            why = f"not run: checking this engine took its whole budget of {budget:g} s"
+            for spec in specs:
+                results.setdefault(spec.id, CheckResult(spec.id, spec.title, "SKIP", why))
+            break
         if workers == _MAX_WORKERS:
             for spec in specs:
                 if spec.id not in results:
@@ -406,7 +444,7 @@ def check_engine(
         workers += 1
         try:
             class_name = _await_ready(worker, where, timeout, first=workers == 1) or class_name
-            _collect(worker, by_id, results, statuses, timeout, examples, depth_seconds)
+            _collect(worker, by_id, results, statuses, timeout, examples, depth_seconds, deadline)
         finally:
             worker.stop()
     rows = tuple(results[spec.id] for spec in specs)
@@ -425,7 +463,11 @@ def _await_ready(worker: _Worker, where: Target, timeout: float, first: bool) ->
     limit = 3.0 * timeout
     event = worker.next(limit)
     if event is _TIMEOUT:
-        raise EngineTargetError(f"importing {where} did not finish within {limit:g} s")
+        raise EngineTargetError(
+            f"importing {where} did not finish within {limit:g} s: if the file runs a demo or "
+            'trains a model when imported, put that code under `if __name__ == "__main__":`; '
+            "or allow more time with --timeout (the import gets 3 times the timeout)"
+        )
     if event is _EOF:
         raise EngineTargetError(f"the process importing {where} died ({worker.how_it_ended()})")
     assert isinstance(event, dict)
@@ -442,6 +484,7 @@ def _collect(
     timeout: float,
     examples: int,
     depth_seconds: float,
+    deadline: float = math.inf,
 ) -> None:
     """Read results until the worker is done, hangs or dies (then record the check it was on)."""
     current: CheckSpec | None = None
@@ -450,11 +493,15 @@ def _collect(
         limit = (
             timeout if current is None else _time_limit(current, timeout, examples, depth_seconds)
         )
-        event = worker.next(limit)
+        left = deadline - time.perf_counter()
+        event = worker.next(min(limit, max(left, 0.0)))
         if event is _TIMEOUT or event is _EOF:
             if current is None:
                 return
-            if event is _TIMEOUT:
+            if event is _TIMEOUT and left < limit:
+                why = "did not finish before this engine's time budget ran out"
+                worker.stop()
+            elif event is _TIMEOUT:
                 why = f"did not finish within {limit:g} s (an infinite loop?)"
                 worker.stop()
             else:
