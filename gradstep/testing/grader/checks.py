@@ -344,9 +344,20 @@ class Engine:
     def unsupported(self, form_id: str) -> str | None:
         """Why ``form`` cannot be checked (the class lacks or refuses it), or None if it can."""
         status = self.statuses.get(form_id)
-        if status is not None:
-            return "unsupported" if status == "UNSUPPORTED" else None
+        if status == "PASS":
+            return None
         return self.probe(form_id)
+
+    def children_in_set(self) -> str:
+        """The attribute of a result (``_prev``) that holds its children in a set, or ""."""
+        try:
+            out = self.leaf(1.5) * self.leaf(-0.7)
+        except Exception:
+            return ""
+        for name, value in getattr(out, "__dict__", {}).items():
+            if isinstance(value, set | frozenset):
+                return str(name)
+        return ""
 
     def probe(self, form_id: str) -> str | None:
         """Try the form once (remembered): None if the class does it, else why not."""

@@ -21,7 +21,7 @@ __all__ = ["format_table", "write_csv", "write_html"]
 def _failing(graded: Graded) -> str:
     """The failing rows' titles, or why the engine could not be checked."""
     if graded.report is None:
-        return graded.error
+        return graded.error.replace(graded.submission.target, graded.submission.name)
     return ", ".join(row.title for row in graded.report.failed) or "-"
 
 
@@ -42,7 +42,9 @@ def format_table(report: ClassReport, width: int = 100) -> str:
         name = graded.submission.name
         name = name if len(name) <= name_width else "…" + name[-name_width + 1 :]
         left = f"  {name:<{name_width}}  {_score(graded):>7}  {graded.seconds:>5.1f}s  "
-        wrapped = textwrap.wrap(_failing(graded), max(30, width - len(left))) or [""]
+        wrapped = textwrap.wrap(
+            _failing(graded), max(30, width - len(left)), break_on_hyphens=False
+        ) or [""]
         lines.append(left + wrapped[0])
         lines += [" " * len(left) + more for more in wrapped[1:]]
     counts = report.counts()
