@@ -355,10 +355,10 @@ def _add_test_engine(commands: argparse._SubParsersAction[_Parser]) -> None:
     command.add_argument(
         "--timeout",
         type=_seconds,
-        default=engines.DEFAULT_TIMEOUT,
         metavar="S",
         help=f"time limit of each check (default: {engines.DEFAULT_TIMEOUT:g} s; "
-        "the random DAGs get 6x)",
+        f"{engines.CLASS_TIMEOUT:g} s for several engines; the random DAGs get 6x, the "
+        "import 3x)",
     )
     command.add_argument("--json", action="store_true", help="print the report as JSON")
     command.add_argument(
@@ -888,12 +888,13 @@ def _engine_options(args: argparse.Namespace, several: bool) -> dict[str, Any]:
 
     depth = runner.CLASS_MAX_DEPTH if several else runner.DEFAULT_MAX_DEPTH
     seconds = runner.CLASS_DEPTH_SECONDS if several else runner.DEFAULT_DEPTH_SECONDS
+    timeout = runner.CLASS_TIMEOUT if several else runner.DEFAULT_TIMEOUT
     return {
         "ops": args.ops,
         "examples": args.examples,
         "max_depth": args.max_depth if args.max_depth is not None else depth,
         "depth_seconds": args.depth_seconds if args.depth_seconds is not None else seconds,
-        "timeout": args.timeout,
+        "timeout": args.timeout if args.timeout is not None else timeout,
         "budget": args.budget if args.budget is not None or not several else runner.CLASS_BUDGET,
     }
 

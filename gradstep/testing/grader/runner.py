@@ -55,9 +55,10 @@ DEFAULT_MAX_DEPTH = 1_000_000
 DEFAULT_DEPTH_SECONDS = 10.0
 DEFAULT_TIMEOUT = 10.0
 #: ``gradstep test-engine`` on several engines: a shorter chain search, a budget per engine
-CLASS_MAX_DEPTH = 100_000
-CLASS_DEPTH_SECONDS = 2.0
-CLASS_BUDGET = 300.0
+CLASS_MAX_DEPTH = 20_000
+CLASS_DEPTH_SECONDS = 1.0
+CLASS_TIMEOUT = 5.0
+CLASS_BUDGET = 120.0
 _MAX_WORKERS = 12  # a worker that keeps dying: give up on the remaining checks after this many
 
 
