@@ -33,7 +33,7 @@ from gradstep.testing import (
     gradcheck,
 )
 from gradstep.testing.grader.checks import plan
-from gradstep.testing.grader.graphs import _prune
+from gradstep.testing.grader.graphs import prune
 from gradstep.testing.grader.ops import FORMS, NOT_PROBED, PROBED_OPS, dag_op, op_names
 from gradstep.testing.grader.runner import parse_target
 
@@ -593,7 +593,7 @@ def test_prune_drops_what_the_root_does_not_use() -> None:
         (1.5, -0.7, 2.0),
         (DAGStep("tanh", (1,)), DAGStep("*", (0, 0)), DAGStep("+", (4, 0))),  # tanh(b), c unused
     )
-    pruned = _prune(dag)
+    pruned = prune(dag)
     assert pruned.inputs == (1.5,)
     assert pruned.steps == (DAGStep("*", (0, 0)), DAGStep("+", (1, 0)))
     assert pruned.evaluate_float() == dag.evaluate_float() == 1.5 * 1.5 + 1.5

@@ -40,6 +40,15 @@ __all__ = [
     "misspelled",
     "user_frames",
     "is_ours",
+    "SHARED_CASE",
+    "compile_ours",
+    "reference",
+    "repro_code",
+    "agree",
+    "as_float",
+    "number",
+    "shown_number",
+    "oneline",
 ]
 
 Status: TypeAlias = Literal["PASS", "FAIL", "UNSUPPORTED", "SKIP", "INFO"]
@@ -109,7 +118,7 @@ _CASES: tuple[_Case, ...] = (
 _CASE_BY_ID = {case.id: case for case in _CASES}
 
 #: the shared-node graph the repeated-backward and reset checks use
-_SHARED = _CASE_BY_ID["shared_node"]
+SHARED_CASE = _CASE_BY_ID["shared_node"]
 
 
 def plan(ops: Sequence[str] | None = None) -> list[CheckSpec]:
@@ -210,7 +219,7 @@ _REL, _ABS = 1e-6, 1e-9  # gradstep vs the foreign class: the same formulas up t
 _EPS = 1e-6  # central differences: h = eps·max(1, |x|)
 
 
-def _compile(code: str) -> CodeType:
+def compile_ours(code: str) -> CodeType:
     """Compile our own fixed statements (never the user's input), tagged so tracebacks can
     tell our frames from the user's."""
     return compile(code, _SOURCE, "exec")
@@ -287,22 +296,22 @@ def describe_error(error: BaseException) -> str:
     return (f"{name}: {text}" if text else name) + _where(error)
 
 
-def _number(x: float) -> str:
+def number(x: float) -> str:
     """A number as Python reads it back, short: 1.5, -0.7, 0.7115941."""
     return f"{x:.10g}" if math.isfinite(x) else repr(x)
 
 
-def _shown(x: float | None) -> str:
+def shown_number(x: float | None) -> str:
     """A number for a message, or "not a number"."""
-    return "not a number" if x is None else _number(x)
+    return "not a number" if x is None else number(x)
 
 
-def _agree(expected: float, got: float, rel: float = _REL, abs_: float = _ABS) -> bool:
+def agree(expected: float, got: float, rel: float = _REL, abs_: float = _ABS) -> bool:
     """|expected − got| ≤ abs + rel·|expected|, both finite."""
     return math.isfinite(got) and abs(expected - got) <= abs_ + rel * abs(expected)
 
 
-def _as_float(x: object) -> float | None:
+def as_float(x: object) -> float | None:
     """A node's ``data`` or ``grad`` as a float, or None if it is not a number."""
     try:
         return float(x)  # type: ignore[arg-type]
@@ -385,7 +394,7 @@ class Engine:
                     continue
                 leaves, numbers = _form_inputs(form, form.points[0])
                 try:
-                    out = self.run(_compile(f"out = {form.expression}"), leaves, numbers)["out"]
+                    out = self.run(compile_ours(f"out = {form.expression}"), leaves, numbers)["out"]
                 except Exception:
                     continue
                 if out is None:
@@ -441,7 +450,7 @@ def _helpers_work(engine: Engine, scale: Form, join: Form) -> bool:
     return not any(check_code(engine, code, {"a": 1.5, "b": -0.7}) for code in codes)
 
 
-def _reference(
+def reference(
     code: CodeType, leaves: Mapping[str, float], numbers: Mapping[str, float]
 ) -> dict[str, Any]:
     """The same code with gradstep's `Value`, after ``out.backward()``."""
@@ -465,7 +474,7 @@ def _probe(engine: Engine, form: Form) -> str | None:
         return f"{engine.name} has no {form.needs}" + misspelled(engine.cls, form.needs)
     leaves, numbers = _form_inputs(form, form.points[0])
     try:
-        engine.run(_compile(f"out = {form.expression}"), leaves, numbers)
+        engine.run(compile_ours(f"out = {form.expression}"), leaves, numbers)
     except Exception as error:
         if _is_refusal(error, form, engine.name):
             return f"{form.expression} raised {describe_error(error)}"
@@ -476,7 +485,7 @@ def _probe(engine: Engine, form: Form) -> str | None:
 # one expression, checked: value, every leaf's gradient, operands untouched
 
 
-def _repro(
+def repro_code(
     engine: Engine,
     code: str,
     leaves: Mapping[str, float],
@@ -490,16 +499,16 @@ def _repro(
     lines += code.splitlines()
     lines.append("out.backward()")
     for what, expected, got in prints:
-        comment = f"expected {_number(expected)}"
+        comment = f"expected {number(expected)}"
         if got is not None:
-            comment += f", got {_number(got)}"
+            comment += f", got {number(got)}"
         lines.append(f"print({what})  # {comment}")
     return "\n".join(lines)
 
 
 def _at(leaves: Mapping[str, float], numbers: Mapping[str, float]) -> str:
     """``a = 1.5, n = 2`` for a message."""
-    return ", ".join(f"{k} = {_number(v)}" for k, v in [*leaves.items(), *numbers.items()])
+    return ", ".join(f"{k} = {number(v)}" for k, v in [*leaves.items(), *numbers.items()])
 
 
 def _numeric_gradient(
@@ -513,8 +522,8 @@ def _numeric_gradient(
     x = leaves[name]
     h = _EPS * max(1.0, abs(x))
     try:
-        plus = _as_float(engine.run(code, {**leaves, name: x + h}, numbers)["out"].data)
-        minus = _as_float(engine.run(code, {**leaves, name: x - h}, numbers)["out"].data)
+        plus = as_float(engine.run(code, {**leaves, name: x + h}, numbers)["out"].data)
+        minus = as_float(engine.run(code, {**leaves, name: x - h}, numbers)["out"].data)
     except Exception:
         return None
     if plus is None or minus is None:
@@ -531,14 +540,14 @@ def check_code(
     """Run ``code`` (ending in ``out = ...``) on the foreign class and on gradstep; compare
     ``out.data``, every leaf's gradient after ``out.backward()`` and the leaves' data."""
     numbers = dict(numbers or {})
-    compiled = _compile(code)
-    ref = _reference(compiled, leaves, numbers)
+    compiled = compile_ours(code)
+    ref = reference(compiled, leaves, numbers)
     expected_out = ref["out"].data
     expected_grads = {name: float(ref[name].grad) for name in leaves}
     at = _at(leaves, numbers)
 
     def repro(prints: Sequence[tuple[str, float, float | None]]) -> str:
-        return _repro(engine, code, leaves, numbers, prints)
+        return repro_code(engine, code, leaves, numbers, prints)
 
     def all_prints(got: Mapping[str, float | None]) -> list[tuple[str, float, float | None]]:
         return [(f"{n}.grad", expected_grads[n], got.get(n)) for n in leaves]
@@ -548,7 +557,7 @@ def check_code(
         out = ns["out"]
         if out is None:
             raise TypeError("NoneType")
-        data = _as_float(out.data)
+        data = as_float(out.data)
     except Exception as error:
         none = _none_hint(engine, error)
         if none is not None:
@@ -565,10 +574,10 @@ def check_code(
     if data is None:
         return [Finding(f"at {at}: out.data is {out.data!r}, not a number", code=repro([]))]
     findings = []
-    if not _agree(expected_out, data):
+    if not agree(expected_out, data):
         findings.append(
             Finding(
-                f"out.data at {at}: expected {_number(expected_out)}, got {_number(data)}",
+                f"out.data at {at}: expected {number(expected_out)}, got {number(data)}",
                 expected_out,
                 data,
                 repro([("out.data", expected_out, data)]),
@@ -586,21 +595,21 @@ def check_code(
                 op=_raised_by(error) or "backward",
             ),
         ]
-    got = {name: _as_float(ns[name].grad) for name in leaves}
+    got = {name: as_float(ns[name].grad) for name in leaves}
     for name in leaves:
         expected, value = expected_grads[name], got[name]
-        if value is not None and _agree(expected, value):
+        if value is not None and agree(expected, value):
             continue
         numeric = _numeric_gradient(engine, compiled, leaves, numbers, name)
         context = (
             ""
             if numeric is None
-            else f" (central difference of your forward pass: {_number(numeric)})"
+            else f" (central difference of your forward pass: {number(numeric)})"
         )
-        shown = _number(value) if value is not None else repr(ns[name].grad)
+        shown = number(value) if value is not None else repr(ns[name].grad)
         findings.append(
             Finding(
-                f"∂out/∂{name} at {at}: expected {_number(expected)}, got {shown}{context}",
+                f"∂out/∂{name} at {at}: expected {number(expected)}, got {shown}{context}",
                 expected,
                 value,
                 repro(all_prints(got)),
@@ -630,7 +639,7 @@ def _none_hint(engine: Engine, error: BaseException) -> tuple[str, str, str] | N
 def _what_ran(code: str) -> str:
     """The code for a message: ``a + b`` for ``out = a + b``, else the statements on a line."""
     lines = code.splitlines()
-    return lines[0].removeprefix("out = ") if len(lines) == 1 else _oneline(code)
+    return lines[0].removeprefix("out = ") if len(lines) == 1 else oneline(code)
 
 
 def _changed_leaves(
@@ -643,11 +652,11 @@ def _changed_leaves(
     """A finding for each leaf whose data the code changed (operands must stay unmodified)."""
     findings = []
     for name, x in leaves.items():
-        now = _as_float(ns[name].data)
+        now = as_float(ns[name].data)
         if now is None or now != x:
             findings.append(
                 Finding(
-                    f"{when} changed the operand {name}.data from {_number(x)} to "
+                    f"{when} changed the operand {name}.data from {number(x)} to "
                     f"{ns[name].data!r} (at {at})",
                     float(x),
                     now,
@@ -677,7 +686,7 @@ def check_backward(engine: Engine, spec: CheckSpec) -> CheckResult:
                 spec.id,
                 spec.title,
                 "PASS",
-                f"{_oneline(code)}: walked from the root down",
+                f"{oneline(code)}: walked from the root down",
             )
         hint = (
             "; if a + b and a * b pass alone, backward() runs a node's _backward before the "
@@ -689,10 +698,10 @@ def check_backward(engine: Engine, spec: CheckSpec) -> CheckResult:
         )
     code = "out = a * b"
     try:
-        ns = engine.run(_compile(code), leaves, {})
-        born = {"a": _as_float(ns["a"].grad), "out": _as_float(ns["out"].grad)}
+        ns = engine.run(compile_ours(code), leaves, {})
+        born = {"a": as_float(ns["a"].grad), "out": as_float(ns["out"].grad)}
         ns["out"].backward()
-        seed = _as_float(ns["out"].grad)
+        seed = as_float(ns["out"].grad)
     except Exception as error:
         return CheckResult(
             spec.id, spec.title, "FAIL", f"raised {describe_error(error)}", "backward"
@@ -703,23 +712,23 @@ def check_backward(engine: Engine, spec: CheckSpec) -> CheckResult:
             return CheckResult(
                 spec.id, spec.title, "PASS", "a leaf's and a result's grad are 0 before backward()"
             )
-        shown = ", ".join(f"{name}.grad = {_shown(g)}" for name, g in wrong.items())
+        shown = ", ".join(f"{name}.grad = {shown_number(g)}" for name, g in wrong.items())
         message = (
             f"before any backward(), {shown}: a new node's grad must start at 0 (backward() "
             "adds into it; only the root is seeded with 1)"
         )
         prints = [(f"{name}.grad", 0.0, g) for name, g in wrong.items()]
-        code_text = _repro(engine, code, leaves, {}, prints).replace("out.backward()\n", "")
+        code_text = repro_code(engine, code, leaves, {}, prints).replace("out.backward()\n", "")
         finding = Finding(message, 0.0, next(iter(wrong.values())), code_text)
         return CheckResult(spec.id, spec.title, "FAIL", message, "backward", (finding,))
     if seed == 1.0:
         return CheckResult(spec.id, spec.title, "PASS", "out.grad = 1 after out.backward()")
     message = (
-        f"after out.backward(), out.grad is {_shown(seed)}, not 1: backward() must start the "
+        f"after out.backward(), out.grad is {shown_number(seed)}, not 1: backward() must start the "
         "chain rule with ∂out/∂out = 1 (out.grad = 1.0)"
     )
     finding = Finding(
-        message, 1.0, seed, _repro(engine, code, leaves, {}, [("out.grad", 1.0, seed)])
+        message, 1.0, seed, repro_code(engine, code, leaves, {}, [("out.grad", 1.0, seed)])
     )
     return CheckResult(spec.id, spec.title, "FAIL", message, "backward", (finding,))
 
@@ -767,7 +776,7 @@ def check_form(engine: Engine, spec: CheckSpec) -> CheckResult:
         missing = _missing_mirror(engine, form)
         if missing:
             leaves, numbers = _form_inputs(form, form.points[0])
-            code = _repro(engine, f"out = {form.expression}", leaves, numbers, [])
+            code = repro_code(engine, f"out = {form.expression}", leaves, numbers, [])
             finding = Finding(missing, code=code.removesuffix("\nout.backward()"))
             return CheckResult(spec.id, spec.title, "FAIL", missing, form.op, (finding,))
         return CheckResult(spec.id, spec.title, "UNSUPPORTED", why, form.op)
@@ -913,9 +922,9 @@ def check_case(engine: Engine, spec: CheckSpec) -> CheckResult:
             case.blame or findings[0].op,
             tuple(findings),
         )
-    return CheckResult(spec.id, spec.title, "PASS", f"{_oneline(case.code)}: value and gradients")
+    return CheckResult(spec.id, spec.title, "PASS", f"{oneline(case.code)}: value and gradients")
 
 
-def _oneline(code: str) -> str:
+def oneline(code: str) -> str:
     """Statements on one line: ``c = a * b; out = c * c``."""
     return "; ".join(code.splitlines())

@@ -14,20 +14,20 @@ from typing import Any
 
 from gradstep.engine import Value, _CollectorPaused, topological_order
 from gradstep.testing.grader.checks import (
-    _SHARED,
+    SHARED_CASE,
     CheckResult,
     CheckSpec,
     Engine,
     Finding,
-    _agree,
-    _as_float,
-    _compile,
-    _number,
-    _oneline,
-    _reference,
-    _repro,
-    _shown,
+    agree,
+    as_float,
+    compile_ours,
     describe_error,
+    number,
+    oneline,
+    reference,
+    repro_code,
+    shown_number,
 )
 from gradstep.testing.grader.ops import FORM_BY_ID, FORMS, PROBED_OPS, Form, dag_op
 from gradstep.testing.strategies import BINARY_OPS, DAGStep, ExpressionDAG, _apply_step
@@ -152,7 +152,7 @@ def check_dags(
 
 def _pruned_if_failing(engine: Engine, dag: ExpressionDAG) -> ExpressionDAG:
     """The DAG without what its root does not use, if that still fails."""
-    pruned = _prune(dag)
+    pruned = prune(dag)
     return pruned if _dag_problem(engine, pruned) is not None else dag
 
 
@@ -167,19 +167,19 @@ def _steady(engine: Engine, dag: ExpressionDAG, builds: int = 8) -> bool:
         except Exception:
             return True
         keep.append(slots)
-        seen.append(tuple(_or_nan(_as_float(s.grad)) for s in slots[: len(dag.inputs)]))
+        seen.append(tuple(_or_nan(as_float(s.grad)) for s in slots[: len(dag.inputs)]))
     return all(_all_agree(seen[0], other) for other in seen[1:])
 
 
 def _all_agree(first: Sequence[float], other: Sequence[float]) -> bool:
     """Every number agrees (NaN with NaN too)."""
     return all(
-        (math.isnan(x) and math.isnan(y)) or _agree(x, y, abs_=1e-9)
+        (math.isnan(x) and math.isnan(y)) or agree(x, y, abs_=1e-9)
         for x, y in zip(first, other, strict=True)
     )
 
 
-def _prune(dag: ExpressionDAG) -> ExpressionDAG:
+def prune(dag: ExpressionDAG) -> ExpressionDAG:
     """The DAG without the steps and inputs its root does not depend on (slots renumbered)."""
     n = len(dag.inputs)
     needed = {n + len(dag.steps) - 1}
@@ -223,14 +223,14 @@ def _dag_problem(engine: Engine, dag: ExpressionDAG) -> str | None:
     ref[-1].backward()
     try:
         slots = _slots(dag, [engine.leaf(x) for x in dag.inputs])
-        data = _as_float(slots[-1].data)
-        if data is None or not _agree(ref[-1].data, data, abs_=1e-7):
+        data = as_float(slots[-1].data)
+        if data is None or not agree(ref[-1].data, data, abs_=1e-7):
             return "value"
         slots[-1].backward()
         n = len(dag.inputs)
         for mine, theirs in zip(ref[:n], slots[:n], strict=True):
-            got = _as_float(theirs.grad)
-            if got is None or not _agree(mine.grad, got, abs_=1e-7):
+            got = as_float(theirs.grad)
+            if got is None or not agree(mine.grad, got, abs_=1e-7):
                 return "grad"
         return None
     except Exception as error:
@@ -281,7 +281,7 @@ def _dag_finding(engine: Engine, dag: ExpressionDAG) -> tuple[Finding, str]:
     n = len(dag.inputs)
     if problem not in ("value", "grad"):
         finding = Finding(
-            f"{_oneline(code)} raised {problem}", code=_repro(engine, code, leaves, {}, [])
+            f"{oneline(code)} raised {problem}", code=repro_code(engine, code, leaves, {}, [])
         )
         return finding, _step_form(dag.steps[-1]).op
     slots = _slots(dag, [engine.leaf(x) for x in dag.inputs])
@@ -289,32 +289,33 @@ def _dag_finding(engine: Engine, dag: ExpressionDAG) -> tuple[Finding, str]:
         k = next(
             i
             for i in range(n, len(slots))
-            if not _agree(ref[i].data, _or_nan(_as_float(slots[i].data)), abs_=1e-7)
+            if not agree(ref[i].data, _or_nan(as_float(slots[i].data)), abs_=1e-7)
         )
         step = dag.steps[k - n]
-        got = _as_float(slots[k].data)
+        got = as_float(slots[k].data)
         prints = [(f"{names[k]}.data", ref[k].data, got)]
         message = (
-            f"{_oneline(code)}: {names[k]}.data expected {_number(ref[k].data)}, got {_shown(got)}"
+            f"{oneline(code)}: {names[k]}.data expected {number(ref[k].data)}, "
+            f"got {shown_number(got)}"
         )
         return Finding(
-            message, ref[k].data, got, _repro(engine, code, leaves, {}, prints)
+            message, ref[k].data, got, repro_code(engine, code, leaves, {}, prints)
         ), _step_form(step).op
     slots[-1].backward()
-    got_grads = [_as_float(s.grad) for s in slots]
+    got_grads = [as_float(s.grad) for s in slots]
     prints = [(f"{names[i]}.grad", float(ref[i].grad), got_grads[i]) for i in range(n)]
-    wrong = [i for i in range(n) if not _agree(ref[i].grad, _or_nan(got_grads[i]), abs_=1e-7)]
+    wrong = [i for i in range(n) if not agree(ref[i].grad, _or_nan(got_grads[i]), abs_=1e-7)]
     first = wrong[0]
     message = (
-        f"{_oneline(code)}: ∂out/∂{names[first]} expected {_number(ref[first].grad)}, "
-        f"got {_shown(got_grads[first])}"
+        f"{oneline(code)}: ∂out/∂{names[first]} expected {number(ref[first].grad)}, "
+        f"got {shown_number(got_grads[first])}"
     )
     blamed, hint = _dag_blame(dag, ref, got_grads, names, engine)
     finding = Finding(
         f"{message}; {hint}",
         float(ref[first].grad),
         got_grads[first],
-        _repro(engine, code, leaves, {}, prints),
+        repro_code(engine, code, leaves, {}, prints),
     )
     return finding, blamed
 
@@ -340,7 +341,7 @@ def _dag_blame(
     """The node nearest the root whose gradient is right but gives a child a wrong one."""
     n = len(dag.inputs)
     right = [
-        g is not None and _agree(float(r.grad), g, abs_=1e-7) for r, g in zip(ref, got, strict=True)
+        g is not None and agree(float(r.grad), g, abs_=1e-7) for r, g in zip(ref, got, strict=True)
     ]
     for k in range(len(dag.steps) - 1, -1, -1):
         step = dag.steps[k]
@@ -380,7 +381,7 @@ _BUILDS = 16
 def _fresh_builds(engine: Engine, code: str, leaves: Mapping[str, float]) -> list[list[float]]:
     """out.data and the leaves' grads after backward(), for `_BUILDS` builds kept alive
     (each build gets new memory addresses, so an order taken from a set or id() changes)."""
-    compiled = _compile(code)
+    compiled = compile_ours(code)
     keep: list[Any] = []
     results = []
     for _ in range(_BUILDS):
@@ -388,8 +389,8 @@ def _fresh_builds(engine: Engine, code: str, leaves: Mapping[str, float]) -> lis
         ns["out"].backward()
         keep.append(ns)
         results.append(
-            [_or_nan(_as_float(ns["out"].data))]
-            + [_or_nan(_as_float(ns[name].grad)) for name in leaves]
+            [_or_nan(as_float(ns["out"].data))]
+            + [_or_nan(as_float(ns[name].grad)) for name in leaves]
         )
     return results
 
@@ -401,12 +402,12 @@ def check_repeatable(engine: Engine, spec: CheckSpec) -> CheckResult:
             return CheckResult(
                 spec.id, spec.title, "SKIP", f"needs {FORM_BY_ID[form_id].expression}: {why}"
             )
-    leaves = dict(_SHARED.leaves)
-    for code in (_SHARED.code, _TANGLED):
+    leaves = dict(SHARED_CASE.leaves)
+    for code in (SHARED_CASE.code, _TANGLED):
         try:
             results = _fresh_builds(engine, code, leaves)
         except Exception as error:
-            why = f"{_oneline(code)} raised {describe_error(error)} (see the rows above)"
+            why = f"{oneline(code)} raised {describe_error(error)} (see the rows above)"
             return CheckResult(spec.id, spec.title, "SKIP", why)
         different = [k for k, r in enumerate(results) if not _all_agree(results[0], r)]
         if different:
@@ -443,11 +444,11 @@ def _nondeterministic(
         )
     distinct = len({tuple(round(x, 9) for x in r) for r in results})
     message = (
-        f"nondeterministic: {_oneline(code)} built {len(results)} times gives {distinct} "
-        f"different results: {names[column]} = {_number(results[0][column])} in build 1, "
-        f"{_number(results[k][column])} in build {k + 1}; likely cause: {cause}"
+        f"nondeterministic: {oneline(code)} built {len(results)} times gives {distinct} "
+        f"different results: {names[column]} = {number(results[0][column])} in build 1, "
+        f"{number(results[k][column])} in build {k + 1}; likely cause: {cause}"
     )
-    ref = _reference(_compile(code), leaves, {})
+    ref = reference(compile_ours(code), leaves, {})
     expected = [float(ref["out"].data), *(float(ref[name].grad) for name in leaves)]
     lines = [
         engine.import_line,
@@ -457,7 +458,7 @@ def _nondeterministic(
     body = [f"{name} = {engine.name}({x!r})" for name, x in leaves.items()]
     body += [*code.splitlines(), "out.backward()", "graphs.append(out)"]
     shown = ", ".join(f"{name}.grad" for name in leaves)
-    right = " ".join(_number(x) for x in expected[1:])
+    right = " ".join(number(x) for x in expected[1:])
     body.append(f"print({shown})  # right: {right}; here it changes from build to build")
     lines += [f"    {line}" for line in body]
     finding = Finding(message, expected[column], results[k][column], "\n".join(lines))
@@ -473,17 +474,17 @@ _LEAVES = ("a", "b")
 
 def _graph(engine: Engine) -> dict[str, Any]:
     """The shared-node graph on the foreign class (a, b, c = a·b, d = c + a, out = d·c)."""
-    return engine.run(_compile(_SHARED.code), dict(_SHARED.leaves), {})
+    return engine.run(compile_ours(SHARED_CASE.code), dict(SHARED_CASE.leaves), {})
 
 
 def _reference_graph() -> dict[str, Any]:
     """The shared-node graph with gradstep, after one backward()."""
-    return _reference(_compile(_SHARED.code), dict(_SHARED.leaves), {})
+    return reference(compile_ours(SHARED_CASE.code), dict(SHARED_CASE.leaves), {})
 
 
 def _grads(ns: Mapping[str, Any], names: Sequence[str]) -> dict[str, float]:
     """The nodes' gradients as floats (NaN for one that is not a number)."""
-    return {name: _or_nan(_as_float(ns[name].grad)) for name in names}
+    return {name: _or_nan(as_float(ns[name].grad)) for name in names}
 
 
 def _or_nan(x: float | None) -> float:
@@ -493,7 +494,7 @@ def _or_nan(x: float | None) -> float:
 
 def _same(expected: Mapping[str, float], got: Mapping[str, float]) -> bool:
     """The leaves' gradients agree."""
-    return all(_agree(expected[n], got[n]) for n in _LEAVES)
+    return all(agree(expected[n], got[n]) for n in _LEAVES)
 
 
 def _accumulate_all(first: Mapping[str, float], root_seed: float) -> dict[str, float]:
@@ -510,7 +511,7 @@ def _accumulate_all(first: Mapping[str, float], root_seed: float) -> dict[str, f
 
 def _first_pass(engine: Engine) -> tuple[dict[str, Any], dict[str, float]] | str:
     """The foreign graph after one backward() and its grads, or why the check cannot run."""
-    for form_id in _SHARED.needs:
+    for form_id in SHARED_CASE.needs:
         if (why := engine.unsupported(form_id)) is not None:
             return f"needs {FORM_BY_ID[form_id].expression}: {why}"
     ns = _graph(engine)
@@ -532,20 +533,20 @@ def check_repeated(engine: Engine, spec: CheckSpec) -> CheckResult:
     ns["out"].backward()
     second = _grads(ns, _GRAPH_NODES)
     a1, a2 = first["a"], second["a"]
-    seen = f"a.grad went from {_number(a1)} to {_number(a2)} after a second out.backward()"
+    seen = f"a.grad went from {number(a1)} to {number(a2)} after a second out.backward()"
     data: dict[str, Any] = {"first": first, "second": second}
     micrograd = _accumulate_all(first, 1.0)
     if _same({n: 2.0 * first[n] for n in _LEAVES}, second):
         interior = (
             "interior nodes hold the last pass's gradient"
-            if _agree(first["c"], second["c"])
+            if agree(first["c"], second["c"])
             else "interior nodes accumulate too"
         )
         text = f"leaves accumulate, like PyTorch ({seen}, 2×); {interior}"
         return CheckResult(spec.id, spec.title, "INFO", text, data={**data, "behaviour": "leaves"})
     if _same(micrograd, second) or _same(_accumulate_all(first, first["out"] + 1.0), second):
         text = (
-            f"every node accumulates, like micrograd: {seen}, not 2× ({_number(2 * a1)}): the "
+            f"every node accumulates, like micrograd: {seen}, not 2× ({number(2 * a1)}): the "
             "stale interior gradients flow down again, so zero every grad (or build the graph "
             "again) before each backward()"
         )
@@ -554,12 +555,14 @@ def check_repeated(engine: Engine, spec: CheckSpec) -> CheckResult:
         text = f"each backward() starts afresh ({seen}): no accumulation across calls"
         return CheckResult(spec.id, spec.title, "INFO", text, data={**data, "behaviour": "fresh"})
     message = (
-        f"inconsistent: {seen}, neither 2× ({_number(2 * a1)}: leaves accumulate, like "
-        f"PyTorch), {_number(micrograd['a'])} (every node accumulates, like micrograd) nor "
-        f"{_number(a1)} (a fresh start)"
+        f"inconsistent: {seen}, neither 2× ({number(2 * a1)}: leaves accumulate, like "
+        f"PyTorch), {number(micrograd['a'])} (every node accumulates, like micrograd) nor "
+        f"{number(a1)} (a fresh start)"
     )
-    code = _repro(engine, _SHARED.code + "\nout.backward()", dict(_SHARED.leaves), {}, [])
-    code += f"\nprint(a.grad)  # {_number(a2)}: after one backward() it was {_number(a1)}"
+    code = repro_code(
+        engine, SHARED_CASE.code + "\nout.backward()", dict(SHARED_CASE.leaves), {}, []
+    )
+    code += f"\nprint(a.grad)  # {number(a2)}: after one backward() it was {number(a1)}"
     finding = Finding(message, 2.0 * a1, a2, code)
     data["behaviour"] = "inconsistent"
     return CheckResult(spec.id, spec.title, "FAIL", message, "backward", (finding,), data)
@@ -576,7 +579,7 @@ def check_reset(engine: Engine, spec: CheckSpec) -> CheckResult:
     for name in _LEAVES:
         ns[name].grad = 0.0
     again: dict[str, Any] = {name: ns[name] for name in _LEAVES}
-    exec(_compile(_SHARED.code), {"__builtins__": {}}, again)
+    exec(compile_ours(SHARED_CASE.code), {"__builtins__": {}}, again)
     again["out"].backward()
     got = _grads(again, _LEAVES)
     if not _same(first, got):
@@ -600,8 +603,8 @@ def check_reset(engine: Engine, spec: CheckSpec) -> CheckResult:
 def _reset_finding(how: str, first: Mapping[str, float], got: Mapping[str, float]) -> Finding:
     """After ``how``, backward() did not give the first pass's leaf gradients."""
     message = (
-        f"after {how}, backward() gives a.grad = {_number(got['a'])}, b.grad = "
-        f"{_number(got['b'])}, not the first pass's {_number(first['a'])}, {_number(first['b'])}"
+        f"after {how}, backward() gives a.grad = {number(got['a'])}, b.grad = "
+        f"{number(got['b'])}, not the first pass's {number(first['a'])}, {number(first['b'])}"
     )
     return Finding(message, first["a"], got["a"])
 
@@ -616,7 +619,7 @@ def _describe_zero_grad(engine: Engine) -> str:
         ns["out"].zero_grad()
     except Exception as error:
         return f"; out.zero_grad() raised {describe_error(error)}"
-    zeroed = [n for n in _GRAPH_NODES if _as_float(ns[n].grad) == 0.0]
+    zeroed = [n for n in _GRAPH_NODES if as_float(ns[n].grad) == 0.0]
     if len(zeroed) == len(_GRAPH_NODES):
         return "; out.zero_grad() zeroes every node of the graph"
     return f"; out.zero_grad() zeroes {', '.join(zeroed) or 'no node'} of a, b, c, d, out"
@@ -644,7 +647,7 @@ def _chain(engine: Engine, link: Callable[[Any, Any], Any], n: int) -> str:
             for _ in range(n):
                 v = link(v, one)
             v.backward()
-            grad = _as_float(leaf.grad)
+            grad = as_float(leaf.grad)
         except (RecursionError, MemoryError) as error:
             return type(error).__name__
         except Exception as error:
