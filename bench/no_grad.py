@@ -30,10 +30,10 @@ if __package__ in (None, ""):  # run as a script: python bench/no_grad.py
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from gradstep import Value, engine, no_grad
-from gradstep.datasets import make_moons
 from gradstep.demos.moons import accuracy
-from gradstep.losses import hinge_loss, l2_penalty
 from gradstep.nn import MLP
+from gradstep.nn.datasets import make_moons
+from gradstep.nn.losses import hinge_loss, l2_penalty
 from gradstep.ops import OpSpec
 
 __all__ = ["main"]

@@ -6,7 +6,7 @@ import itertools
 import random
 from dataclasses import dataclass
 
-from gradstep.datasets import make_moons
+from gradstep.nn.datasets import make_moons
 
 __all__ = ["MoonsProblem", "moons_problem", "wide_data", "CHAIN_SCALE", "CHAIN_SHIFT"]
 

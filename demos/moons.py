@@ -16,7 +16,6 @@ import time
 from collections.abc import Sequence
 
 import gradstep
-from gradstep.datasets import make_moons
 from gradstep.demos._cli import demo_parser, output_folder, run_script
 from gradstep.demos._training import (
     Progress,
@@ -26,9 +25,10 @@ from gradstep.demos._training import (
     save_loss_curve,
 )
 from gradstep.engine import Value
-from gradstep.losses import hinge_loss, l2_penalty
 from gradstep.nn import MLP
-from gradstep.optim import SGD, Optimizer
+from gradstep.nn.datasets import make_moons
+from gradstep.nn.losses import hinge_loss, l2_penalty
+from gradstep.nn.optim import SGD, Optimizer
 
 __all__ = ["main", "forward", "train_step", "evaluate", "accuracy"]
 

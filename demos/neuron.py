@@ -17,8 +17,8 @@ from pathlib import Path
 
 from gradstep import Value
 from gradstep.demos._cli import demo_parser, run_script
-from gradstep.explain import Walkthrough, walkthrough
-from gradstep.viz import RENDER_FORMATS, draw_dot, format_number, render
+from gradstep.viz.drawing import RENDER_FORMATS, draw_dot, format_number, render
+from gradstep.viz.explain import Walkthrough, walkthrough
 
 __all__ = ["build_neuron", "random_inputs", "SLIDE_INPUTS", "SLIDE_GRADS", "main"]
 

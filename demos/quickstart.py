@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
         rng = random.Random(args.seed)
         f, inputs = quickstart(*(round(rng.uniform(-3.0, 3.0), 1) for _ in range(3)))
     if out is not None:
-        from gradstep.viz import GraphvizNotFoundError, draw_dot, render
+        from gradstep.viz.drawing import GraphvizNotFoundError, draw_dot, render
 
         try:
             written = render(draw_dot(f, highlight=inputs), out / "quickstart.svg")

@@ -23,9 +23,9 @@ from gradstep.demos._training import (
     save_curve_fit,
     save_loss_curve,
 )
-from gradstep.losses import mse_loss
 from gradstep.nn import MLP
-from gradstep.optim import Adam, Optimizer
+from gradstep.nn.losses import mse_loss
+from gradstep.nn.optim import Adam, Optimizer
 
 __all__ = ["main", "make_curve", "train_step"]
 

@@ -15,7 +15,6 @@ import math
 import time
 from collections.abc import Sequence
 
-from gradstep.datasets import make_spiral
 from gradstep.demos._cli import demo_parser, output_folder, run_script
 from gradstep.demos._training import (
     Progress,
@@ -25,9 +24,10 @@ from gradstep.demos._training import (
     save_loss_curve,
 )
 from gradstep.engine import Value
-from gradstep.losses import softmax_cross_entropy
 from gradstep.nn import MLP
-from gradstep.optim import Adam, Optimizer
+from gradstep.nn.datasets import make_spiral
+from gradstep.nn.losses import softmax_cross_entropy
+from gradstep.nn.optim import Adam, Optimizer
 
 __all__ = ["main", "forward", "train_step", "evaluate", "predict", "accuracy"]
 

@@ -21,7 +21,6 @@ import time
 from collections.abc import Sequence
 
 from gradstep import no_grad
-from gradstep.datasets import make_moons
 from gradstep.demos._cli import demo_parser, output_folder, run_script
 from gradstep.demos._training import (
     Progress,
@@ -31,8 +30,9 @@ from gradstep.demos._training import (
 )
 from gradstep.demos.moons import accuracy, train_step
 from gradstep.nn import MLP
-from gradstep.optim import SGD
-from gradstep.torch_bridge import require_torch
+from gradstep.nn.datasets import make_moons
+from gradstep.nn.optim import SGD
+from gradstep.nn.torch_bridge import require_torch
 
 __all__ = ["main"]
 

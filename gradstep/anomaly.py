@@ -189,7 +189,7 @@ def _written(v: Value, depth: int) -> str:
 
 def _written_op(op: str, operands: Sequence[Value], depth: int) -> str:
     """``op`` applied to the operands written out; an infix operand of an infix op in ( )."""
-    from gradstep.explain import _INFIX, _expression
+    from gradstep.viz.explain import _INFIX, _expression
 
     infix = op in _INFIX or op == "neg" or op.startswith("**")
     parts = []
@@ -210,9 +210,9 @@ def _backward_error(
     after: Any,
 ) -> AnomalyError:
     """backward: at n1 = x**-1 (op **-1), local ∂n1/∂x = … × upstream … gives …; inputs: …"""
-    from gradstep.explain import _expression, local_formula
-    from gradstep.naming import node_names
-    from gradstep.viz import forward_order
+    from gradstep.viz.drawing import forward_order
+    from gradstep.viz.explain import _expression, local_formula
+    from gradstep.viz.naming import node_names
 
     nodes = forward_order(order[0]) if order else [node]
     if node not in set(nodes):  # the walk was given a partial order: name from the node

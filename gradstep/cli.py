@@ -39,9 +39,9 @@ from gradstep.expr import (
 )
 
 if TYPE_CHECKING:
-    from gradstep.explain import Walkthrough
     from gradstep.testing.grader.classroom import Graded, Submission
     from gradstep.testing.grader.runner import EngineReport
+    from gradstep.viz.explain import Walkthrough
 
 __all__ = ["main", "build_parser", "EXIT_OK", "EXIT_FAILED", "EXIT_USAGE"]
 
@@ -186,7 +186,7 @@ def _add_explain(commands: argparse._SubParsersAction[_Parser]) -> None:
         type=_positive,
         metavar="N",
         help="the most backward steps --html (default 500) or --frames (default 200) will "
-        "write",  # gradstep.stepper's MAX_PAGE_STEPS and MAX_FRAMES (a test keeps them equal)
+        "write",  # gradstep.viz.stepper's MAX_PAGE_STEPS and MAX_FRAMES (a test keeps them equal)
     )
     teaching = command.add_argument_group("worksheets")
     teaching.add_argument(
@@ -407,7 +407,7 @@ def _seconds(text: str) -> float:
 
 def _blank_columns(text: str) -> tuple[str, ...]:
     """An argparse type: worksheet columns to leave blank, e.g. ``local,grad``."""
-    from gradstep.worksheet import parse_blank
+    from gradstep.viz.worksheet import parse_blank
 
     try:
         return parse_blank(text)
@@ -537,7 +537,7 @@ def _tolerate_narrow_consoles() -> None:
 
 def _explain(args: argparse.Namespace) -> int:
     """Print the walk-through tables and the input gradients; write the requested drawings."""
-    from gradstep.explain import walkthrough  # imports graphviz: only when needed
+    from gradstep.viz.explain import walkthrough  # imports graphviz: only when needed
 
     outputs = _requested_drawings(args)
     expression, values = _expression_and_values(args)
@@ -610,8 +610,8 @@ def _write_drawings(
 ) -> int:
     """Render the graph to each path, the page and the frames, if asked; report each file on
     stderr."""
-    from gradstep.stepper import TooManyStepsError
-    from gradstep.viz import GraphvizNotFoundError, draw_dot, render
+    from gradstep.viz.drawing import GraphvizNotFoundError, draw_dot, render
+    from gradstep.viz.stepper import TooManyStepsError
 
     if not outputs and args.frames is None and args.html is None and args.worksheet is None:
         return EXIT_OK
@@ -731,7 +731,7 @@ def _check(args: argparse.Namespace) -> int:
         for c in report.inputs
     ]
     headers = ["input", "value", f"analytic ∂{f}/∂input", "numeric", "difference", "result"]
-    from gradstep.explain import text_table  # (graphviz is imported only when needed)
+    from gradstep.viz.explain import text_table  # (graphviz is imported only when needed)
 
     print(text_table(headers, rows, numeric=set(range(1, len(headers)))))
     for check in report.inputs:

@@ -134,9 +134,9 @@ class Value:
         return spec.op_text(self._ctx) if spec.param else spec.symbol
 
     def _repr_mimebundle_(self, include: object = None, exclude: object = None) -> dict[str, str]:
-        """Jupyter draws the graph (SVG).  `gradstep.viz` is imported here, when a notebook
+        """Jupyter draws the graph (SVG).  `gradstep.viz.drawing` is imported here, when a notebook
         asks, so that the engine never imports a room that reads it at module import."""
-        from gradstep.viz import notebook_bundle
+        from gradstep.viz.drawing import notebook_bundle
 
         return notebook_bundle(self)
 

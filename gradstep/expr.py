@@ -209,7 +209,7 @@ class Expression:
 
         Each variable is one leaf, labelled with its name, shared by all its uses; each
         number is a leaf of its own, labelled as written (``0.5``, ``-3``).  Interior nodes
-        are left unlabelled, so `gradstep.explain` names them n1, n2, … and shows each
+        are left unlabelled, so `gradstep.viz.explain` names them n1, n2, … and shows each
         one's formula (``n1 = 2 * x``).
 
         Raises `ExpressionError` for a missing, unknown or non-numeric value, and

@@ -10,7 +10,7 @@ import gradstep
 from gradstep import AnomalyError, Value, detect_anomaly, engine
 from gradstep.anomaly import is_anomaly_enabled
 from gradstep.cli import main
-from gradstep.explain import walkthrough
+from gradstep.viz.explain import walkthrough
 
 
 def test_outside_the_block_overflow_is_ieee_and_nothing_stops() -> None:

@@ -18,8 +18,8 @@ import pytest
 
 from gradstep import Value
 from gradstep.demos.neuron import build_neuron
-from gradstep.explain import Walkthrough, walkthrough
 from gradstep.nn import MLP
+from gradstep.viz.explain import Walkthrough, walkthrough
 
 pytestmark = pytest.mark.browser
 

@@ -213,7 +213,7 @@ def test_help_lists_every_command_with_a_line_and_an_example() -> None:
 
 
 def test_help_states_the_step_limits_the_library_uses() -> None:
-    from gradstep.stepper import MAX_FRAMES, MAX_PAGE_STEPS
+    from gradstep.viz.stepper import MAX_FRAMES, MAX_PAGE_STEPS
 
     text = " ".join(run("explain", "--help").stdout.split())
     assert f"--html (default {MAX_PAGE_STEPS}) or --frames (default {MAX_FRAMES})" in text

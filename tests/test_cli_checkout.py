@@ -12,7 +12,7 @@ import pytest
 
 from gradstep import Value
 from gradstep.cli import main
-from gradstep.viz import QUICK_LAYOUT_ABOVE, draw_dot, forward_order, layout_work
+from gradstep.viz.drawing import QUICK_LAYOUT_ABOVE, draw_dot, forward_order, layout_work
 
 ROOT = Path(__file__).resolve().parent.parent
 

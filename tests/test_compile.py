@@ -19,9 +19,9 @@ from hypothesis import strategies as st
 
 import gradstep
 from gradstep import Value
-from gradstep.datasets import make_moons
 from gradstep.engine import topological_order
 from gradstep.nn import MLP
+from gradstep.nn.datasets import make_moons
 from gradstep.replay import CompiledStep, CompileError, GraphChangedError
 from gradstep.testing import ExpressionDAG, expression_dags
 

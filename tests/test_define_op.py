@@ -10,9 +10,9 @@ import pytest
 import gradstep
 from gradstep import Value, define_op
 from gradstep import functional as F
-from gradstep.explain import walkthrough
 from gradstep.testing import GradcheckError, gradcheck
-from gradstep.viz import draw_dot
+from gradstep.viz.drawing import draw_dot
+from gradstep.viz.explain import walkthrough
 
 softplus = define_op(
     "softplus",

@@ -26,10 +26,10 @@ from typing import Any
 import pytest
 
 import gradstep.demos
-from gradstep.datasets import make_moons, make_spiral
 from gradstep.demos import _cli, moons, newton, regression, spiral
 from gradstep.demos._training import save_decision_regions
 from gradstep.nn import MLP
+from gradstep.nn.datasets import make_moons, make_spiral
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 DEMOS = Path(__file__).resolve().parent.parent / "demos"

@@ -1,4 +1,4 @@
-"""Tests for gradstep.explain: hand-computed walk-throughs, a property on random DAGs, frames."""
+"""Tests for the walk-through (gradstep.viz.explain): hand-computed walks, random DAGs, frames."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from gradstep import Value, testing
 from gradstep.demos.neuron import build_neuron
 from gradstep.demos.neuron import main as neuron_main
-from gradstep.explain import BackwardRecord, ForwardRecord, walkthrough
+from gradstep.viz.explain import BackwardRecord, ForwardRecord, walkthrough
 
 
 def abc() -> tuple[dict[str, Value], Value]:

@@ -14,10 +14,10 @@ from hypothesis import given, settings
 
 import gradstep
 from gradstep import Value, enable_grad, is_grad_enabled, no_grad
-from gradstep.datasets import make_moons
 from gradstep.engine import topological_order
-from gradstep.losses import hinge_loss
 from gradstep.nn import MLP
+from gradstep.nn.datasets import make_moons
+from gradstep.nn.losses import hinge_loss
 from gradstep.testing import ExpressionDAG, expression_dags
 
 

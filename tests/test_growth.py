@@ -21,12 +21,12 @@ from hypothesis import strategies as st
 
 from gradstep import Value
 from gradstep.cli import main
-from gradstep.explain import _lookup_keys, walkthrough
 from gradstep.expr import MAX_TERMS, parse
-from gradstep.naming import constants as _constants
-from gradstep.naming import node_names
 from gradstep.nn import MLP
-from gradstep.viz import draw_dot, forward_order
+from gradstep.viz.drawing import draw_dot, forward_order
+from gradstep.viz.explain import _lookup_keys, walkthrough
+from gradstep.viz.naming import constants as _constants
+from gradstep.viz.naming import node_names
 
 BOUND = 3.0
 

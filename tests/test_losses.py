@@ -1,4 +1,4 @@
-"""Tests for gradstep.losses: values against the formulas, gradients by gradcheck, stability."""
+"""Tests for gradstep.nn.losses: values against the formulas, gradients by gradcheck, stability."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from gradstep import Value
-from gradstep.losses import (
+from gradstep.nn.losses import (
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
     hinge_loss,

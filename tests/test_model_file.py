@@ -23,8 +23,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from gradstep import modelfile
-from gradstep.nn import MLP, Layer, ModelFileError, Neuron
+from gradstep.nn import MLP, Layer, ModelFileError, Neuron, modelfile
 
 # ---------------------------------------------------------------------------------------
 # helpers

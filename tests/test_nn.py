@@ -10,11 +10,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gradstep import Value
-from gradstep.datasets import make_moons
 from gradstep.engine import topological_order
-from gradstep.losses import hinge_loss, l2_penalty
 from gradstep.nn import MLP, Layer, Module, Neuron
-from gradstep.optim import SGD
+from gradstep.nn.datasets import make_moons
+from gradstep.nn.losses import hinge_loss, l2_penalty
+from gradstep.nn.optim import SGD
 from gradstep.testing import gradcheck
 
 # ---------------------------------------------------------------------------------------

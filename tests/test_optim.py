@@ -1,4 +1,4 @@
-"""Tests for gradstep.optim: SGD and Adam against their formulas and against torch.optim."""
+"""Tests for gradstep.nn.optim: SGD and Adam against their formulas and against torch.optim."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gradstep import Value
-from gradstep.optim import SGD, Adam
+from gradstep.nn.optim import SGD, Adam
 
 grads = st.floats(min_value=-10.0, max_value=10.0, allow_nan=False)
 datas = st.floats(min_value=-5.0, max_value=5.0, allow_nan=False)

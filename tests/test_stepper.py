@@ -1,4 +1,4 @@
-"""Tests for the interactive page and the fast frames (gradstep.stepper), without a browser."""
+"""Tests for the interactive page and the fast frames (gradstep.viz.stepper), without a browser."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ import pytest
 
 from gradstep import Value
 from gradstep.demos.neuron import build_neuron
-from gradstep.explain import walkthrough
-from gradstep.stepper import TooManyStepsError
+from gradstep.viz.explain import walkthrough
+from gradstep.viz.stepper import TooManyStepsError
 
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is missing")
 pytestmark = needs_dot
@@ -173,7 +173,7 @@ def test_a_value_shows_its_graph_in_jupyter() -> None:
 
 
 def test_a_large_graph_gets_a_message_not_a_drawing() -> None:
-    from gradstep.viz import INLINE_MAX_NODES
+    from gradstep.viz.drawing import INLINE_MAX_NODES
 
     z = Value(0.0, label="z")
     for _ in range(INLINE_MAX_NODES):
@@ -198,6 +198,6 @@ def test_the_engine_does_not_import_viz() -> None:
     import subprocess
     import sys
 
-    code = "import sys, gradstep.engine; print('gradstep.viz' in sys.modules)"
+    code = "import sys, gradstep.engine; print('gradstep.viz.drawing' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False"

@@ -19,13 +19,13 @@ from hypothesis import assume, given, note, settings
 from hypothesis import strategies as st
 
 from gradstep import Value
-from gradstep.datasets import make_moons
 from gradstep.engine import topological_order
-from gradstep.losses import mse_loss
 from gradstep.nn import ACTIVATIONS, INITS, MLP
+from gradstep.nn.datasets import make_moons
+from gradstep.nn.losses import mse_loss
+from gradstep.nn.optim import SGD, Adam, Optimizer
+from gradstep.nn.torch_bridge import TORCH_ACTIVATIONS
 from gradstep.ops import LEAKY_RELU
-from gradstep.optim import SGD, Adam, Optimizer
-from gradstep.torch_bridge import TORCH_ACTIVATIONS
 
 TOLERANCE = 1e-12
 
@@ -392,7 +392,9 @@ def test_without_torch_the_error_says_what_to_install(monkeypatch: pytest.Monkey
 
 
 def test_importing_gradstep_never_imports_torch() -> None:
-    code = "import sys, gradstep, gradstep.nn, gradstep.torch_bridge; print('torch' in sys.modules)"
+    code = (
+        "import sys, gradstep, gradstep.nn, gradstep.nn.torch_bridge; print('torch' in sys.modules)"
+    )
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
     )

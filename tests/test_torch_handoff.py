@@ -11,9 +11,9 @@ import pytest
 
 from gradstep import no_grad
 from gradstep.cli import _available_demos
-from gradstep.datasets import make_moons
 from gradstep.demos import torch_handoff
 from gradstep.nn import MLP
+from gradstep.nn.datasets import make_moons
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

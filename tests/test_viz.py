@@ -1,4 +1,4 @@
-"""Tests for gradstep.viz: DOT structure, options, determinism, real rendering, errors."""
+"""Tests for gradstep.viz.drawing: DOT structure, options, determinism, real rendering, errors."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 
 from gradstep import Value
 from gradstep.engine import topological_order
-from gradstep.viz import (
+from gradstep.viz.drawing import (
     GraphTooLargeError,
     GraphvizNotFoundError,
     draw_dot,
@@ -288,7 +288,7 @@ def test_source_is_identical_across_builds_and_processes() -> None:
     assert build() == first
     del junk
     code = (
-        "from gradstep import Value\nfrom gradstep.viz import draw_dot\n"
+        "from gradstep import Value\nfrom gradstep.viz.drawing import draw_dot\n"
         "x = Value(0.3, label='x')\n"
         "h = [(x * w + 0.1).tanh() for w in (0.5, -1.0, 2.0)]\n"
         "out = h[0] * h[1] + h[2] * h[2]\nout.backward()\n"
@@ -400,7 +400,7 @@ def drawn_names(source: str) -> list[str]:
 
 
 def test_drawing_names_every_node_as_the_walkthrough_does() -> None:
-    from gradstep.explain import walkthrough
+    from gradstep.viz.explain import walkthrough
 
     a, b = Value(2.0), Value(-3.0)  # micrograd style: nothing labelled
     x = Value(0.5, label="x")

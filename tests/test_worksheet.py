@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from gradstep import Value
-from gradstep.explain import walkthrough
-from gradstep.worksheet import BLANKABLE, parse_blank
+from gradstep.viz.explain import walkthrough
+from gradstep.viz.worksheet import BLANKABLE, parse_blank
 
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is missing")
 NEURON = ["tanh(w*x + b)", "x=0.5", "w=-1.5", "b=0.2"]
@@ -77,7 +77,7 @@ def test_markdown_worksheet_leaves_the_chosen_columns_blank(tmp_path: Path) -> N
     ],
 )
 def test_each_column_can_be_blanked_alone_or_together(blank: str, hidden: set[int]) -> None:
-    from gradstep.worksheet import worksheet_markdown
+    from gradstep.viz.worksheet import worksheet_markdown
 
     sheet, _ = split_key(worksheet_markdown(walkthrough(neuron()), blank=parse_blank(blank)))
     for row in backward_rows(sheet):

@@ -20,11 +20,11 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from gradstep.engine import Value
-from gradstep.explain import _BACKWARD_HEADERS
-from gradstep.viz import draw_dot, format_number, to_svg
+from gradstep.viz.drawing import draw_dot, format_number, to_svg
+from gradstep.viz.explain import _BACKWARD_HEADERS
 
 if TYPE_CHECKING:
-    from gradstep.explain import Walkthrough
+    from gradstep.viz.explain import Walkthrough
 
 __all__ = [
     "MAX_PAGE_STEPS",
@@ -249,7 +249,7 @@ def _steps(walk: Walkthrough, digits: int) -> dict[str, Any]:
 
 def _gradient_sums(walk: Walkthrough) -> dict[int, Any]:
     """∂L/∂v as a sum over v's parents, for every value that receives a contribution (one pass)."""
-    from gradstep.explain import GradientSum, GradientTerm
+    from gradstep.viz.explain import GradientSum, GradientTerm
 
     index = {v: i for i, v in enumerate(walk.nodes)}
     terms: dict[int, list[GradientTerm]] = {}
@@ -271,7 +271,8 @@ def _gradient_sums(walk: Walkthrough) -> dict[int, Any]:
 @cache
 def _asset(name: str) -> str:
     """A file shipped beside this module in ``assets/`` (the page's script and style)."""
-    return resources.files("gradstep").joinpath("assets").joinpath(name).read_text(encoding="utf-8")
+    folder = resources.files("gradstep.viz").joinpath("assets")
+    return folder.joinpath(name).read_text(encoding="utf-8")
 
 
 def _json_for_script(data: Mapping[str, Any]) -> str:

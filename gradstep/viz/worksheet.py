@@ -10,11 +10,11 @@ import html
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
-from gradstep.explain import _BACKWARD_HEADERS, _BACKWARD_NUMERIC
-from gradstep.viz import format_number
+from gradstep.viz.drawing import format_number
+from gradstep.viz.explain import _BACKWARD_HEADERS, _BACKWARD_NUMERIC
 
 if TYPE_CHECKING:
-    from gradstep.explain import Walkthrough
+    from gradstep.viz.explain import Walkthrough
 
 __all__ = ["BLANKABLE", "parse_blank", "worksheet_markdown", "worksheet_html"]
 
@@ -72,7 +72,7 @@ def _seed(walk: Walkthrough, digits: int) -> str:
 
 
 def _md_row(cells: Sequence[str | None], code: set[int]) -> str:
-    from gradstep.explain import _md_cell, _md_code
+    from gradstep.viz.explain import _md_cell, _md_code
 
     out = []
     for i, cell in enumerate(cells):
@@ -129,7 +129,7 @@ def worksheet_markdown(
 ) -> str:
     """The worksheet as Markdown: the drawing (a file name, if given), the tables with the
     ``blank`` columns left blank, then the answer key after a page break."""
-    from gradstep.explain import _md_cell
+    from gradstep.viz.explain import _md_cell
 
     heading = _md_cell(title or f"backward pass of {walk.names[walk.root]}")
     picture = [f"![the graph, without gradients]({drawing})", ""] if drawing else []

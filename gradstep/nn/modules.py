@@ -3,8 +3,8 @@
 The API is micrograd's (``Neuron(nin, nonlin=True)``, ``Layer(nin, nout, **kwargs)``,
 ``MLP(nin, nouts)``, ``parameters()``, ``zero_grad()``), so micrograd code runs unchanged;
 on top of it: a choice of activation, seedable Xavier/He initialisation, named parameters,
-and a human-readable JSON file format.  Losses live in `gradstep.losses`, optimizers in
-`gradstep.optim`.
+and a human-readable JSON file format.  Losses live in `gradstep.nn.losses`, optimizers in
+`gradstep.nn.optim`.
 
 A neuron computes  out = act(b + Σᵢ wᵢ·xᵢ),  one ``*`` and one ``+`` node per weight, so a
 backward walk-through shows every product and every partial sum.
@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 from gradstep.engine import Value, _CollectorPaused, apply
-from gradstep.modelfile import (
+from gradstep.nn.modelfile import (
     FORMAT_VERSION,
     MAX_PARAMETERS,
     ModelFile,
@@ -35,7 +35,7 @@ from gradstep.modelfile import (
 )
 from gradstep.ops import BUILTIN_OPS, OpSpec
 
-if TYPE_CHECKING:  # torch is optional: only gradstep.torch_bridge imports it, when called
+if TYPE_CHECKING:  # torch is optional: only gradstep.nn.torch_bridge imports it, when called
     import torch
 
 __all__ = [
@@ -129,7 +129,7 @@ class Module:
 
         The file is written to a temporary file in the same directory and moved into
         place with `os.replace`, so a crash never leaves a half-written file behind (see
-        `gradstep.modelfile`).  A symlink is followed: its target is replaced.
+        `gradstep.nn.modelfile`).  A symlink is followed: its target is replaced.
         """
         text = document_text(type(self).__name__, self.config(), self.state_dict())
         return write_model_file(path, text)
@@ -147,7 +147,7 @@ class Module:
         """Build a new module of the architecture saved in ``path`` and load its parameters.
 
         The architecture is checked against the limits and the number of parameters in
-        the file before anything is built (`gradstep.modelfile.MAX_PARAMETERS`).
+        the file before anything is built (`gradstep.nn.modelfile.MAX_PARAMETERS`).
         """
         file = read_model_file(path)
         if file.type != cls.__name__:
@@ -474,9 +474,9 @@ class MLP(Module):
         """This network as a float64 ``torch.nn.Sequential`` with the same weights.
 
         ``layer{k}.neuron{j}.w{i}`` becomes ``weight[j, i]`` of the k-th Linear layer, each
-        followed by its activation module; see `gradstep.torch_bridge`.  Needs PyTorch.
+        followed by its activation module; see `gradstep.nn.torch_bridge`.  Needs PyTorch.
         """
-        from gradstep.torch_bridge import mlp_to_torch
+        from gradstep.nn.torch_bridge import mlp_to_torch
 
         return mlp_to_torch(self)
 
@@ -485,7 +485,7 @@ class MLP(Module):
         """The MLP equal to a ``torch.nn.Sequential`` of Linear layers and ReLU / Tanh /
         Sigmoid / LeakyReLU(0.01) activations; anything else raises an error naming the
         layer.  Needs PyTorch."""
-        from gradstep.torch_bridge import mlp_from_torch
+        from gradstep.nn.torch_bridge import mlp_from_torch
 
         return mlp_from_torch(module, cls)
 

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from gradstep.nn import MLP
+from gradstep.nn.modules import MLP
 from gradstep.ops import BUILTIN_OPS, OpSpec
 
 if TYPE_CHECKING:

@@ -17,9 +17,9 @@ from typing import Any, Literal
 import graphviz
 
 from gradstep.engine import Value
-from gradstep.naming import constants as _constants
-from gradstep.naming import node_names
-from gradstep.viz import draw_dot, format_number, forward_order
+from gradstep.viz.drawing import draw_dot, format_number, forward_order
+from gradstep.viz.naming import constants as _constants
+from gradstep.viz.naming import node_names
 
 __all__ = [
     "walkthrough",
@@ -318,7 +318,7 @@ class Walkthrough:
     def constants(self) -> list[Value]:
         """The leaves that are constants: numbers the engine wrapped, or labelled with a number.
 
-        A ``Value`` you made yourself, even unlabelled, is an input (see `gradstep.naming`).
+        A ``Value`` you made yourself, even unlabelled, is an input (see `gradstep.viz.naming`).
         """
         return [v for v in self.nodes if v in self._constants]
 
@@ -491,7 +491,7 @@ class Walkthrough:
         child in red, every grad as it stood then), so frames are fast and never jump.
         ``progress(k, n)`` is called after each frame is made.
         """
-        from gradstep.stepper import frame_svgs
+        from gradstep.viz.stepper import frame_svgs
 
         svgs = frame_svgs(
             self,
@@ -524,7 +524,7 @@ class Walkthrough:
     ) -> str:
         """The interactive page as text: the graph drawn once beside the forward and backward
         tables; ←/→, Home/End or a click on a row move between steps (see `write_html`)."""
-        from gradstep.stepper import page_html
+        from gradstep.viz.stepper import page_html
 
         return page_html(
             self,
@@ -577,7 +577,7 @@ class Walkthrough:
         ``blank`` columns (local, upstream, product, grad) left blank, then the answer key on
         a page of its own.  ``.md`` writes Markdown and the drawing beside it as ``.svg``;
         ``.html`` one printable page.  Returns the files written."""
-        from gradstep.worksheet import parse_blank, worksheet_html, worksheet_markdown
+        from gradstep.viz.worksheet import parse_blank, worksheet_html, worksheet_markdown
 
         columns = parse_blank(blank)
         out = Path(path)
@@ -586,7 +586,7 @@ class Walkthrough:
             raise ValueError(f"a worksheet is .md or .html, but the path {str(out)!r} is not")
         svg = None
         if drawing:
-            from gradstep.viz import to_svg
+            from gradstep.viz.drawing import to_svg
 
             dot = draw_dot(
                 self.root,
@@ -620,8 +620,8 @@ class Walkthrough:
 
     def _repr_html_(self) -> str:
         """Jupyter shows the stepper inline (plain HTML and script; its ids are unique)."""
-        from gradstep.stepper import TooManyStepsError, page_html
-        from gradstep.viz import GraphTooLargeError, GraphvizNotFoundError
+        from gradstep.viz.drawing import GraphTooLargeError, GraphvizNotFoundError
+        from gradstep.viz.stepper import TooManyStepsError, page_html
 
         try:
             return page_html(self, embedded=True)

@@ -11,7 +11,7 @@ from pathlib import Path
 import graphviz
 
 from gradstep.engine import Value, topological_order
-from gradstep.naming import node_names
+from gradstep.viz.naming import node_names
 
 __all__ = [
     "draw_dot",
@@ -197,7 +197,7 @@ def draw_dot(
         clusters: group values by their ``_scope`` (set by `gradstep.nn`, e.g.
             ``"layer0.neuron3"``) in nested Graphviz clusters ``layer0`` ⊃ ``layer0.neuron3``.
         names: the text shown for some or all values; the others are called what the
-            walk-through's tables call them (`gradstep.naming.node_names`: labels, values
+            walk-through's tables call them (`gradstep.viz.naming.node_names`: labels, values
             for unlabelled leaves, ``n1``, ``n2``, … for unlabelled op outputs).
         highlight_edges: edges to draw in red, as ``(node, child)`` or ``(node, child_index)``.
         grads: gradients to show instead of each value's ``grad`` (e.g. mid-backward).
