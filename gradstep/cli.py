@@ -39,8 +39,8 @@ from gradstep.expr import (
 )
 
 if TYPE_CHECKING:
+    from gradstep.testing.grader.card import EngineReport
     from gradstep.testing.grader.classroom import Graded, Submission
-    from gradstep.testing.grader.runner import EngineReport
     from gradstep.viz.explain import Walkthrough
 
 __all__ = ["main", "build_parser", "EXIT_OK", "EXIT_FAILED", "EXIT_USAGE"]

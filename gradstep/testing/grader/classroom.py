@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gradstep.testing.grader.card import EngineReport
 from gradstep.testing.grader.checks import STATUSES, CheckSpec, plan
-from gradstep.testing.grader.runner import EngineReport, EngineTargetError, check_engine
+from gradstep.testing.grader.runner import EngineTargetError, check_engine
 
 __all__ = ["Submission", "Graded", "ClassReport", "find_submissions", "grade_all"]
 

@@ -13,8 +13,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from gradstep.testing.grader.card import EngineReport
 from gradstep.testing.grader.checks import CheckResult, CheckSpec
-from gradstep.testing.grader.runner import EngineReport
 
 __all__ = ["results_json", "write_results", "read_weights", "weight_of"]
 

@@ -1,9 +1,9 @@
-"""Check anyone's micrograd-style `Value` class: `check_engine`, its report card, `engine_suite`.
+"""Running the checks on anyone's micrograd-style `Value` class: `check_engine`, `engine_suite`.
 
 ``check_engine("engine.py:Value")`` imports the class in a separate worker process
 (`gradstep.testing.grader._worker`) and runs every check of `checks.plan` there, each
 with a time limit: an infinite loop, a crash or a runaway recursion in the user's code
-costs that one check, never the caller.  The result is an `EngineReport`: one row per op
+costs that one check, never the caller.  The result is an `EngineReport` (`card`): one row per op
 form and check, PASS / FAIL / UNSUPPORTED / SKIP / INFO, and for each failure the point,
 expected vs got, and Python that reproduces it.
 """
@@ -20,17 +20,16 @@ import signal
 import site
 import subprocess
 import sys
-import textwrap
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from gradstep.testing.grader.card import EngineReport
 from gradstep.testing.grader.checks import (
-    STATUSES,
     CheckResult,
     CheckSpec,
     Finding,
@@ -41,10 +40,7 @@ from gradstep.testing.grader.ops import op_names
 __all__ = [
     "check_engine",
     "engine_suite",
-    "EngineReport",
     "EngineTargetError",
-    "CheckResult",
-    "Finding",
     "Target",
     "parse_target",
 ]
@@ -132,101 +128,6 @@ def _class_target(cls: type) -> Target:
             raise EngineTargetError(f"cannot tell where the class {cls.__qualname__} is defined")
         return Target("file", filename, cls.__qualname__)
     return Target("module", cls.__module__, cls.__qualname__, tuple(p for p in sys.path if p))
-
-
-# =======================================================================================
-# the report
-
-
-@dataclass(frozen=True)
-class EngineReport:
-    """The report card: one `CheckResult` per row, in the plan's order."""
-
-    target: str
-    class_name: str
-    rows: tuple[CheckResult, ...]
-    seconds: float
-    options: Mapping[str, Any] = field(default_factory=dict)
-
-    @property
-    def ok(self) -> bool:
-        """True when no row failed."""
-        return not any(row.failed for row in self.rows)
-
-    @property
-    def failed(self) -> tuple[CheckResult, ...]:
-        """The FAIL rows."""
-        return tuple(row for row in self.rows if row.failed)
-
-    @property
-    def counts(self) -> dict[str, int]:
-        """How many rows have each status."""
-        return {status: sum(row.status == status for row in self.rows) for status in STATUSES}
-
-    def row(self, check_id: str) -> CheckResult:
-        """The row of one check, by id ("tanh", "radd", "dags", ...)."""
-        for row in self.rows:
-            if row.id == check_id:
-                return row
-        raise KeyError(f"no check {check_id!r} in this report")
-
-    def to_dict(self) -> dict[str, Any]:
-        """The report as JSON-ready data (what ``--json`` prints)."""
-        return {
-            "target": self.target,
-            "class": self.class_name,
-            "ok": self.ok,
-            "counts": self.counts,
-            "seconds": round(self.seconds, 3),
-            "options": dict(self.options),
-            "checks": [_jsonable(row.to_dict()) for row in self.rows],
-        }
-
-    def format(self, width: int = 100) -> str:
-        """The report card as text: a table, then every failure with code to reproduce it."""
-        title_width = max(len(row.title) for row in self.rows)
-        lines = [
-            f"gradstep test-engine {self.target}",
-            f"{self.class_name} vs gradstep and central differences "
-            "(a, b: Values; n: a plain number)",
-            "op rows: at each point on leaves, times -1.5 (upstream gradient), on computed",
-            "operands (x = a * 1.0) and on operands that reach out by another path too",
-            "",
-        ]
-        for row in self.rows:
-            head = f"  {row.status:<11}  {row.title:<{title_width}}  "
-            wrapped = textwrap.wrap(
-                row.detail, max(30, width - len(head)), break_on_hyphens=False
-            ) or [""]
-            lines.append(head + wrapped[0])
-            lines += [" " * len(head) + more for more in wrapped[1:]]
-        failures = [row for row in self.rows if row.failed and row.findings]
-        if failures:
-            lines += ["", "failures"]
-        for row in failures:
-            first = row.findings[0]
-            lines.append(f"  {row.title}: {first.message}")
-            lines += [f"      {line}" for line in first.code.splitlines()]
-            if len(row.findings) > 1:
-                lines.append(f"    ({len(row.findings) - 1} more: --json lists every one)")
-        counts = self.counts
-        summary = ", ".join(f"{n} {s.lower()}" for s, n in counts.items() if n)
-        verdict = "all supported checks pass" if self.ok else f"{counts['FAIL']} failed"
-        lines += ["", f"{summary}: {verdict} ({self.seconds:.1f} s)"]
-        return "\n".join(lines)
-
-    __str__ = format
-
-
-def _jsonable(data: Any) -> Any:
-    """``data`` with every NaN or infinity as the string "nan", "inf", "-inf" (strict JSON)."""
-    if isinstance(data, float) and not math.isfinite(data):
-        return repr(data)
-    if isinstance(data, dict):
-        return {key: _jsonable(value) for key, value in data.items()}
-    if isinstance(data, list | tuple):
-        return [_jsonable(value) for value in data]
-    return data
 
 
 # =======================================================================================
