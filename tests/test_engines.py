@@ -799,3 +799,38 @@ def test_gradescope_results_json_with_weights(tmp_path: Path) -> None:
     done = gradstep(str(ENGINES / "good.py"), str(ENGINES / "tanh_from_input.py"),
                     "--gradescope", str(results))  # fmt: skip
     assert done.returncode == 2 and "--gradescope takes one engine" in done.stderr
+
+
+def test_find_submissions_takes_the_files_that_define_the_class(tmp_path: Path) -> None:
+    from gradstep.testing.grader import find_submissions
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "engine.py").write_text("class Value:\n    pass\n")
+    (tmp_path / "a" / "train.py").write_text("from engine import Value\n")
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "broken.py").write_text("class Value:\n    def f(self)\n")  # no parse
+    (tmp_path / "b" / "scalar.py").write_text("class Scalar:\n    pass\n")
+    (tmp_path / ".git").mkdir()
+    (tmp_path / ".git" / "x.py").write_text("class Value:\n    pass\n")
+    found = find_submissions([str(tmp_path)])
+    assert [s.name for s in found] == ["a/engine.py", "b/broken.py"]
+    assert found[0].target == f"{tmp_path / 'a' / 'engine.py'}:Value"
+    assert [s.name for s in find_submissions([str(tmp_path)], "Scalar")] == ["b/scalar.py"]
+    assert find_submissions(["x.py", "m.engine:V"], "Scalar")[0].target == "x.py:Scalar"
+    assert find_submissions(["x.py", "m.engine:V"], "Scalar")[1].target == "m.engine:V"
+    with pytest.raises(EngineTargetError, match=r"no \.py file in .* defines a class Tensor"):
+        find_submissions([str(tmp_path)], "Tensor")
+
+
+def test_a_budget_bounds_an_engine_whose_every_op_hangs(tmp_path: Path) -> None:
+    (tmp_path / "stuck.py").write_text(
+        "class Value:\n"
+        "    def __init__(self, data):\n        self.data, self.grad = data, 0.0\n"
+        "    def backward(self):\n        pass\n"
+        "    def __add__(self, other):\n        while True:\n            pass\n"
+    )
+    report = check_engine(str(tmp_path / "stuck.py:Value"), timeout=0.5, budget=3.0)
+    assert report.seconds < 8, report.format()
+    skipped = [r for r in report.rows if "took its whole budget of 3 s" in r.detail]
+    assert skipped and all(r.status == "SKIP" for r in skipped)
+    assert report.row("add").status == "FAIL" or report.row("add") in skipped
