@@ -15,12 +15,14 @@ or dies it records that check and starts a new worker that skips the checks alre
 
 from __future__ import annotations
 
+import faulthandler
 import gc
 import importlib
 import importlib.util
 import json
 import os
 import sys
+import time
 import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -230,6 +232,14 @@ def _check_shape(cls: type) -> None:
         )
 
 
+def _dump_stack_after(seconds: float | None) -> None:
+    """Print the stack to stderr after most of ``seconds`` (the parent's limit), so that a
+    check the parent kills for hanging can say where the user's code was."""
+    faulthandler.cancel_dump_traceback_later()
+    if seconds is not None:
+        faulthandler.dump_traceback_later(max(0.05, 0.7 * seconds), exit=False)
+
+
 def _send(channel: IO[str], event: Mapping[str, Any]) -> None:
     """One event, one line."""
     channel.write(json.dumps(event, allow_nan=True) + "\n")
@@ -245,6 +255,9 @@ def main() -> int:
             sys.path.insert(0, entry)
     import hypothesis  # noqa: F401  (before the user's folder can shadow it)
 
+    limits: Mapping[str, float] = config.get("limits", {})
+    if "import_until" in config:  # the parent's clock started when it started this process
+        _dump_stack_after(max(0.1, float(config["import_until"]) - time.time()))
     try:
         cls, import_line = load_class(config["kind"], config["location"], config["class"])
     except TargetError as error:
@@ -252,6 +265,7 @@ def main() -> int:
         details = "".join(traceback.format_exception(cause)) if cause is not None else ""
         _send(channel, {"event": "target-error", "message": str(error), "traceback": details})
         return 0
+    _dump_stack_after(None)
     gc.freeze()  # what is loaded now stays: the chain check's collections scan only its graphs
     _send(channel, {"event": "ready", "class": cls.__name__})
     engine = Engine(cls, import_line, dict(config.get("statuses", {})))
@@ -271,7 +285,9 @@ def main() -> int:
         def progress(data: Mapping[str, Any], check: str = spec.id) -> None:
             _send(channel, {"event": "progress", "check": check, "data": dict(data)})
 
+        _dump_stack_after(limits.get(spec.id))
         result = run_check(engine, spec, options, progress)
+        _dump_stack_after(None)
         _send(channel, {"event": "result", "check": spec.id, "result": result.to_dict()})
     _send(channel, {"event": "done"})
     return 0

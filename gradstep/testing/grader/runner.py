@@ -20,6 +20,7 @@ import signal
 import site
 import subprocess
 import sys
+import sysconfig
 import threading
 import time
 from collections import deque
@@ -33,6 +34,7 @@ from gradstep.testing.grader.checks import (
     CheckResult,
     CheckSpec,
     Finding,
+    is_ours,
     plan,
 )
 from gradstep.testing.grader.ops import op_names
@@ -156,11 +158,14 @@ class _Worker:
             **kwargs,
         )
         self.events: queue.Queue[object] = queue.Queue()
-        self.stderr: deque[str] = deque(maxlen=20)
+        self.stderr: deque[str] = deque(maxlen=80)
         assert self.process.stdin is not None and self.process.stdout is not None
         assert self.process.stderr is not None
         threading.Thread(target=self._read_events, args=(self.process.stdout,), daemon=True).start()
-        threading.Thread(target=self._read_stderr, args=(self.process.stderr,), daemon=True).start()
+        self._stderr_reader = threading.Thread(
+            target=self._read_stderr, args=(self.process.stderr,), daemon=True
+        )
+        self._stderr_reader.start()
         try:
             self.process.stdin.write(json.dumps(config) + "\n")
             self.process.stdin.close()
@@ -192,6 +197,25 @@ class _Worker:
         except queue.Empty:
             return _TIMEOUT
 
+    def where_stuck(self) -> str:
+        """`` (it was in f, engine.py, line 7)``: the user's innermost frame in the stack the
+        worker printed before its time limit (see the worker's faulthandler), or ""."""
+        self._stderr_reader.join(timeout=2)
+        lines = list(self.stderr)
+        starts = [i for i, line in enumerate(lines) if line.startswith("Timeout (")]
+        if not starts:
+            return ""
+        stdlib = Path(sysconfig.get_paths()["stdlib"]).resolve()
+        for line in lines[starts[-1] + 1 :]:
+            frame = _FRAME.match(line)
+            if frame is None or is_ours(frame["file"]):
+                continue
+            if Path(frame["file"]).resolve().is_relative_to(stdlib):
+                continue
+            name = Path(frame["file"]).name
+            return f" (it was in {frame['name']}, {name}, line {frame['line']})"
+        return ""
+
     def how_it_ended(self) -> str:
         """``killed by SIGSEGV`` / ``exit status 3``, and its last line on stderr."""
         try:
@@ -221,6 +245,10 @@ class _Worker:
                 pass
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.process.wait(timeout=5)
+
+
+#: a line of faulthandler's stack dump
+_FRAME = re.compile(r'\s*File "(?P<file>.+)", line (?P<line>\d+) in (?P<name>.+)')
 
 
 def _worker_environment() -> dict[str, str]:
@@ -276,8 +304,8 @@ def _lost(spec: CheckSpec, why: str, progress: Sequence[Mapping[str, Any]]) -> C
         )
     if spec.kind == "dags" and why.startswith("did not"):
         why = (
-            f"{why}: one random DAG took that long in your code (the search itself stops "
-            "at half that time)"
+            f"{why.removesuffix('; an infinite loop?')}: one random DAG took that long in your "
+            "code (the search itself stops at half that time)"
         )
     text = why if why.startswith("did not") else f"the process running this check died ({why})"
     return CheckResult(spec.id, spec.title, "FAIL", text, spec.id, (Finding(text),))
@@ -341,6 +369,10 @@ def check_engine(
             "depth_seconds": depth_seconds,
             "skip": list(results),
             "statuses": statuses,
+            "import_until": time.time() + 3.0 * timeout,
+            "limits": {
+                spec.id: _time_limit(spec, timeout, examples, depth_seconds) for spec in specs
+            },
         }
         worker = _Worker(config)
         workers += 1
@@ -365,8 +397,10 @@ def _await_ready(worker: _Worker, where: Target, timeout: float, first: bool) ->
     limit = 3.0 * timeout
     event = worker.next(limit)
     if event is _TIMEOUT:
+        worker.stop()
         raise EngineTargetError(
-            f"importing {where} did not finish within {limit:g} s: if the file runs a demo or "
+            f"importing {where} did not finish within {limit:g} s{worker.where_stuck()}: if "
+            "the file runs a demo or "
             'trains a model when imported, put that code under `if __name__ == "__main__":`; '
             "or allow more time with --timeout (the import gets 3 times the timeout)"
         )
@@ -404,8 +438,8 @@ def _collect(
                 why = "did not finish before this engine's time budget ran out"
                 worker.stop()
             elif event is _TIMEOUT:
-                why = f"did not finish within {limit:g} s (an infinite loop?)"
                 worker.stop()
+                why = f"did not finish within {limit:g} s{worker.where_stuck()}; an infinite loop?"
             else:
                 why = worker.how_it_ended()
             results[current.id] = _lost(current, why, progress)
