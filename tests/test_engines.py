@@ -730,7 +730,7 @@ def test_a_folder_is_graded_in_parallel_into_a_table_a_csv_and_a_page(tmp_path: 
     folder = _classroom(tmp_path)
     out = tmp_path / "report"
     done = gradstep(
-        str(folder), "--class", "Value", "--jobs", "2", "--timeout", "1", "--examples", "10",
+        str(folder), "--class", "Value", "--jobs", "2", "--timeout", "3", "--examples", "10",
         "--out", str(out),
     )  # fmt: skip
     assert done.returncode == 1, done.stderr
@@ -751,7 +751,7 @@ def test_a_folder_is_graded_in_parallel_into_a_table_a_csv_and_a_page(tmp_path: 
     assert (
         "the process importing crashes/engine.py died (exit status 3)" in table["crashes/engine.py"]
     )
-    assert "did not finish within 3 s" in table["hangs/engine.py"]
+    assert "did not finish within 9 s" in table["hangs/engine.py"]
     assert table["floods/engine.py"].split()[1] == table["ada/engine.py"].split()[1]
     assert "6 submissions: 2 pass, 1 fail, 3 could not be checked" in done.stdout
     assert done.stderr.count("[") == 6  # one progress line per submission

@@ -812,7 +812,7 @@ def check_form(engine: Engine, spec: CheckSpec) -> CheckResult:
         ways += ["computed", "shared"]
     detail = f"value, ∂/∂{', ∂/∂'.join(names)} at {len(form.points)} points: {', '.join(ways)}"
     if helpers is None:
-        detail += " (a * n and a + b fail on computed operands)"
+        detail += " (not on computed, shared operands: a * n, a + b fail there)"
     return CheckResult(spec.id, spec.title, "PASS", detail, form.op)
 
 
