@@ -272,7 +272,8 @@ def _add_test_engine(commands: argparse._SubParsersAction[_Parser]) -> None:
         "passes, 1 when one fails, 2 when the class cannot be loaded.\n\n"
         "Given a folder (or several targets) it grades every engine found, --jobs at a\n"
         "time, and writes a class report (a table here; grades.csv and grades.html in\n"
-        "--out). For one engine, --gradescope writes Gradescope's results.json.",
+        "--out; exit status 0 when every engine passes, 1 otherwise). For one engine,\n"
+        "--gradescope writes Gradescope's results.json.",
         epilog="examples:\n"
         "  gradstep test-engine engine.py            # the class Value in engine.py\n"
         "  gradstep test-engine micrograd.engine:Value\n"

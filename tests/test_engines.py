@@ -842,3 +842,25 @@ def test_a_budget_bounds_an_engine_whose_every_op_hangs(tmp_path: Path) -> None:
     skipped = [r for r in report.rows if "took its whole budget of 3 s" in r.detail]
     assert skipped and all(r.status == "SKIP" for r in skipped)
     assert report.row("add").status == "FAIL" or report.row("add") in skipped
+
+
+def test_a_dag_search_killed_mid_way_reports_the_smallest_failure_it_sent() -> None:
+    from gradstep.testing.grader.checks import CheckSpec
+    from gradstep.testing.grader.runner import lost_row
+
+    spec = CheckSpec("dags", "random DAGs", "dags")
+    best = {"message": "out = a + a: ∂out/∂a expected 2, got 1", "expected": 2.0, "got": 1.0,
+            "code": "a = Value(0.0)\nout = a + a", "op": ""}  # fmt: skip
+    progress = [{"best": best, "op": "backward", "first": 3}]
+    row = lost_row(spec, "did not finish within 60 s; an infinite loop?", progress)
+    assert row.status == "FAIL" and row.op == "backward"
+    assert row.detail == (
+        "failing DAG found at example 3; the search did not answer while shrinking it (a slow "
+        "or stuck backward()?), the smallest so far: out = a + a: ∂out/∂a expected 2, got 1"
+    )
+    assert row.findings[0].code.endswith("out = a + a")
+    nothing = lost_row(spec, "did not finish within 60 s; an infinite loop?", [])
+    assert nothing.detail == (
+        "did not finish within 60 s: one random DAG took that long in your code (the search "
+        "itself stops at half that time)"
+    )

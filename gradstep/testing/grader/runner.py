@@ -277,7 +277,7 @@ def _time_limit(spec: CheckSpec, timeout: float, examples: int, depth_seconds: f
     return timeout
 
 
-def _lost(spec: CheckSpec, why: str, progress: Sequence[Mapping[str, Any]]) -> CheckResult:
+def lost_row(spec: CheckSpec, why: str, progress: Sequence[Mapping[str, Any]]) -> CheckResult:
     """The row of a check whose worker hung or died: the depth check reports how far it got."""
     if spec.kind == "depth":
         worked = max((p["ok"] for p in progress if "ok" in p), default=0)
@@ -442,7 +442,7 @@ def _collect(
                 why = f"did not finish within {limit:g} s{worker.where_stuck()}; an infinite loop?"
             else:
                 why = worker.how_it_ended()
-            results[current.id] = _lost(current, why, progress)
+            results[current.id] = lost_row(current, why, progress)
             statuses[current.id] = results[current.id].status
             return
         assert isinstance(event, dict)
