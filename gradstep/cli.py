@@ -897,6 +897,7 @@ def _engine_options(args: argparse.Namespace, several: bool) -> dict[str, Any]:
         "depth_seconds": args.depth_seconds if args.depth_seconds is not None else seconds,
         "timeout": args.timeout if args.timeout is not None else timeout,
         "budget": args.budget if args.budget is not None or not several else runner.CLASS_BUDGET,
+        "memory_mb": runner.CLASS_MEMORY_MB if several else None,
     }
 
 

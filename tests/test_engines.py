@@ -864,3 +864,17 @@ def test_a_dag_search_killed_mid_way_reports_the_smallest_failure_it_sent() -> N
         "did not finish within 60 s: one random DAG took that long in your code (the search "
         "itself stops at half that time)"
     )
+
+
+@pytest.mark.skipif(os.name != "posix", reason="the memory cap is RLIMIT_AS (POSIX)")
+def test_a_memory_cap_turns_a_runaway_allocation_into_a_memory_error(tmp_path: Path) -> None:
+    good = (ENGINES / "good.py").read_text()
+    head = "    def tanh(self):\n"
+    assert head in good
+    (tmp_path / "hog.py").write_text(good.replace(head, head + "        bytearray(1536 * 2**20)\n"))
+    report = check_engine(str(tmp_path / "hog.py"), ops=["+", "tanh"], examples=0, max_depth=200,
+                          memory_mb=1024)  # fmt: skip
+    assert [row.id for row in report.failed] == ["tanh"], report.format()
+    assert "raised MemoryError (hog.py, line" in report.row("tanh").detail
+    with pytest.raises(ValueError, match="memory_mb ≥ 256"):
+        check_engine(str(tmp_path / "hog.py"), memory_mb=100)

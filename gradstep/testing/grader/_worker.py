@@ -240,6 +240,21 @@ def _dump_stack_after(seconds: float | None) -> None:
         faulthandler.dump_traceback_later(max(0.05, 0.7 * seconds), exit=False)
 
 
+def _cap_memory(megabytes: int | None) -> None:
+    """Limit this process's address space (POSIX): the user's code then gets a MemoryError."""
+    if megabytes is None:
+        return
+    try:
+        import resource
+    except ImportError:  # not POSIX: no cap
+        return
+    limit = megabytes * 2**20
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+
+
 def _send(channel: IO[str], event: Mapping[str, Any]) -> None:
     """One event, one line."""
     channel.write(json.dumps(event, allow_nan=True) + "\n")
@@ -254,6 +269,8 @@ def main() -> int:
         if entry not in sys.path:
             sys.path.insert(0, entry)
     import hypothesis  # noqa: F401  (before the user's folder can shadow it)
+
+    _cap_memory(config.get("memory_mb"))
 
     limits: Mapping[str, float] = config.get("limits", {})
     if "import_until" in config:  # the parent's clock started when it started this process

@@ -57,6 +57,7 @@ CLASS_MAX_DEPTH = 20_000
 CLASS_DEPTH_SECONDS = 1.0
 CLASS_TIMEOUT = 5.0
 CLASS_BUDGET = 120.0
+CLASS_MEMORY_MB = 2048
 _MAX_WORKERS = 12  # a worker that keeps dying: give up on the remaining checks after this many
 
 
@@ -320,6 +321,7 @@ def check_engine(
     depth_seconds: float = DEFAULT_DEPTH_SECONDS,
     timeout: float = DEFAULT_TIMEOUT,
     budget: float | None = None,
+    memory_mb: int | None = None,
 ) -> EngineReport:
     """Check a micrograd-style class: every op against gradstep and central differences,
     random DAGs (``examples`` of them), node reuse, repeated backward, the deepest chain.
@@ -329,12 +331,16 @@ def check_engine(
     ``"tanh"``, or ``"+"``).  Each check runs in the worker with a ``timeout`` (seconds);
     the chain check doubles its depth up to ``max_depth`` within ``depth_seconds`` of CPU time.
     ``budget`` (seconds) bounds the whole run: the checks not reached by then are SKIP rows.
+    ``memory_mb`` caps the worker's address space (POSIX): past it the user's code gets a
+    MemoryError instead of taking the machine's memory.
     Raises `EngineTargetError` when the class cannot be loaded, ValueError on bad options.
     """
     if examples < 0 or max_depth < 1 or depth_seconds <= 0 or timeout <= 0:
         raise ValueError("examples ≥ 0, max_depth ≥ 1, depth_seconds > 0 and timeout > 0, please")
     if budget is not None and budget <= 0:
         raise ValueError("budget > 0, please")
+    if memory_mb is not None and memory_mb < 256:
+        raise ValueError("memory_mb ≥ 256, please (the worker itself needs about 200)")
     specs = plan(ops)
     names = list(op_names(ops)) if ops is not None else None
     where = parse_target(target)
@@ -370,6 +376,7 @@ def check_engine(
             "skip": list(results),
             "statuses": statuses,
             "import_until": time.time() + 3.0 * timeout,
+            "memory_mb": memory_mb,
             "limits": {
                 spec.id: _time_limit(spec, timeout, examples, depth_seconds) for spec in specs
             },
