@@ -21,8 +21,8 @@ import importlib
 import importlib.util
 import json
 import os
+import signal
 import sys
-import time
 import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -232,12 +232,11 @@ def _check_shape(cls: type) -> None:
         )
 
 
-def _dump_stack_after(seconds: float | None) -> None:
-    """Print the stack to stderr after most of ``seconds`` (the parent's limit), so that a
-    check the parent kills for hanging can say where the user's code was."""
-    faulthandler.cancel_dump_traceback_later()
-    if seconds is not None:
-        faulthandler.dump_traceback_later(max(0.05, 0.7 * seconds), exit=False)
+def _stack_on_request() -> None:
+    """On SIGUSR1 print the stack to stderr (POSIX): the parent asks before killing a check
+    that hangs, to say where the user's code was."""
+    if hasattr(signal, "SIGUSR1"):
+        faulthandler.register(signal.SIGUSR1, all_threads=False)
 
 
 def _cap_memory(megabytes: int | None) -> None:
@@ -263,6 +262,7 @@ def _send(channel: IO[str], event: Mapping[str, Any]) -> None:
 
 def main() -> int:
     """Read the configuration, load the class, run every check not yet done."""
+    _stack_on_request()
     config = json.loads(sys.stdin.readline())
     channel = _claim_stdout()
     for entry in reversed(config.get("path", [])):
@@ -272,9 +272,6 @@ def main() -> int:
 
     _cap_memory(config.get("memory_mb"))
 
-    limits: Mapping[str, float] = config.get("limits", {})
-    if "import_until" in config:  # the parent's clock started when it started this process
-        _dump_stack_after(max(0.1, float(config["import_until"]) - time.time()))
     try:
         cls, import_line = load_class(config["kind"], config["location"], config["class"])
     except TargetError as error:
@@ -282,7 +279,6 @@ def main() -> int:
         details = "".join(traceback.format_exception(cause)) if cause is not None else ""
         _send(channel, {"event": "target-error", "message": str(error), "traceback": details})
         return 0
-    _dump_stack_after(None)
     gc.freeze()  # what is loaded now stays: the chain check's collections scan only its graphs
     _send(channel, {"event": "ready", "class": cls.__name__})
     engine = Engine(cls, import_line, dict(config.get("statuses", {})))
@@ -302,9 +298,7 @@ def main() -> int:
         def progress(data: Mapping[str, Any], check: str = spec.id) -> None:
             _send(channel, {"event": "progress", "check": check, "data": dict(data)})
 
-        _dump_stack_after(limits.get(spec.id))
         result = run_check(engine, spec, options, progress)
-        _dump_stack_after(None)
         _send(channel, {"event": "result", "check": spec.id, "result": result.to_dict()})
     _send(channel, {"event": "done"})
     return 0

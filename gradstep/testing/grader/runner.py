@@ -198,12 +198,22 @@ class _Worker:
         except queue.Empty:
             return _TIMEOUT
 
-    def where_stuck(self) -> str:
-        """`` (it was in f, engine.py, line 7)``: the user's innermost frame in the stack the
-        worker printed before its time limit (see the worker's faulthandler), or ""."""
+    def stop_and_locate(self) -> str:
+        """Ask it for its stack (SIGUSR1: the worker's faulthandler prints it), kill it, and
+        return `` (it was in f, engine.py, line 7)``: the user's innermost frame, or ""."""
+        if os.name == "posix" and self.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(self.process.pid, signal.SIGUSR1)
+            until = time.monotonic() + 1.0
+            while time.monotonic() < until and not any(
+                "(most recent call first)" in line for line in list(self.stderr)
+            ):
+                time.sleep(0.02)
+            time.sleep(0.05)  # the frames follow the header line
+        self.stop()
         self._stderr_reader.join(timeout=2)
         lines = list(self.stderr)
-        starts = [i for i, line in enumerate(lines) if line.startswith("Timeout (")]
+        starts = [i for i, line in enumerate(lines) if "(most recent call first)" in line]
         if not starts:
             return ""
         stdlib = Path(sysconfig.get_paths()["stdlib"]).resolve()
@@ -375,11 +385,7 @@ def check_engine(
             "depth_seconds": depth_seconds,
             "skip": list(results),
             "statuses": statuses,
-            "import_until": time.time() + 3.0 * timeout,
             "memory_mb": memory_mb,
-            "limits": {
-                spec.id: _time_limit(spec, timeout, examples, depth_seconds) for spec in specs
-            },
         }
         worker = _Worker(config)
         workers += 1
@@ -404,9 +410,9 @@ def _await_ready(worker: _Worker, where: Target, timeout: float, first: bool) ->
     limit = 3.0 * timeout
     event = worker.next(limit)
     if event is _TIMEOUT:
-        worker.stop()
+        stuck = worker.stop_and_locate()
         raise EngineTargetError(
-            f"importing {where} did not finish within {limit:g} s{worker.where_stuck()}: if "
+            f"importing {where} did not finish within {limit:g} s{stuck}: if "
             "the file runs a demo or "
             'trains a model when imported, put that code under `if __name__ == "__main__":`; '
             "or allow more time with --timeout (the import gets 3 times the timeout)"
@@ -445,8 +451,8 @@ def _collect(
                 why = "did not finish before this engine's time budget ran out"
                 worker.stop()
             elif event is _TIMEOUT:
-                worker.stop()
-                why = f"did not finish within {limit:g} s{worker.where_stuck()}; an infinite loop?"
+                stuck = worker.stop_and_locate()
+                why = f"did not finish within {limit:g} s{stuck}; an infinite loop?"
             else:
                 why = worker.how_it_ended()
             results[current.id] = lost_row(current, why, progress)
