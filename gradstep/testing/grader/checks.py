@@ -1,5 +1,11 @@
 """Checking someone else's micrograd-style `Value` class: the plan, the results, the op rows.
 
+Each op row runs its form on leaves, with an upstream gradient of -1.5, on computed operands
+and on operands that also reach ``out`` another way (helpers ``x * n`` / ``x + y`` that are
+right themselves), so a backward attached to ``self`` or assigning with ``=`` fails there.
+The ``methods`` row lists what no row checks; misspelled dunders and a method returning None
+are named.
+
 The checks run inside the worker process (`gradstep.testing.grader._worker`), where the
 user's class is imported; the parent (`gradstep.testing.grader.runner`) reads only the plan
 (`plan`) and the results (`CheckResult`).  The ops come from gradstep's op records

@@ -1,5 +1,6 @@
-"""Checks of how a foreign class handles whole graphs: random DAGs, repeated backward(),
-zeroing grads, and the deepest chain it can backpropagate (see `gradstep.testing.grader.checks`).
+"""Checks of how a foreign class handles whole graphs: the same graph built again (fresh
+builds: nondeterminism), random DAGs, repeated backward(), zeroing grads, and the deepest
+chain it can backpropagate (see `gradstep.testing.grader.checks`).
 """
 
 from __future__ import annotations
