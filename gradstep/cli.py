@@ -444,9 +444,9 @@ def _add_test_engine(commands: argparse._SubParsersAction[_Parser]) -> None:
     command.add_argument(
         "--examples",
         type=_non_negative,
-        default=engines.DEFAULT_EXAMPLES,
         metavar="N",
-        help=f"random DAGs to try (default: {engines.DEFAULT_EXAMPLES}; 0 skips them)",
+        help=f"random DAGs to try (default: {engines.DEFAULT_EXAMPLES}; "
+        f"{engines.CLASS_EXAMPLES} for several engines; 0 skips them)",
     )
     command.add_argument(
         "--max-depth",
@@ -1089,9 +1089,10 @@ def _engine_options(args: argparse.Namespace, several: bool) -> dict[str, Any]:
     depth = runner.CLASS_MAX_DEPTH if several else runner.DEFAULT_MAX_DEPTH
     seconds = runner.CLASS_DEPTH_SECONDS if several else runner.DEFAULT_DEPTH_SECONDS
     timeout = runner.CLASS_TIMEOUT if several else runner.DEFAULT_TIMEOUT
+    examples = runner.CLASS_EXAMPLES if several else runner.DEFAULT_EXAMPLES
     return {
         "ops": args.ops,
-        "examples": args.examples,
+        "examples": args.examples if args.examples is not None else examples,
         "max_depth": args.max_depth if args.max_depth is not None else depth,
         "depth_seconds": args.depth_seconds if args.depth_seconds is not None else seconds,
         "timeout": args.timeout if args.timeout is not None else timeout,

@@ -62,6 +62,13 @@ def _dag_ops(
     return list(ops), forms, failing
 
 
+#: seconds between two smallest failures sent as progress (each costs a few builds)
+_PROGRESS_EVERY = 1.0
+#: the least time the shrinking gets (a fifth of the search's time if more): Hypothesis
+#: draws each smaller DAG anew, which can take 50 ms, and hundreds are tried
+_SHRINK_SECONDS = 2.0
+
+
 class _OutOfTime(BaseException):
     """The search's time is up (a BaseException: Hypothesis lets it through at once)."""
 
@@ -95,21 +102,27 @@ def check_dags(
         why = "no op passes alone" if not ops else "--examples 0"
         return CheckResult(spec.id, spec.title, "SKIP", why + left_out)
     counts = {"tried": 0, "first": 0, "stopped": 0}
-    stop_at = time.perf_counter() + seconds
+    deadline = time.perf_counter() + seconds
+    stop_at = [deadline]
+    shrink_seconds = max(_SHRINK_SECONDS, seconds / 5)
     smallest: list[ExpressionDAG] = []
+    sent = [-math.inf]  # when the smallest failure was last sent as progress
 
     def fails(dag: ExpressionDAG) -> bool:
-        if time.perf_counter() > stop_at:
+        if time.perf_counter() > stop_at[0]:
             counts["stopped"] = counts["tried"]
             raise _OutOfTime
         counts["tried"] += 1
         bad = _dag_problem(engine, dag) is not None
         if bad and not counts["first"]:
             counts["first"] = counts["tried"]
+            stop_at[0] = min(stop_at[0], time.perf_counter() + shrink_seconds)
         if bad and (not smallest or _size(dag) < _size(smallest[-1])):
             smallest.append(dag)
-            finding, blamed = _dag_finding(engine, _pruned_if_failing(engine, dag))
-            progress({"best": asdict(finding), "op": blamed, "first": counts["first"]})
+            if time.perf_counter() - sent[0] > _PROGRESS_EVERY:  # shrinking finds many
+                sent[0] = time.perf_counter()
+                finding, blamed = _dag_finding(engine, _pruned_if_failing(engine, dag))
+                progress({"best": asdict(finding), "op": blamed, "first": counts["first"]})
         return bad
 
     options = settings(
@@ -127,7 +140,11 @@ def check_dags(
         dag = None
     except _OutOfTime:  # the time is up: the smallest failure so far, if any
         dag = smallest[-1] if smallest else None
-        how = f"the smallest found before the time limit ({seconds:g} s)"
+        how = (
+            f"the smallest found in {shrink_seconds:g} s of shrinking"
+            if stop_at[0] < deadline
+            else f"the smallest found before the time limit ({seconds:g} s)"
+        )
     except Exception:  # the engine answered differently for the same DAG (nondeterministic)
         if not smallest:
             why = "the search could not go on: your class gave different answers for the same DAG"
@@ -142,6 +159,16 @@ def check_dags(
         )
         return CheckResult(spec.id, spec.title, "PASS", detail, data={"ops": ops})
     dag = _pruned_if_failing(engine, dag)
+    smaller = next(
+        (
+            small
+            for small in _small_dags(ops, forms)
+            if _size(small) < _size(dag) and _dag_problem(engine, small) is not None
+        ),
+        None,
+    )
+    if smaller is not None:
+        dag = smaller
     finding, blamed = _dag_finding(engine, dag)
     if not _steady(engine, dag):
         finding = replace(
@@ -151,6 +178,27 @@ def check_dags(
         )
     detail = f"failing DAG found at example {counts['first']}, {how}: {finding.message}{left_out}"
     return CheckResult(spec.id, spec.title, "FAIL", detail, blamed, (finding,), {"ops": ops})
+
+
+def _small_dags(ops: Sequence[str], forms: Mapping[str, Sequence[str]]) -> list[ExpressionDAG]:
+    """Tiny DAGs with a shared node, smallest first (a ⊕ a; v1 = a ⊕ b, v1 ⊕ v1; v1 ⊕ a;
+    u(a) + u(a)) over the ops given: tried after the search, as Hypothesis can take long to
+    shrink a big failing DAG to one of these."""
+    a, b = 1.5, 0.7  # positive, away from every kink: safe for log, sqrt, /, **
+    binary = [op for op in ops if op in BINARY_OPS and "value-value" in forms.get(op, ())]
+    dags = [ExpressionDAG((a,), (DAGStep(op, (0, 0)),)) for op in binary]
+    dags += [
+        ExpressionDAG((a, b), (DAGStep(op, (0, 1)), DAGStep(op, (2, other))))
+        for op in binary
+        for other in (2, 0)
+    ]
+    if "+" in binary:
+        dags += [
+            ExpressionDAG((a,), (DAGStep(op, (0,)), DAGStep("+", (1, 1))))
+            for op in ops
+            if op not in BINARY_OPS
+        ]
+    return sorted(dags, key=_size)
 
 
 def _pruned_if_failing(engine: Engine, dag: ExpressionDAG) -> ExpressionDAG:

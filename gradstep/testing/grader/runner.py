@@ -53,6 +53,7 @@ DEFAULT_MAX_DEPTH = 1_000_000
 DEFAULT_DEPTH_SECONDS = 10.0
 DEFAULT_TIMEOUT = 10.0
 #: ``gradstep test-engine`` on several engines: a shorter chain search, a budget per engine
+CLASS_EXAMPLES = 50
 CLASS_MAX_DEPTH = 20_000
 CLASS_DEPTH_SECONDS = 1.0
 CLASS_TIMEOUT = 5.0
