@@ -204,7 +204,7 @@ def test_a_leaf_root_has_no_steps_and_no_frames(tmp_path: Path) -> None:
     x = Value(5.0, label="x")
     wt = walkthrough(x)
     assert wt.backward == [] and x.grad == 1.0
-    assert wt.frames() == []
+    assert wt.write_frames(tmp_path / "frames") == []
     assert "(no edges: the root is an input)" in wt.format_text()
     page = wt.write_html(tmp_path / "empty.html").read_text(encoding="utf-8")
     assert "no backward steps: the root is an input" in page
@@ -378,27 +378,6 @@ def check_walkthrough(root: Value) -> None:
 # ---------------------------------------------------------------------------- frames
 
 
-def test_frames_one_per_step_with_the_current_edge_highlighted() -> None:
-    f, _ = build_neuron()
-    wt = walkthrough(f)
-    frames = wt.frames()
-    assert len(frames) == len(wt.backward) == 9
-    for frame, r in zip(frames, wt.backward, strict=True):
-        source = frame.source
-        assert source.count("penwidth=3") == 1  # exactly one edge in red
-        assert f"step {r.step}/9" in source
-        # the receiving child shows ∂L/∂child so far
-        assert f"{{ {r.child} | data" in source
-        child_line = next(ln for ln in source.splitlines() if f"{{ {r.child} | data" in ln)
-        assert f"grad {float(r.child_grad):.4g}" in child_line
-        assert "penwidth=2.5" in child_line
-    # before its edge, x0's grad still shows 0 in the drawings
-    first = frames[0].source
-    assert next(ln for ln in first.splitlines() if "{ x0 |" in ln).count("grad 0 ") == 1
-    with pytest.raises(ValueError, match="more than max_frames=5"):
-        wt.frames(max_frames=5)
-
-
 def test_write_frames_numbered_svgs(tmp_path: Path) -> None:
     _, L = abc()
     wt = walkthrough(L)
@@ -536,6 +515,11 @@ def test_local_formula_wraps_names_that_are_not_plain() -> None:
     z = Value(1.0, label="-z")
     out = z.tanh()
     wt = walkthrough(out)
-    assert wt.backward[0].formula == "∂n1/∂-z = 1 − n1²"
+    assert wt.backward[0].formula == "∂n1/∂(-z) = 1 − n1²"
     y = z * Value(2.0, label="w")
     assert walkthrough(y).backward[1].formula == "∂n1/∂w = (-z)"
+    # a number as a child stands in parentheses too: never ∂d/∂1
+    x = Value(3.0, label="x")
+    d = 1 + x
+    d.label = "d"
+    assert walkthrough(d).backward[0].formula == "∂d/∂(1) = 1"

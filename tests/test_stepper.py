@@ -53,7 +53,7 @@ def test_the_page_draws_the_graph_once_and_keeps_every_step_as_data(tmp_path: Pa
         assert f'id="gs-g{i}"' in page and f'id="gs-v{i}"' in page
     # step 4: the exp gate, its local derivative as a formula with its number
     four = data["steps"][3]["lines"]
-    assert four[1] == "local gradient   ∂e/∂-z = e = 0.3679"
+    assert four[1] == "local gradient   ∂e/∂(-z) = e = 0.3679"
     assert four[2] == "upstream gradient   δe = ∂L/∂e = -0.5344"
     assert four[3] == "product = local × upstream = 0.3679 × (-0.5344) = -0.1966"
     # a value's last contribution completes it: its sum over parents

@@ -1,6 +1,8 @@
 /* gradstep's backward-pass stepper: one drawing, laid out once; a step only changes classes
    and grad numbers.  Everything is looked up inside one root element, so several steppers
-   can share a page (a notebook).  No network, no globals beyond the function below. */
+   can share a page (a notebook).  No network, no globals beyond the function below.
+   A "position" is a place in the current sequence: 0 is the start, then each entry of the
+   sequence applies one edge (edge view, or an open neuron) or a closed neuron's edges. */
 function gradstepStepper(rootId) {
   "use strict";
   var root = document.getElementById(rootId);
@@ -15,6 +17,12 @@ function gradstepStepper(rootId) {
   var explain = root.querySelector(".gs-explain");
   var counter = root.querySelector(".gs-counter");
   var tables = root.querySelector(".gs-tables");
+  // the script runs: the interactive parts replace the static copy's note
+  root.removeAttribute("data-static");
+  ["gs-buttons", "gs-toggles", "gs-zoom", "gs-keys"].forEach(function (c) {
+    var el = root.querySelector("." + c);
+    if (el) { el.style.display = ""; }
+  });
   function byId(id) { return document.getElementById(P + id); }
   var gradText = data.nodes.map(function (node, i) { return byId("g" + i); });
   var valueNode = data.nodes.map(function (node, i) { return byId("v" + i); });
@@ -22,12 +30,45 @@ function gradstepStepper(rootId) {
   root.querySelectorAll("tr[data-step]").forEach(function (tr) {
     rows[tr.getAttribute("data-step")] = tr;
   });
+  var answers = {};  // step -> [[cell, text], ...]
+  Object.keys(rows).forEach(function (k) {
+    answers[k] = [];
+    rows[k].querySelectorAll("td.gs-ans").forEach(function (td) {
+      answers[k].push([td, td.textContent]);
+    });
+  });
   var forwardRows = {};
   root.querySelectorAll("tr[data-node]").forEach(function (tr) {
     forwardRows[tr.getAttribute("data-node")] = tr;
   });
+  var buttons = {};
+  root.querySelectorAll("button[data-toggle]").forEach(function (b) {
+    buttons[b.getAttribute("data-toggle")] = b;
+  });
+  var view = data.view;        // "edges" or "neurons"
+  var revealAll = data.reveal === "all";
+  var opened = {};             // neuron index -> true when open
+  var seq = [];                // the current sequence: {steps: [k…], j: neuron or -1, whole}
   var lit = [];
-  var current = -1;
+  var current = 0;
+
+  function build() {
+    seq = [];
+    if (view === "edges") {
+      for (var k = 1; k <= n; k++) { seq.push({ steps: [k], j: -1, whole: false }); }
+      return;
+    }
+    data.units.forEach(function (u) {
+      if (u > 0) { seq.push({ steps: [u], j: -1, whole: false }); return; }
+      var j = -u - 1;
+      var neuron = data.neurons[j];
+      if (opened[j]) {
+        neuron.steps.forEach(function (k) { seq.push({ steps: [k], j: j, whole: false }); });
+      } else {
+        seq.push({ steps: neuron.steps, j: j, whole: true });
+      }
+    });
+  }
 
   function light(el, cls) {
     if (el) { el.classList.add(cls); lit.push([el, cls]); }
@@ -57,41 +98,108 @@ function gradstepStepper(rootId) {
     });
   }
 
-  function show(k, fromHash) {
-    k = Math.max(0, Math.min(n, k | 0));
+  function show(p, fromHash) {
+    p = Math.max(0, Math.min(seq.length, p | 0));
     lit.forEach(function (pair) { pair[0].classList.remove(pair[1]); });
     lit = [];
-    // every grad as it stood after step k: the initial texts, then each step's new sum
+    // every grad as it stood after position p: the initial texts, then each step's new sum
     var grads = data.nodes.map(function (node) { return node.g; });
-    for (var s = 0; s < k; s++) { grads[data.steps[s].c] = data.steps[s].g; }
+    var got = data.nodes.map(function () { return 0; });
+    var applied = {};
+    for (var q = 0; q < p; q++) {
+      seq[q].steps.forEach(function (k) {
+        var s = data.steps[k - 1];
+        grads[s.c] = view === "edges" ? s.g : s.gn;
+        got[s.c] += 1;
+        applied[k] = true;
+      });
+    }
     data.nodes.forEach(function (node, i) {
       var t = gradText[i];
       if (!t) { return; }
       t.textContent = grads[i];
-      t.classList.toggle("gs-done", k >= node.last);
-      t.classList.toggle("gs-pending", k < node.first);
+      t.classList.toggle("gs-done", got[i] >= node.count);
+      t.classList.toggle("gs-pending", node.count > 0 && got[i] === 0);
     });
-    if (k === 0) {
+    Object.keys(answers).forEach(function (k) {
+      var shown = revealAll || k === "0" || applied[k];
+      answers[k].forEach(function (pair) { pair[0].textContent = shown ? pair[1] : ""; });
+      rows[k].classList.toggle("gs-ahead", !shown);
+    });
+    var entry = p > 0 ? seq[p - 1] : null;
+    var focusNode;
+    if (!entry) {
       light(valueNode[data.root], "gs-hl-child");
       setLines(data.start);
+      light(rows["0"], "gs-current");
+      focusNode = valueNode[data.root];
+    } else if (entry.whole) {
+      var neuron = data.neurons[entry.j];
+      light(byId(neuron.cluster), "gs-hl-neuron");
+      light(valueNode[neuron.out], "gs-hl-node");
+      neuron.recv.forEach(function (i) { light(valueNode[i], "gs-hl-child"); });
+      entry.steps.forEach(function (k) { light(rows[String(k)], "gs-current"); });
+      setLines(["step " + p + " / " + seq.length + ": " + neuron.lines[0]]
+        .concat(neuron.lines.slice(1)));
+      focusNode = valueNode[neuron.out];
     } else {
+      var k = entry.steps[0];
       var step = data.steps[k - 1];
+      if (entry.j >= 0) { light(byId(data.neurons[entry.j].cluster), "gs-open-neuron"); }
       light(byId(step.e), "gs-hl-edge");
       light(valueNode[step.c], "gs-hl-child");
       light(valueNode[step.n], "gs-hl-node");
       light(byId("v" + step.n + "_op"), "gs-hl-op");
       light(forwardRows[step.c], "gs-row-child");
       light(forwardRows[step.n], "gs-row-node");
-      setLines(["step " + k + " / " + n + ": " + step.lines[0]].concat(step.lines.slice(1)));
+      light(rows[String(k)], "gs-current");
+      var head = "step " + p + " / " + seq.length + (entry.j >= 0
+        ? " (edge " + (data.neurons[entry.j].steps.indexOf(k) + 1) + " of neuron "
+          + data.neurons[entry.j].scope + ")"
+        : "") + ": ";
+      setLines([head + step.lines[0]].concat(step.lines.slice(1)));
+      focusNode = valueNode[step.c];
     }
-    light(rows[String(k)], "gs-current");
-    counter.textContent = "step " + k + " / " + n;
-    current = k;
-    keepVisible(tables, rows[String(k)], false);
-    keepVisible(pane, k === 0 ? valueNode[data.root] : valueNode[data.steps[k - 1].c], true);
+    counter.textContent = "step " + p + " / " + seq.length;
+    current = p;
+    var open = buttons.open;
+    if (open) {
+      var inNeuron = entry && entry.j >= 0;
+      open.disabled = view !== "neurons" || !inNeuron;
+      open.textContent = inNeuron && !entry.whole ? "close neuron" : "open neuron";
+    }
+    var first = entry ? rows[String(entry.steps[0])] : rows["0"];
+    keepVisible(tables, first, false);
+    keepVisible(pane, focusNode, true);
     if (!data.embedded && !fromHash) {
-      try { history.replaceState(null, "", "#step=" + k); } catch (e) { /* file: quirks */ }
+      try { history.replaceState(null, "", "#step=" + p); } catch (e) { /* file: quirks */ }
     }
+  }
+
+  function toggleNeuron(j) {
+    // open neuron j into its edges (or close it), staying on it
+    if (view !== "neurons" || j < 0) { return; }
+    opened[j] = !opened[j];
+    build();
+    for (var q = 0; q < seq.length; q++) {
+      if (seq[q].j === j) { show(q + 1); return; }
+    }
+  }
+
+  function setView(v) {
+    var entry = current > 0 ? seq[current - 1] : null;
+    var k = entry ? entry.steps[entry.steps.length - 1] : 0;
+    view = v;
+    build();
+    if (buttons.view) { buttons.view.textContent = "view: " + view; }
+    // stay where the pass was: the first position that has applied step k
+    var p = 0;
+    if (k > 0) {
+      for (var q = 0; q < seq.length; q++) {
+        if (seq[q].steps.indexOf(k) >= 0) { p = q + 1; break; }
+      }
+    }
+    show(p);
   }
 
   // zoom: fit the drawing to its pane, never below a readable text size
@@ -110,9 +218,10 @@ function gradstepStepper(rootId) {
     root.classList.remove("gs-wide");
     var s = fitIn(pane.clientWidth, pane.clientHeight);
     var tall = main.clientHeight;
-    if (data.width * s > pane.clientWidth && data.height * s < 0.45 * tall) {
+    if (data.width * s > pane.clientWidth && data.height * s < 0.6 * tall
+        && getComputedStyle(main).flexDirection === "row") {
       root.classList.add("gs-wide");
-      s = fitIn(main.clientWidth, 0.5 * tall);
+      s = fitIn(main.clientWidth, 0.6 * tall);
     }
     scale = s;
     zoomed = false;
@@ -128,7 +237,10 @@ function gradstepStepper(rootId) {
     if (what === "prev") { show(current - 1); }
     else if (what === "next") { show(current + 1); }
     else if (what === "home") { show(0); }
-    else if (what === "end") { show(n); }
+    else if (what === "end") { show(seq.length); }
+  }
+  function currentNeuron() {
+    return current > 0 ? seq[current - 1].j : -1;
   }
 
   root.querySelectorAll("button[data-go]").forEach(function (b) {
@@ -140,12 +252,53 @@ function gradstepStepper(rootId) {
       if (what === "fit") { fit(); } else { zoom(what === "in" ? 1.25 : 0.8); }
     });
   });
+  if (buttons.reveal) {
+    buttons.reveal.addEventListener("click", function () {
+      revealAll = !revealAll;
+      buttons.reveal.textContent = revealAll ? "answers: all" : "answers: as you go";
+      show(current, true);
+    });
+    buttons.reveal.textContent = revealAll ? "answers: all" : "answers: as you go";
+  }
+  if (buttons.view) {
+    buttons.view.addEventListener("click", function () {
+      setView(view === "neurons" ? "edges" : "neurons");
+    });
+    buttons.view.textContent = "view: " + view;
+  }
+  if (buttons.open) {
+    buttons.open.addEventListener("click", function () { toggleNeuron(currentNeuron()); });
+  }
+  data.neurons.forEach(function (neuron, j) {
+    var cluster = byId(neuron.cluster);
+    if (!cluster) { return; }
+    cluster.classList.add("gs-neuron");
+    cluster.addEventListener("click", function (e) {
+      if (view !== "neurons" || moved) { return; }
+      e.stopPropagation();
+      if (currentNeuron() === j) { toggleNeuron(j); return; }
+      for (var q = 0; q < seq.length; q++) {
+        if (seq[q].j === j) { show(q + 1); return; }
+      }
+    });
+  });
   Object.keys(rows).forEach(function (k) {
-    rows[k].addEventListener("click", function () { show(parseInt(k, 10)); });
+    rows[k].addEventListener("click", function () {
+      var step = parseInt(k, 10);
+      if (step === 0) { show(0); return; }
+      for (var q = 0; q < seq.length; q++) {
+        if (seq[q].steps.indexOf(step) >= 0) { show(q + 1); return; }
+      }
+    });
   });
   var keyTarget = data.embedded ? root : document;
   keyTarget.addEventListener("keydown", function (e) {
     if (e.altKey || e.ctrlKey || e.metaKey) { return; }
+    if (e.key === "Enter" && view === "neurons") {
+      e.preventDefault();
+      toggleNeuron(currentNeuron());
+      return;
+    }
     var map = { ArrowLeft: "prev", ArrowRight: "next", Home: "home", End: "end" };
     var what = map[e.key];
     if (!what) { return; }
@@ -159,8 +312,10 @@ function gradstepStepper(rootId) {
     zoom(e.deltaY < 0 ? 1.1 : 1 / 1.1);
   }, { passive: false });
   var drag = null;
+  var moved = false;
   pane.addEventListener("mousedown", function (e) {
     drag = [e.clientX, e.clientY, pane.scrollLeft, pane.scrollTop];
+    moved = false;
     pane.classList.add("gs-dragging");
   });
   window.addEventListener("mouseup", function () {
@@ -169,6 +324,7 @@ function gradstepStepper(rootId) {
   });
   window.addEventListener("mousemove", function (e) {
     if (!drag) { return; }
+    if (Math.abs(e.clientX - drag[0]) + Math.abs(e.clientY - drag[1]) > 4) { moved = true; }
     pane.scrollLeft = drag[2] - (e.clientX - drag[0]);
     pane.scrollTop = drag[3] - (e.clientY - drag[1]);
   });
@@ -181,6 +337,7 @@ function gradstepStepper(rootId) {
     return m ? parseInt(m[1], 10) : 0;
   }
 
+  build();
   fit();
   show(data.embedded ? 0 : fromHash(), true);
 }
