@@ -161,6 +161,7 @@ def draw_dot(
     title: str | None = None,
     digits: int = 4,
     tooltips: bool = True,
+    stacked: bool = False,
 ) -> graphviz.Digraph:
     """Draw ``root``'s graph: a record ``label | data | grad`` per value, a small node per op.
 
@@ -190,6 +191,8 @@ def draw_dot(
         title: a caption drawn under the graph.
         digits: significant digits of data and grad.
         tooltips: give each value a hover text with its full-precision data and grad.
+        stacked: a record's fields one above the other (name, data, grad) and ranks closer
+            together: a drawing about half as wide along ``LR``, for pages that must fit.
     """
     if rankdir not in _RANKDIRS:
         raise ValueError(f"rankdir must be one of {', '.join(_RANKDIRS)}, got {rankdir!r}")
@@ -220,6 +223,9 @@ def draw_dot(
         dot.attr(label=caption, labelloc="b", fontname="Helvetica", fontsize="12")
     dot.attr("node", fontname="Helvetica", fontsize="11")
     horizontal = rankdir in ("LR", "RL")  # records lay out fields across the rank direction
+    if stacked:
+        horizontal = not horizontal
+        dot.attr(ranksep="0.22", nodesep="0.12")
 
     groups: dict[str, graphviz.Digraph] = {}
     order_of_groups: list[str] = []

@@ -36,7 +36,6 @@ from gradstep.viz.drawing import (
 )
 from gradstep.viz.naming import format_number, paren
 from gradstep.viz.records import (
-    BACKWARD_ANSWERS,
     BACKWARD_HEADERS,
     FORWARD_HEADERS,
     NeuronStep,
@@ -143,6 +142,7 @@ def _layout(
         max_nodes=max_nodes,
         title=caption or None,
         tooltips=False,
+        stacked=True,
     )
     if n > _QUICK_LAYOUT:
         dot.graph_attr["nslimit"] = "2"  # bound the x-placement passes: ~10x faster, same look
@@ -385,14 +385,35 @@ def _json_for_script(data: Mapping[str, Any]) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
+def _shortener(walk: WalkRecords) -> Callable[[str], str]:
+    """Text with every model name in its short form (``layer0.neuron1.w0`` → ``l0n1.w0``)."""
+    pairs = {
+        walk.names[v]: walk.short_names[v]
+        for v in walk.nodes
+        if walk.names[v] != walk.short_names[v]
+    }
+    if not pairs:
+        return lambda text: text
+    pattern = re.compile("|".join(re.escape(name) for name in sorted(pairs, key=len, reverse=True)))
+    return lambda text: pattern.sub(lambda m: pairs[m.group(0)], text)
+
+
 def _tables(walk: WalkRecords, digits: int) -> str:
-    """The forward and backward tables as HTML; backward rows carry ``data-step`` and their
-    answer cells the class ``gs-ans`` (blank until reached, unless every answer is shown)."""
+    """The forward and backward tables as HTML, a model's names in their short form (the full
+    name on hover); backward rows carry ``data-step`` and their answer cells the class
+    ``gs-ans`` (blank until reached, unless every answer is shown)."""
     e = html.escape
+    short = _shortener(walk)
+
+    def name(text: str) -> str:
+        brief = short(text)
+        hover = f' title="{e(text)}"' if brief != text else ""
+        return f'<td class="gs-name"{hover}>{e(brief)}</td>'
+
     index = {v: i for i, v in enumerate(walk.nodes)}
     forward = "".join(
-        f'<tr data-node="{index[v]}"><td class="num">{e(row[0])}</td><td class="gs-name">'
-        f"{e(row[1])}</td><td>{e(row[2])}</td><td><code>{e(row[3])}</code></td>"
+        f'<tr data-node="{index[v]}"><td class="num">{e(row[0])}</td>{name(row[1])}'
+        f"<td>{e(row[2])}</td><td><code>{e(short(row[3]))}</code></td>"
         f'<td class="num">{e(row[4])}</td></tr>'
         for v, row in zip(walk.nodes, walk.forward_rows(digits), strict=True)
     )
@@ -403,17 +424,13 @@ def _tables(walk: WalkRecords, digits: int) -> str:
         f'<td class="num">{seed}</td></tr>'
     ]
     for row in walk.backward_rows(digits):
-        cells = []
-        for i, cell in enumerate(row):
-            text = e(cell)
-            if i in (2,):
-                cells.append(f"<td><code>{text}</code></td>")
-            elif i in BACKWARD_ANSWERS:
-                cells.append(f'<td class="num gs-ans">{text}</td>')
-            elif i == 0:
-                cells.append(f'<td class="num">{text}</td>')
-            else:
-                cells.append(f'<td class="gs-name">{text}</td>')
+        cells = [
+            f'<td class="num">{e(row[0])}</td>',
+            name(row[1]),
+            f"<td><code>{e(row[2])}</code></td>",
+        ]
+        cells += [name(row[3]), name(row[4])]
+        cells += [f'<td class="num gs-ans">{e(cell)}</td>' for cell in row[5:]]
         backward.append(f'<tr data-step="{e(row[0])}">' + "".join(cells) + "</tr>")
     heads = "".join(f"<th>{e(h)}</th>" for h in BACKWARD_HEADERS)
     forward_heads = "".join(f"<th>{e(h)}</th>" for h in FORWARD_HEADERS)
