@@ -27,6 +27,7 @@ __all__ = [
     "QUICK_LAYOUT_ABOVE",
     "layout_work",
     "cluster_id",
+    "escape_record",
     "HIGHLIGHT",
     "HIGHLIGHT_FILL",
     "UPSTREAM",
@@ -91,7 +92,7 @@ def layout_work(nodes: list[Value]) -> int:
     return work
 
 
-def _escape_record(text: str) -> str:
+def escape_record(text: str) -> str:
     """Escape what a Graphviz record label treats as structure: { } | < > \\ and quotes."""
     out = []
     for ch in text.replace("\r", " ").replace("\n", " "):
@@ -257,7 +258,7 @@ def draw_dot(
     for i, v in enumerate(nodes):
         vid = f"v{i}"
         name = shown[v]
-        fields = [_escape_record(name), f"data {format_number(v.data, digits)}"]
+        fields = [escape_record(name), f"data {format_number(v.data, digits)}"]
         if show_grad:
             fields.append(f"grad {format_number(grad_of(v), digits)}")
         body = " | ".join(fields)

@@ -22,6 +22,8 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+import graphviz
+
 from gradstep.engine import Value
 from gradstep.viz.drawing import (
     DONE,
@@ -32,9 +34,10 @@ from gradstep.viz.drawing import (
     UPSTREAM_FILL,
     cluster_id,
     draw_dot,
+    escape_record,
     to_svg,
 )
-from gradstep.viz.naming import format_number, paren
+from gradstep.viz.naming import format_number, paren, short_name
 from gradstep.viz.records import (
     BACKWARD_HEADERS,
     FORWARD_HEADERS,
@@ -177,6 +180,115 @@ def _layout(
     return _Drawing(
         tuple(pieces), tuple(slots), float(box[1]), float(box[2]), min(sizes, default=11.0)
     )
+
+
+@dataclass(frozen=True)
+class _NeuronDrawing:
+    """The neuron view's drawing: one box per neuron, its inputs and what is outside neurons."""
+
+    svg: str
+    rep: list[str | None]  # per value: the id of the box that stands for it (None: inside one)
+    width: float
+    height: float
+    min_font: float
+
+
+_BOX_GROUP = re.compile(r'<g id="(nb\d+|u\d+)" class="node">(.*?)</g>', re.S)
+
+
+def _neuron_layout(walk: WalkRecords, digits: int, prefix: str) -> _NeuronDrawing | None:
+    """Run Graphviz once on the neurons: a box per neuron (its z, its activation a and
+    ∂L/∂a), a record per value outside neurons; None for a graph without neurons.
+
+    Box ``nb{j}`` is neuron j; ``u{i}`` value i; the grad text of the value a box stands for
+    is ``h{i}``; the edge into neuron j from value i is ``f{j}_{i}``, the edge from child k of
+    value i (outside neurons) ``q{i}_{k}``.
+    """
+    neurons = walk.neurons()
+    if not neurons:
+        return None
+    index = {v: i for i, v in enumerate(walk.nodes)}
+    scopes = {n.scope for n in neurons}
+    box_of = {walk.value_of(n.output): j for j, n in enumerate(neurons)}
+    widest = [
+        max(texts, key=lambda t: len(format_number(t, digits)))
+        for texts in _grad_texts_per_node(walk, digits)
+    ]
+    rep: list[str | None] = []
+    for v in walk.nodes:
+        if v in box_of:
+            rep.append(f"nb{box_of[v]}")
+        elif v._scope in scopes:
+            rep.append(None)
+        else:
+            rep.append(f"u{index[v]}")
+
+    def fmt(x: float) -> str:
+        return format_number(x, digits)
+
+    dot = graphviz.Digraph(graph_attr={"rankdir": "LR", "ranksep": "0.3", "nodesep": "0.15"})
+    dot.attr("node", fontname="Helvetica", fontsize="11", shape="record")
+    for j, neuron in enumerate(neurons):
+        out = walk.value_of(neuron.output)
+        inner = [c for c in out._prev if c._scope == neuron.scope and c._prev]
+        fields = [short_name(neuron.scope + ".")[:-1]]
+        if len(out._prev) == 1 and inner:  # act(z): show z and a
+            fields += [f"z {fmt(inner[0].data)}", f"{out._op} → a {fmt(out.data)}"]
+        else:
+            fields.append(f"z {fmt(out.data)}")
+        fields.append(_grad_label(widest[index[out]], digits))
+        dot.node(
+            f"nb{j}",
+            label=" | ".join(escape_record(f) for f in fields),
+            id=f"nb{j}",
+            style="filled",
+            fillcolor="#f7f7ff",
+        )
+    for v, where in zip(walk.nodes, rep, strict=True):
+        if where is None or where.startswith("nb"):
+            continue
+        i = index[v]
+        name = walk.short_names[v] + (f" ({v._op})" if v._prev else "")
+        fields = [name, f"data {fmt(v.data)}", _grad_label(widest[i], digits)]
+        dot.node(where, label=" | ".join(escape_record(f) for f in fields), id=where)
+        for k, c in enumerate(v._prev):
+            if rep[index[c]] is not None:
+                dot.edge(str(rep[index[c]]), where, id=f"q{i}_{k}")
+    for j, neuron in enumerate(neurons):
+        seen: set[int] = set()
+        for s in neuron.steps:
+            node, k = walk.edges[s - 1]
+            child = node._prev[k]
+            c = index[child]
+            if child._scope != neuron.scope and rep[c] is not None and c not in seen:
+                seen.add(c)
+                dot.edge(str(rep[c]), f"nb{j}", id=f"f{j}_{c}")
+    text = _NOISE.sub("", to_svg(dot))
+    initial = [walk.initial[v] for v in walk.nodes]
+    stands_for = {where: i for i, where in enumerate(rep) if where is not None}
+
+    def mark(match: re.Match[str]) -> str:
+        box, body = match.group(1), match.group(2)
+        i = stands_for[box]
+        label = html.escape(_grad_label(initial[i], digits), quote=False)
+        body = _LAST_TEXT.sub(rf'\1 class="gs-grad" id="h{i}">{label}</text>', body)
+        return f'<g id="{box}" class="node">{body}</g>'
+
+    text = _BOX_GROUP.sub(mark, text)
+    text = re.sub(r'\bid="', f'id="{prefix}', text)
+    box = re.search(r'viewBox="[-\d.]+ [-\d.]+ ([\d.]+) ([\d.]+)"', text)
+    sizes = [float(s) for s in re.findall(r'font-size="([\d.]+)"', text)]
+    if box is None:
+        raise RuntimeError("Graphviz's SVG has no viewBox")
+    width, height = float(box[1]), float(box[2])
+    svg = text[text.find("<svg") :]
+    svg = re.sub(
+        r'<svg width="[^"]*" height="[^"]*"',
+        f'<svg width="{width:g}" height="{height:g}"',
+        svg,
+        count=1,
+    )
+    return _NeuronDrawing(svg, rep, width, height, min(sizes, default=11.0))
 
 
 def _grad_texts_per_node(walk: WalkRecords, digits: int) -> list[list[float]]:
@@ -482,6 +594,16 @@ def _stepper(
         count=1,
     )
     has_neurons = bool(data["neurons"])
+    boxes = _neuron_layout(walk, digits, prefix) if has_neurons else None
+    if boxes is not None:
+        data.update(
+            rep=boxes.rep,
+            boxes={
+                "width": boxes.width,
+                "height": boxes.height,
+                "minScale": MIN_TEXT_PX / boxes.min_font,
+            },
+        )
     data.update(
         prefix=prefix,
         embedded=embedded,
@@ -535,6 +657,11 @@ def _stepper(
             _button("zoom", "in", "zoom in (or Ctrl + wheel)", "+"),
         ]
     )
+    neuron_canvas = (
+        f'<div class="gs-canvas" data-drawing="neurons" hidden>{boxes.svg}</div>'
+        if boxes is not None
+        else ""
+    )
     return f"""<div class="gs-stepper {kind}" id="{prefix}root" tabindex="0" data-static="1" \
 style="{_palette()}">
 <div class="gs-bar"><span class="gs-title">{html.escape(title)}</span>
@@ -545,7 +672,7 @@ step through it.</em></p>
 <span class="gs-zoom" style="display:none">{zooms}</span>
 <span class="gs-keys" style="display:none">{keys if n else ""}</span></div>
 <div class="gs-main">
-<div class="gs-drawing"><div class="gs-canvas">{svg}</div></div>
+<div class="gs-drawing"><div class="gs-canvas" data-drawing="edges">{svg}</div>{neuron_canvas}</div>
 <div class="gs-side">
 <div class="gs-info"><div class="gs-explain" aria-live="polite"></div>
 <div class="gs-legend"><span class="gs-sw gs-sw-child"></span>child receiving the product

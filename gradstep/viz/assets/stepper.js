@@ -13,7 +13,17 @@ function gradstepStepper(rootId) {
   var n = data.steps.length;
   var main = root.querySelector(".gs-main");
   var pane = root.querySelector(".gs-drawing");
-  var svg = root.querySelector(".gs-canvas svg");
+  var edgeCanvas = root.querySelector('.gs-canvas[data-drawing="edges"]');
+  var boxCanvas = root.querySelector('.gs-canvas[data-drawing="neurons"]');
+  var drawings = {
+    edges: { svg: edgeCanvas.querySelector("svg"), width: data.width, height: data.height,
+      minScale: data.minScale, scale: 1, zoomed: false }
+  };
+  if (boxCanvas && data.boxes) {
+    drawings.neurons = { svg: boxCanvas.querySelector("svg"), width: data.boxes.width,
+      height: data.boxes.height, minScale: data.boxes.minScale, scale: 1, zoomed: false };
+  }
+  var drawn = drawings.edges;
   var explain = root.querySelector(".gs-explain");
   var counter = root.querySelector(".gs-counter");
   var tables = root.querySelector(".gs-tables");
@@ -25,6 +35,8 @@ function gradstepStepper(rootId) {
   });
   function byId(id) { return document.getElementById(P + id); }
   var gradText = data.nodes.map(function (node, i) { return byId("g" + i); });
+  var boxText = data.nodes.map(function (node, i) { return byId("h" + i); });
+  function box(i) { return data.rep && data.rep[i] ? byId(data.rep[i]) : null; }
   var valueNode = data.nodes.map(function (node, i) { return byId("v" + i); });
   var rows = {};
   root.querySelectorAll("tr[data-step]").forEach(function (tr) {
@@ -115,12 +127,14 @@ function gradstepStepper(rootId) {
       });
     }
     data.nodes.forEach(function (node, i) {
-      var t = gradText[i];
-      if (!t) { return; }
-      t.textContent = grads[i];
-      t.classList.toggle("gs-done", got[i] >= node.count);
-      t.classList.toggle("gs-pending", node.count > 0 && got[i] === 0);
+      [gradText[i], boxText[i]].forEach(function (t) {
+        if (!t) { return; }
+        t.textContent = grads[i];
+        t.classList.toggle("gs-done", got[i] >= node.count);
+        t.classList.toggle("gs-pending", node.count > 0 && got[i] === 0);
+      });
     });
+    useDrawing(p);
     Object.keys(answers).forEach(function (k) {
       var shown = revealAll || k === "0" || applied[k];
       answers[k].forEach(function (pair) { pair[0].textContent = shown ? pair[1] : ""; });
@@ -138,15 +152,23 @@ function gradstepStepper(rootId) {
       light(byId(neuron.cluster), "gs-hl-neuron");
       light(valueNode[neuron.out], "gs-hl-node");
       neuron.recv.forEach(function (i) { light(valueNode[i], "gs-hl-child"); });
+      light(byId("nb" + entry.j), "gs-hl-node");
+      neuron.recv.forEach(function (i) {
+        if (data.rep[i] !== "nb" + entry.j) { light(box(i), "gs-hl-child"); }
+        light(byId("f" + entry.j + "_" + i), "gs-hl-edge");
+      });
       entry.steps.forEach(function (k) { light(rows[String(k)], "gs-current"); });
       setLines(["step " + p + " / " + seq.length + ": " + neuron.lines[0]]
         .concat(neuron.lines.slice(1)));
-      focusNode = valueNode[neuron.out];
+      focusNode = drawn === drawings.edges ? valueNode[neuron.out] : byId("nb" + entry.j);
     } else {
       var k = entry.steps[0];
       var step = data.steps[k - 1];
       if (entry.j >= 0) { light(byId(data.neurons[entry.j].cluster), "gs-open-neuron"); }
       light(byId(step.e), "gs-hl-edge");
+      light(byId("q" + step.e.slice(1)), "gs-hl-edge");
+      light(box(step.c), "gs-hl-child");
+      light(box(step.n), "gs-hl-node");
       light(valueNode[step.c], "gs-hl-child");
       light(valueNode[step.n], "gs-hl-node");
       light(byId("v" + step.n + "_op"), "gs-hl-op");
@@ -158,7 +180,7 @@ function gradstepStepper(rootId) {
           + data.neurons[entry.j].scope + ")"
         : "") + ": ";
       setLines([head + step.lines[0]].concat(step.lines.slice(1)));
-      focusNode = valueNode[step.c];
+      focusNode = drawn === drawings.edges ? valueNode[step.c] : box(step.c);
     }
     counter.textContent = "step " + p + " / " + seq.length;
     current = p;
@@ -202,34 +224,44 @@ function gradstepStepper(rootId) {
     show(p);
   }
 
+  // the drawing shown: neuron boxes while stepping closed neurons, else the edge drawing
+  function useDrawing(p) {
+    var entry = p > 0 ? seq[p - 1] : null;
+    var boxes = view === "neurons" && drawings.neurons && !(entry && entry.j >= 0 && !entry.whole);
+    var want = boxes ? drawings.neurons : drawings.edges;
+    if (want === drawn) { return; }
+    drawn = want;
+    edgeCanvas.hidden = boxes;
+    if (boxCanvas) { boxCanvas.hidden = !boxes; }
+    if (!drawn.zoomed) { fit(); }
+  }
+
   // zoom: fit the drawing to its pane, never below a readable text size
-  var scale = 1;
-  var zoomed = false;
   function applyScale() {
-    svg.setAttribute("width", String(data.width * scale));
-    svg.setAttribute("height", String(data.height * scale));
+    drawn.svg.setAttribute("width", String(drawn.width * drawn.scale));
+    drawn.svg.setAttribute("height", String(drawn.height * drawn.scale));
   }
   function fitIn(w, h) {
-    var s = Math.min((w - 16) / data.width, (h - 16) / data.height);
-    return Math.max(data.minScale, Math.min(data.maxScale, s));
+    var s = Math.min((w - 16) / drawn.width, (h - 16) / drawn.height);
+    return Math.max(drawn.minScale, Math.min(data.maxScale, s));
   }
   function fit() {
     // side by side; but a wide, low drawing gets the full width above the tables
     root.classList.remove("gs-wide");
     var s = fitIn(pane.clientWidth, pane.clientHeight);
     var tall = main.clientHeight;
-    if (data.width * s > pane.clientWidth && data.height * s < 0.6 * tall
+    if (drawn.width * s > pane.clientWidth && drawn.height * s < 0.6 * tall
         && getComputedStyle(main).flexDirection === "row") {
       root.classList.add("gs-wide");
       s = fitIn(main.clientWidth, 0.6 * tall);
     }
-    scale = s;
-    zoomed = false;
+    drawn.scale = s;
+    drawn.zoomed = false;
     applyScale();
   }
   function zoom(factor) {
-    scale = Math.max(0.1, Math.min(8, scale * factor));
-    zoomed = true;
+    drawn.scale = Math.max(0.1, Math.min(8, drawn.scale * factor));
+    drawn.zoomed = true;
     applyScale();
   }
 
@@ -270,8 +302,11 @@ function gradstepStepper(rootId) {
     buttons.open.addEventListener("click", function () { toggleNeuron(currentNeuron()); });
   }
   data.neurons.forEach(function (neuron, j) {
-    var cluster = byId(neuron.cluster);
-    if (!cluster) { return; }
+    [byId(neuron.cluster), byId("nb" + j)].forEach(function (target) {
+      if (target) { clickable(target, j); }
+    });
+  });
+  function clickable(cluster, j) {
     cluster.classList.add("gs-neuron");
     cluster.addEventListener("click", function (e) {
       if (view !== "neurons" || moved) { return; }
@@ -281,7 +316,7 @@ function gradstepStepper(rootId) {
         if (seq[q].j === j) { show(q + 1); return; }
       }
     });
-  });
+  }
   Object.keys(rows).forEach(function (k) {
     rows[k].addEventListener("click", function () {
       var step = parseInt(k, 10);
@@ -328,7 +363,7 @@ function gradstepStepper(rootId) {
     pane.scrollLeft = drag[2] - (e.clientX - drag[0]);
     pane.scrollTop = drag[3] - (e.clientY - drag[1]);
   });
-  window.addEventListener("resize", function () { if (!zoomed) { fit(); } });
+  window.addEventListener("resize", function () { if (!drawn.zoomed) { fit(); } });
   if (!data.embedded) {
     window.addEventListener("hashchange", function () { show(fromHash(), true); });
   }
@@ -339,5 +374,6 @@ function gradstepStepper(rootId) {
 
   build();
   fit();
+  useDrawing(0);
   show(data.embedded ? 0 : fromHash(), true);
 }
