@@ -251,9 +251,9 @@ def _neuron_layout(walk: WalkRecords, digits: int, prefix: str) -> _NeuronDrawin
         name = walk.short_names[v] + (f" ({v._op})" if v._prev else "")
         fields = [name, f"data {fmt(v.data)}", _grad_label(widest[i], digits)]
         dot.node(where, label=" | ".join(escape_record(f) for f in fields), id=where)
-        for k, c in enumerate(v._prev):
-            if rep[index[c]] is not None:
-                dot.edge(str(rep[index[c]]), where, id=f"q{i}_{k}")
+        for k, operand in enumerate(v._prev):
+            if rep[index[operand]] is not None:
+                dot.edge(str(rep[index[operand]]), where, id=f"q{i}_{k}")
     for j, neuron in enumerate(neurons):
         seen: set[int] = set()
         for s in neuron.steps:
