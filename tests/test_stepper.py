@@ -344,3 +344,22 @@ def test_without_its_script_the_block_is_a_readable_static_copy() -> None:
     # the controls are hidden until the script shows them (no dead buttons)
     for part in ("gs-buttons", "gs-toggles", "gs-zoom"):
         assert f'<span class="{part}" style="display:none">' in block
+
+
+def test_the_moons_step_demo_walks_one_point_neuron_by_neuron(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from gradstep.demos import moons_step
+
+    assert moons_step.main(["--out", str(tmp_path), "--point", "3"]) == 0
+    out = capsys.readouterr().out
+    _, loss, _, _ = moons_step.one_point(3, 1)
+    wt = walkthrough(loss, name="loss")
+    assert f"{len(wt.backward)} backward steps in 9 neurons:" in out
+    first = wt.neurons()[0]
+    assert first.scope == "layer2.neuron0" and f"  {first.scope}: ∂L/∂z = " in out
+    page = (tmp_path / "moons_step.html").read_text(encoding="utf-8")
+    data = page_data(page)
+    assert data["view"] == "neurons" and len(data["neurons"]) == 9
+    assert "backward pass of loss = " in page
+    assert (tmp_path / "moons_step_worksheet.html").exists()
