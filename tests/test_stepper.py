@@ -363,3 +363,13 @@ def test_the_moons_step_demo_walks_one_point_neuron_by_neuron(
     assert data["view"] == "neurons" and len(data["neurons"]) == 9
     assert "backward pass of loss = " in page
     assert (tmp_path / "moons_step_worksheet.html").exists()
+
+
+def test_the_command_writes_a_page_that_reveals_as_you_go_or_all(tmp_path: Path) -> None:
+    from gradstep.cli import main
+
+    for reveal in ("step", "all"):
+        page = tmp_path / f"{reveal}.html"
+        args = ["explain", "w*x + b", "w=2", "x=3", "b=1", "--html", str(page)]
+        assert main([*args, "--reveal", reveal] if reveal == "all" else args) == 0
+        assert page_data(page.read_text(encoding="utf-8"))["reveal"] == reveal
