@@ -161,7 +161,7 @@ def test_the_gates_neuron_steps_with_keys_rows_and_the_fragment(
     assert (
         s["edge"] == [f"gs-e{n}_{k}"] and s["child"] == [f"gs-v{c}"] and s["node"] == [f"gs-v{n}"]
     )
-    assert "local gradient   ∂e/∂-z = e = 0.3679" in s["explain"]
+    assert "local gradient   ∂e/∂(-z) = e = 0.3679" in s["explain"]
     assert "upstream gradient   δe = ∂L/∂e = -0.5344" in s["explain"]
     assert tab.grad_text(f"gs-g{c}") == "grad -0.1966"  # the child's grad after step 4
     x0 = wt.nodes.index(wt.value_of("x0"))

@@ -37,6 +37,7 @@ __all__ = [
     "written",
     "is_operator",
     "paren",
+    "in_formula",
     "GraphTooLargeError",
 ]
 
@@ -55,6 +56,13 @@ def format_number(x: float, digits: int = 4) -> str:
         return "inf" if x > 0 else "-inf"
     text = f"{x:.{digits}g}"
     return "0" if text in ("-0", "0") else text
+
+
+def in_formula(name: str) -> str:
+    """A name as it stands in a formula such as ∂L/∂x: ``x``, ``w0``, ``layer0.neuron1.a``;
+    a number or anything else in parentheses: ``(2)``, ``(-z)``."""
+    plain = name.replace("_", "").replace("#", "").replace(".", "")
+    return name if plain.isalnum() and not name[0].isdigit() else f"({name})"
 
 
 def paren(text: str) -> str:

@@ -23,6 +23,7 @@ from gradstep.viz.naming import (
     expression,
     format_number,
     forward_order,
+    in_formula,
     node_names,
     paren,
     written,
@@ -78,20 +79,13 @@ def local_formula(node: Value, k: int, names: Mapping[Value, str]) -> str:
     spec = node._spec
     if spec is None or not 0 <= k < len(node._prev):
         return ""
-    operands = tuple(_operand(names[c]) for c in node._prev)
+    operands = tuple(in_formula(names[c]) for c in node._prev)
     param = node._ctx if spec.param else None
-    text = spec.formula(k, *operands, out=_operand(names[node]), param=param)
+    text = spec.formula(k, *operands, out=in_formula(names[node]), param=param)
     if not text:
         return ""
     rhs = text.partition(" = ")[2]
-    return f"∂{_operand(names[node])}/∂{operands[k]} = {rhs}"
-
-
-def _operand(name: str) -> str:
-    """A name as it stands in a formula: ``x``, ``w0``, ``layer0.neuron1.a``; a number or
-    anything else in parentheses: ``(2)``, ``(-z)``."""
-    plain = name.replace("_", "").replace("#", "").replace(".", "")
-    return name if plain.isalnum() and not name[0].isdigit() else f"({name})"
+    return f"∂{in_formula(names[node])}/∂{operands[k]} = {rhs}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,14 +144,17 @@ class GradientSum:
 
         if not self.terms:
             what = "the seed" if self.initial != 0.0 else "no node uses it"
-            return f"∂L/∂{self.name} = {fmt(self.total)}  ({what})"
-        symbols = [f"∂L/∂{t.parent}·∂{t.parent}/∂{self.name}" for t in self.terms]
+            return f"∂L/∂{in_formula(self.name)} = {fmt(self.total)}  ({what})"
+        name = in_formula(self.name)
+        symbols = [
+            f"∂L/∂{in_formula(t.parent)}·∂{in_formula(t.parent)}/∂{name}" for t in self.terms
+        ]
         numbers = [f"{paren(fmt(t.upstream))} × {paren(fmt(t.local))}" for t in self.terms]
         if self.initial != 0.0:
             symbols.insert(0, "(earlier passes)")
             numbers.insert(0, fmt(self.initial))
         return (
-            f"∂L/∂{self.name} = "
+            f"∂L/∂{name} = "
             + " + ".join(symbols)
             + " = "
             + " + ".join(numbers)
@@ -531,7 +528,7 @@ class WalkRecords:
         """``seed: ∂L/∂f = 1  (L = f)``: where the backward pass starts."""
         root = self.root_name()
         seed = format_number(self.initial[self.root], digits)
-        return f"seed: ∂L/∂{root} = {seed}" + ("" if root == "L" else f"  (L = {root})")
+        return f"seed: ∂L/∂{in_formula(root)} = {seed}" + ("" if root == "L" else f"  (L = {root})")
 
     def constants_line(self) -> str:
         """``constants (not inputs): 2, 2``, or "" when there are none."""
@@ -548,8 +545,8 @@ class WalkRecords:
 
         return (
             f"step {r.step}/{len(self.backward)}: at {r.node} ({r.op}), "
-            f"∂L/∂{r.child} += local {fmt(r.local)} × upstream {fmt(r.upstream)} "
-            f"= {fmt(r.product)}  →  ∂L/∂{r.child} so far = {fmt(r.child_grad)}"
+            f"∂L/∂{in_formula(r.child)} += local {fmt(r.local)} × upstream {fmt(r.upstream)} "
+            f"= {fmt(r.product)}  →  ∂L/∂{in_formula(r.child)} so far = {fmt(r.child_grad)}"
         )
 
     def title(self) -> str:

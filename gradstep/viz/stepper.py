@@ -37,7 +37,7 @@ from gradstep.viz.drawing import (
     escape_record,
     to_svg,
 )
-from gradstep.viz.naming import format_number, paren, short_name
+from gradstep.viz.naming import format_number, in_formula, paren, short_name
 from gradstep.viz.records import (
     BACKWARD_HEADERS,
     FORWARD_HEADERS,
@@ -392,15 +392,16 @@ def _steps(walk: WalkRecords, digits: int) -> dict[str, Any]:
         i = index[node]
         before = running[c]
         running[c] = grad
-        formula = r.formula or f"∂{r.node}/∂{r.child}"
+        node_name, child_name = in_formula(r.node), in_formula(r.child)
+        formula = r.formula or f"∂{node_name}/∂{child_name}"
         lines = [
             f"at {r.node} = {expressions[i]}: the edge to {r.child}",
             f"local gradient   {formula}"
             + ("" if formula.endswith(f" = {fmt(r.local)}") else f" = {fmt(r.local)}"),
-            f"upstream gradient   δ{r.node} = ∂L/∂{r.node} = {fmt(r.upstream)}",
+            f"upstream gradient   δ{node_name} = ∂L/∂{node_name} = {fmt(r.upstream)}",
             f"product = local × upstream = {paren(fmt(r.local))} × {paren(fmt(r.upstream))}"
             f" = {fmt(r.product)}",
-            f"∂L/∂{r.child} so far = {fmt(before)} + {paren(fmt(r.product))} = {fmt(grad)}",
+            f"∂L/∂{child_name} so far = {fmt(before)} + {paren(fmt(r.product))} = {fmt(grad)}",
         ]
         done = last[c] == r.step
         if done:

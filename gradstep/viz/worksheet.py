@@ -9,7 +9,7 @@ from __future__ import annotations
 import html
 from collections.abc import Iterable, Sequence
 
-from gradstep.viz.naming import format_number
+from gradstep.viz.naming import format_number, in_formula
 from gradstep.viz.records import (
     BACKWARD_HEADERS,
     BACKWARD_NUMERIC,
@@ -76,7 +76,7 @@ def _md_tables(walk: WalkRecords, digits: int, blank: Sequence[str]) -> list[str
         BACKWARD_HEADERS, _rows(walk, digits, blank), BACKWARD_NUMERIC, _CODE_BACKWARD, _BLANK_CELL
     )
     grads = [
-        f"- ∂L/∂{name} = {grad if grad is not None else _BLANK_CELL}"
+        f"- ∂L/∂{in_formula(name)} = {grad if grad is not None else _BLANK_CELL}"
         for name, grad in _gradients(walk, digits, "grad" in blank)
     ]
     return [
@@ -185,7 +185,7 @@ def _html_tables(walk: WalkRecords, digits: int, blank: Sequence[str]) -> str:
         else "<p>(no edges: the root is an input)</p>"
     )
     grads = "".join(
-        f"<li>∂L/∂{e(name)} = "
+        f"<li>∂L/∂{e(in_formula(name))} = "
         + (e(grad) if grad is not None else '<span class="blank-line">__________</span>')
         + "</li>"
         for name, grad in _gradients(walk, digits, "grad" in blank)
