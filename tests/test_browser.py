@@ -280,3 +280,171 @@ def test_narrow_screens_stack_the_drawing_above_the_tables(browser: Any, tmp_pat
     tab.press("ArrowRight")
     assert tab.state()["counter"] == "step 1 / 9"
     tab.close()
+
+
+# ---------------------------------------------------------------------------- layout, reveal,
+# the neuron view (issue 18): the README's gate neuron and an MLP(2, [4, 4, 1]) page
+
+
+def readme_neuron() -> Value:
+    """The README's gate-level cs231n neuron 1/(1 + exp(-(w0*x0 + w1*x1 + w2))): 13 steps."""
+    return build_neuron(gates=True)[0]
+
+
+def mlp_loss() -> Value:
+    """MLP(2, [4, 4, 1]) (tanh) on one point, squared error: 123 steps in 9 neurons."""
+    model = MLP(2, [4, 4, 1], seed=2, activation="tanh")
+    return (model.output([0.3, 0.7]) - 1.0) ** 2
+
+
+LAYOUT_PROBE = """() => {
+  const root = document.querySelector('.gs-stepper');
+  const pane = root.querySelector('.gs-drawing');
+  const canvas = [...root.querySelectorAll('.gs-canvas')].find(c => !c.hidden);
+  const texts = [...canvas.querySelectorAll('svg text')];
+  const smallest = Math.min(...texts.map(
+    t => parseFloat(getComputedStyle(t).fontSize) * t.getScreenCTM().a));
+  const tables = root.querySelector('.gs-tables');
+  const box = (el) => { const r = el.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; };
+  const cut = [];
+  root.querySelectorAll('.gs-tables table').forEach(t => {
+    t.querySelectorAll('th').forEach(th => {
+      const r = th.getBoundingClientRect(), c = tables.getBoundingClientRect();
+      const reachable = getComputedStyle(tables).overflowX === 'auto'
+        || getComputedStyle(tables).overflowX === 'scroll';
+      if ((r.right > c.right + 1 || r.left < c.left - 1) && !reachable) cut.push(th.textContent);
+      if (th.scrollWidth > th.clientWidth + 1) cut.push('clipped: ' + th.textContent);
+    });
+  });
+  return {
+    smallest: smallest,
+    pane: [pane.clientWidth, pane.clientHeight, pane.scrollWidth, pane.scrollHeight],
+    page: [document.documentElement.scrollWidth, document.documentElement.clientWidth],
+    tables: [tables.clientWidth, tables.scrollWidth],
+    drawing: box(pane), side: box(root.querySelector('.gs-side')),
+    cut: cut,
+  };
+}"""
+
+
+@pytest.mark.parametrize("width", [1280, 420])
+@pytest.mark.parametrize("which", ["neuron", "mlp"])
+def test_the_page_fits_with_readable_text_and_no_cut_column(
+    browser: Any, tmp_path: Path, which: str, width: int
+) -> None:
+    wt = walkthrough(readme_neuron() if which == "neuron" else mlp_loss())
+    path = wt.write_html(tmp_path / f"{which}.html")
+    tab = Page(browser, width, 800)
+    tab.open(path)
+    tab.press("ArrowRight", "ArrowRight")
+    got = tab.page.evaluate(LAYOUT_PROBE)
+    where = f"{which} at {width}×800"
+    assert got["smallest"] >= MIN_TEXT_PX, f"{where}: drawn text {got['smallest']:.1f} px"
+    assert got["cut"] == [], f"{where}: columns cut: {got['cut']}"
+    assert got["page"][0] <= got["page"][1], f"{where}: the page scrolls sideways {got['page']}"
+    if width == 1280:
+        assert got["tables"][1] <= got["tables"][0], f"{where}: the tables scroll {got['tables']}"
+    if which == "neuron" and width == 1280:  # the whole drawing, without scrolling
+        w, h, sw, sh = got["pane"]
+        assert sw <= w and sh <= h, f"{where}: the drawing needs scrolling {got['pane']}"
+    if width == 420:  # stacked: the explanation and tables below the drawing, full width
+        assert got["side"][1] >= got["drawing"][3] - 1, (got["drawing"], got["side"])
+        assert got["side"][2] - got["side"][0] >= 400
+    tab.page.screenshot(path=str(tmp_path / f"{which}_{width}.png"))
+    tab.close()
+
+
+def answers(tab: Page, step: int) -> list[str]:
+    """The answer cells (local, upstream, product, so far) of backward row ``step``."""
+    cells: list[str] = tab.page.evaluate(
+        "(k) => [...document.querySelectorAll(`tr[data-step='${k}'] td.gs-ans`)]"
+        ".map(td => td.textContent)",
+        step,
+    )
+    return cells
+
+
+def test_answers_are_revealed_as_you_go_and_the_toggle_shows_them_all(
+    browser: Any, tmp_path: Path
+) -> None:
+    wt = walkthrough(readme_neuron())
+    rows = wt.backward_rows()
+    tab = Page(browser)
+    tab.open(wt.write_html(tmp_path / "reveal.html"))
+    assert answers(tab, 1) == ["", "", "", ""] and answers(tab, 13) == ["", "", "", ""]
+    op_child = tab.page.evaluate(
+        "() => [...document.querySelectorAll(`tr[data-step='13'] td`)].slice(1, 4)"
+        ".map(td => td.textContent)"
+    )
+    assert op_child == rows[12][1:4]  # a later row still shows its node, op and child
+    tab.press("ArrowRight", "ArrowRight", "ArrowRight")
+    assert [answers(tab, k) for k in (1, 2, 3)] == [r[5:] for r in rows[:3]]
+    assert answers(tab, 4) == ["", "", "", ""]
+    tab.page.click("button[data-toggle='reveal']")
+    assert answers(tab, 13) == rows[12][5:]
+    assert tab.page.inner_text("button[data-toggle='reveal']") == "answers: all"
+    tab.page.click("button[data-toggle='reveal']")
+    assert answers(tab, 13) == ["", "", "", ""]
+    tab.close()
+    tab = Page(browser)
+    tab.open(wt.write_html(tmp_path / "all.html", reveal="all"))
+    assert answers(tab, 13) == rows[12][5:]
+    tab.close()
+
+
+def test_the_neuron_view_steps_neurons_and_opens_and_closes_one(
+    browser: Any, tmp_path: Path
+) -> None:
+    wt = walkthrough(mlp_loss())
+    neurons = wt.neurons()
+    outside = len(wt.backward) - sum(len(n.steps) for n in neurons)
+    units = outside + len(neurons)
+    tab = Page(browser)
+    tab.open(wt.write_html(tmp_path / "mlp.html"))
+    assert tab.state()["counter"] == f"step 0 / {units}"
+    visible = (
+        "() => [...document.querySelectorAll('.gs-canvas')].filter(c => !c.hidden)"
+        ".map(c => c.dataset.drawing)"
+    )
+    assert tab.page.evaluate(visible) == ["neurons"]
+    tab.press(*["ArrowRight"] * (outside + 1))  # the loss's edges, then the output neuron
+    s = tab.state()
+    first = neurons[0]
+    assert s["counter"] == f"step {outside + 1} / {units}"
+    assert s["node"][-1] == "gs-nb0" and f"neuron {first.scope}" in s["explain"]
+    assert f"receives   ∂L/∂{first.output} = " in s["explain"]
+    current = tab.page.evaluate(
+        "() => [...document.querySelectorAll('tr.gs-current')].map(r => +r.dataset.step)"
+    )
+    assert sorted(current) == list(first.steps)  # all its rows
+    for name, _ in first.passes:  # the values it passes gradients to, lit in the box drawing
+        i = wt.nodes.index(wt.value_of(name))
+        box = tab.page.evaluate(f"() => document.getElementById('gs-h{i}').textContent")
+        assert box == f"grad {float(f'{wt.gradient_terms(name).terms[0].product:.4g}'):g}" or (
+            box.startswith("grad ")
+        )
+    tab.press("Enter")  # open it: its edges one by one, on the edge drawing
+    s = tab.state()
+    assert s["counter"] == f"step {outside + 1} / {units + len(first.steps) - 1}"
+    assert f"(edge 1 of neuron {first.scope})" in s["explain"]
+    assert tab.page.evaluate(visible) == ["edges"]
+    assert tab.page.inner_text("button[data-toggle='open']") == "close neuron"
+    tab.press("ArrowRight")
+    assert f"(edge 2 of neuron {first.scope})" in tab.state()["explain"]
+    tab.press("Enter")  # close it again: back on the neuron
+    s = tab.state()
+    assert (
+        s["counter"] == f"step {outside + 1} / {units}" and f"neuron {first.scope}" in s["explain"]
+    )
+    assert tab.page.evaluate(visible) == ["neurons"]
+    tab.page.click("#gs-nb3")  # a click on a box goes to that neuron, a second opens it
+    assert f"neuron {neurons[3].scope}" in tab.state()["explain"]
+    tab.page.click("#gs-nb3")
+    assert f"(edge 1 of neuron {neurons[3].scope})" in tab.state()["explain"]
+    tab.page.click("button[data-toggle='open']")
+    assert tab.page.evaluate(visible) == ["neurons"]
+    tab.page.click("button[data-toggle='view']")  # edge by edge
+    assert tab.state()["counter"].endswith(f"/ {len(wt.backward)}")
+    assert tab.page.evaluate(visible) == ["edges"]
+    tab.page.screenshot(path=str(tmp_path / "neuron_view.png"))
+    tab.close()

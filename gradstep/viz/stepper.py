@@ -300,6 +300,12 @@ def _grad_texts_per_node(walk: WalkRecords, digits: int) -> list[list[float]]:
     return shown
 
 
+def _min_scale(min_font: float) -> float:
+    """The smallest zoom at which a drawing's smallest text is `MIN_TEXT_PX` (with a margin
+    for the browser's rounding of the SVG's size)."""
+    return (MIN_TEXT_PX + 0.05) / min_font
+
+
 def _grad_label(x: float, digits: int) -> str:
     """A record's grad field, as the drawing shows it: ``grad -0.1966``."""
     return f"grad {format_number(x, digits)}"
@@ -602,7 +608,7 @@ def _stepper(
             boxes={
                 "width": boxes.width,
                 "height": boxes.height,
-                "minScale": MIN_TEXT_PX / boxes.min_font,
+                "minScale": _min_scale(boxes.min_font),
             },
         )
     data.update(
@@ -610,7 +616,7 @@ def _stepper(
         embedded=embedded,
         width=drawing.width,
         height=drawing.height,
-        minScale=MIN_TEXT_PX / drawing.min_font,
+        minScale=_min_scale(drawing.min_font),
         maxScale=MAX_FIT_SCALE,
         reveal=reveal,
         view="neurons" if has_neurons and view in ("auto", "neurons") else "edges",
