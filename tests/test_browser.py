@@ -305,7 +305,10 @@ LAYOUT_PROBE = """() => {
   const smallest = Math.min(...texts.map(
     t => parseFloat(getComputedStyle(t).fontSize) * t.getScreenCTM().a));
   const tables = root.querySelector('.gs-tables');
-  const box = (el) => { const r = el.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; };
+  const box = (el) => {
+    const r = el.getBoundingClientRect();
+    return [r.left, r.top, r.right, r.bottom];
+  };
   const cut = [];
   root.querySelectorAll('.gs-tables table').forEach(t => {
     t.querySelectorAll('th').forEach(th => {
