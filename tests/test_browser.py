@@ -451,3 +451,25 @@ def test_the_neuron_view_steps_neurons_and_opens_and_closes_one(
     assert tab.page.evaluate(visible) == ["edges"]
     tab.page.screenshot(path=str(tmp_path / "neuron_view.png"))
     tab.close()
+
+
+def test_the_neuron_view_screenshot(browser: Any, tmp_path: Path) -> None:
+    """README shows the moons_step demo's page on a hidden neuron (docs/neuron_view.png)."""
+    from gradstep.demos import moons_step
+
+    _, loss, _, _ = moons_step.one_point(0, 1)
+    wt = walkthrough(loss, name="loss")
+    tab = Page(browser)
+    tab.open(wt.write_html(tmp_path / "moons_step.html"))
+    want = f"neuron {wt.neurons()[2].scope}:"  # the output neuron, then two hidden ones
+    for _ in range(len(wt.backward)):
+        tab.press("ArrowRight")
+        if want in tab.state()["explain"]:
+            break
+    assert want in tab.state()["explain"]
+    shot = tmp_path / "neuron_view.png"
+    tab.page.screenshot(path=str(shot))
+    assert shot.stat().st_size > 10_000
+    if os.environ.get("GRADSTEP_UPDATE_SCREENSHOTS"):
+        shutil.copyfile(shot, DOCS / "neuron_view.png")
+    tab.close()
