@@ -473,3 +473,27 @@ def test_the_neuron_view_screenshot(browser: Any, tmp_path: Path) -> None:
     if os.environ.get("GRADSTEP_UPDATE_SCREENSHOTS"):
         shutil.copyfile(shot, DOCS / "neuron_view.png")
     tab.close()
+
+
+def test_without_scripts_the_notebook_block_is_a_static_copy(browser: Any, tmp_path: Path) -> None:
+    """A shared notebook (untrusted, or rendered on a website) runs no script: the block shows
+    the drawing and the tables, a note to run the cell, and no dead button."""
+    block = walkthrough(readme_neuron())._repr_html_()
+    path = tmp_path / "static.html"
+    path.write_text(f"<!DOCTYPE html><html><body>{block}</body></html>", encoding="utf-8")
+    context = browser.new_context(
+        java_script_enabled=False, viewport={"width": 1280, "height": 800}
+    )
+    page = context.new_page()
+    page.goto(path.resolve().as_uri())
+    seen = page.evaluate(
+        """() => ({
+          note: document.querySelector('.gs-static-note').innerText,
+          buttons: [...document.querySelectorAll('button')].filter(b => b.offsetParent).length,
+          drawing: document.querySelector('.gs-canvas svg').getBoundingClientRect().width,
+          rows: document.querySelectorAll('tr[data-step]').length,
+        })"""
+    )
+    assert "run this cell" in seen["note"]
+    assert seen["buttons"] == 0 and seen["drawing"] > 300 and seen["rows"] == 14
+    context.close()

@@ -341,9 +341,10 @@ def test_without_its_script_the_block_is_a_readable_static_copy() -> None:
     assert 'data-static="1"' in block
     assert "run this cell" in block
     assert block.count("<svg") == 1 and block.count("<table") == 2
-    # the controls are hidden until the script shows them (no dead buttons)
-    for part in ("gs-buttons", "gs-toggles", "gs-zoom"):
-        assert f'<span class="{part}" style="display:none">' in block
+    # the controls wait in a template until the script runs (no dead buttons without it)
+    bar = block[block.index('class="gs-bar"') : block.index('class="gs-main"')]
+    outside = re.sub(r"<template.*?</template>", "", bar, flags=re.S)
+    assert "<button" in bar and "<button" not in outside
 
 
 def test_the_moons_step_demo_walks_one_point_neuron_by_neuron(

@@ -674,10 +674,10 @@ style="{_palette()}">
 <div class="gs-bar"><span class="gs-title">{html.escape(title)}</span>
 <p class="gs-static-note"><em>A static copy: run this cell (or open the page in a browser) to \
 step through it.</em></p>
-<span class="gs-buttons" style="display:none">{buttons}</span>
-<span class="gs-toggles" style="display:none">{toggles}</span>
-<span class="gs-zoom" style="display:none">{zooms}</span>
-<span class="gs-keys" style="display:none">{keys if n else ""}</span></div>
+<template class="gs-controls"><span class="gs-buttons">{buttons}</span>
+<span class="gs-toggles">{toggles}</span>
+<span class="gs-zoom">{zooms}</span>
+<span class="gs-keys">{keys if n else ""}</span></template></div>
 <div class="gs-main">
 <div class="gs-drawing"><div class="gs-canvas" data-drawing="edges">{svg}</div>{neuron_canvas}</div>
 <div class="gs-side">

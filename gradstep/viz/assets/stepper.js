@@ -11,6 +11,13 @@ function gradstepStepper(rootId) {
   var data = JSON.parse(root.querySelector("script.gs-data").textContent);
   var P = data.prefix;
   var n = data.steps.length;
+  // the script runs: the controls replace the static copy's note (a page without scripts
+  // shows no dead buttons: they live in a template until now)
+  var note = root.querySelector(".gs-static-note");
+  if (note) { note.parentNode.removeChild(note); }
+  var controls = root.querySelector("template.gs-controls");
+  if (controls) { controls.parentNode.replaceChild(controls.content.cloneNode(true), controls); }
+  root.removeAttribute("data-static");
   var main = root.querySelector(".gs-main");
   var pane = root.querySelector(".gs-drawing");
   var edgeCanvas = root.querySelector('.gs-canvas[data-drawing="edges"]');
@@ -27,12 +34,6 @@ function gradstepStepper(rootId) {
   var explain = root.querySelector(".gs-explain");
   var counter = root.querySelector(".gs-counter");
   var tables = root.querySelector(".gs-tables");
-  // the script runs: the interactive parts replace the static copy's note
-  root.removeAttribute("data-static");
-  ["gs-buttons", "gs-toggles", "gs-zoom", "gs-keys"].forEach(function (c) {
-    var el = root.querySelector("." + c);
-    if (el) { el.style.display = ""; }
-  });
   function byId(id) { return document.getElementById(P + id); }
   var gradText = data.nodes.map(function (node, i) { return byId("g" + i); });
   var boxText = data.nodes.map(function (node, i) { return byId("h" + i); });
