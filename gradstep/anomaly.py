@@ -176,10 +176,11 @@ def _forward_error(
 
 
 def _written(v: Value, depth: int) -> str:
-    """An operand as an expression: its label, its number, or its op applied to its own
-    operands (``w * x + b``), written out ``depth`` ops deep."""
+    """An operand as an expression: its label (a model's parameter with its scope,
+    ``layer0.neuron1.w0``), its number, or its op applied to its own operands
+    (``w * x + b``), written out ``depth`` ops deep."""
     if v.label:
-        return v.label
+        return f"{v._scope}.{v.label}" if v._scope and not v._prev else v.label
     if not v._prev:
         return repr(v.data)
     if depth == 0:

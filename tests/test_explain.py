@@ -523,3 +523,24 @@ def test_local_formula_wraps_names_that_are_not_plain() -> None:
     d = 1 + x
     d.label = "d"
     assert walkthrough(d).backward[0].formula == "∂d/∂(1) = 1"
+
+
+def test_anomaly_messages_name_a_models_values_as_the_walk_through_does() -> None:
+    from gradstep import AnomalyError, detect_anomaly
+    from gradstep.nn import MLP
+
+    model = MLP(1, [1], seed=0)
+    model.layers[0].neurons[0].w[0].data = 1e300
+    with detect_anomaly(), pytest.raises(AnomalyError) as forward:
+        model([1e10])
+    assert str(forward.value).startswith("forward: layer0.neuron0.w0 * x0 = inf is not finite")
+    model.layers[0].neurons[0].w[0].data = 1e-5
+    with detect_anomaly():
+        loss = model.output([1e10]) * 1e299  # 1e304: finite; x0 × 1e299 in backward: inf
+        with pytest.raises(AnomalyError) as backward:
+            loss.backward()
+    message = str(backward.value)
+    assert message.startswith(
+        "backward: at layer0.neuron0.w0x0 = layer0.neuron0.w0 * x0 (op *), "
+        "local ∂layer0.neuron0.w0x0/∂layer0.neuron0.w0 = x0 = 10000000000.0"
+    ), message
