@@ -497,3 +497,57 @@ def test_without_scripts_the_notebook_block_is_a_static_copy(browser: Any, tmp_p
     assert "run this cell" in seen["note"]
     assert seen["buttons"] == 0 and seen["drawing"] > 300 and seen["rows"] == 14
     context.close()
+
+
+#: what JupyterLab 4's notebook styles do to HTML outputs (its rendermime rules, restated)
+JUPYTERLAB_LIKE_CSS = """
+.jp-RenderedHTMLCommon table { border-collapse: collapse; border: none; table-layout: fixed;
+  margin-left: auto; margin-right: auto; font-size: 13px; }
+.jp-RenderedHTMLCommon.jp-RenderedHTML td, .jp-RenderedHTMLCommon.jp-RenderedHTML th,
+.jp-RenderedHTMLCommon.jp-RenderedHTML tr { text-align: right; vertical-align: middle;
+  padding: 0.5em; line-height: normal; white-space: normal; max-width: none; border: none; }
+.jp-RenderedHTMLCommon.jp-RenderedHTML tbody tr:nth-child(odd) { background: #eeeeee; }
+.jp-RenderedHTMLCommon.jp-RenderedHTML tbody tr:hover { background: #cce5ff; }
+.jp-RenderedHTMLCommon svg, .jp-RenderedHTMLCommon img { max-width: 100%; height: auto; }
+.jp-OutputArea-output { overflow-x: auto; width: 900px; }
+"""
+
+
+def test_the_stepper_keeps_its_styling_inside_jupyterlab_like_css(
+    browser: Any, tmp_path: Path
+) -> None:
+    block = walkthrough(readme_neuron())._repr_html_()
+    path = tmp_path / "lab.html"
+    path.write_text(
+        f"<!DOCTYPE html><html><head><style>{JUPYTERLAB_LIKE_CSS}</style></head><body>"
+        f'<div class="jp-OutputArea-output jp-RenderedHTMLCommon jp-RenderedHTML">{block}</div>'
+        "</body></html>",
+        encoding="utf-8",
+    )
+    tab = Page(browser)
+    tab.open(path)
+    tab.press("Tab")
+    tab.page.click(".gs-explain")
+    tab.press("ArrowRight", "ArrowRight")
+    seen = tab.page.evaluate(
+        """() => {
+          const root = document.querySelector('.gs-stepper');
+          const svg = root.querySelector('.gs-canvas svg');
+          const name = root.querySelector('tr[data-step="3"] td.gs-name');
+          const current = root.querySelector('tr.gs-current');
+          return {
+            align: getComputedStyle(name).textAlign,
+            layout: getComputedStyle(root.querySelector('table')).tableLayout,
+            current: getComputedStyle(current).backgroundColor,
+            odd: getComputedStyle(root.querySelector('tr[data-step="5"]')).backgroundColor,
+            svg: [svg.getBoundingClientRect().width, parseFloat(svg.getAttribute('width'))],
+            pane: root.querySelector('.gs-drawing').clientWidth,
+          };
+        }"""
+    )
+    assert seen["align"] == "left" and seen["layout"] == "auto"
+    assert seen["current"] == "rgb(255, 242, 168)"  # the step's row, not the host's stripes
+    assert seen["odd"] in ("rgba(0, 0, 0, 0)", "transparent")
+    assert seen["svg"][0] == pytest.approx(seen["svg"][1], abs=1)  # the host's max-width: none
+    assert tab.smallest_drawn_text_px() >= MIN_TEXT_PX
+    tab.close()
