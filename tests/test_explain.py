@@ -544,3 +544,18 @@ def test_anomaly_messages_name_a_models_values_as_the_walk_through_does() -> Non
         "backward: at layer0.neuron0.w0x0 = layer0.neuron0.w0 * x0 (op *), "
         "local ∂layer0.neuron0.w0x0/∂layer0.neuron0.w0 = x0 = 10000000000.0"
     ), message
+
+
+def test_the_stepping_page_of_the_docs_prints_what_it_says(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """docs/stepping.md's Python blocks, run in order in an empty folder: each `# prints`
+    comment, in turn, is a line they print."""
+    doc = Path(__file__).resolve().parent.parent / "docs" / "stepping.md"
+    blocks = re.findall(r"```python\n(.*?)```", doc.read_text(encoding="utf-8"), re.S)
+    expected = [m for b in blocks for m in re.findall(r"# prints (.*)$", b, re.M)]
+    monkeypatch.chdir(tmp_path)
+    namespace: dict[str, object] = {}
+    for block in blocks:
+        exec(compile(block, str(doc), "exec"), namespace)
+    assert capsys.readouterr().out.splitlines() == expected
