@@ -36,6 +36,7 @@ __all__ = [
     "expression",
     "written",
     "is_operator",
+    "op_constant",
     "paren",
     "in_formula",
     "GraphTooLargeError",
@@ -242,6 +243,11 @@ def node_names(
 # expressions, from the op records
 
 
+def op_constant(v: Value) -> float | None:
+    """The constant of ``v``'s op (the n of ``x**n``, leaky_relu's slope), None if it has none."""
+    return v._ctx if v._spec is not None and v._spec.param else None
+
+
 def is_operator(v: Value) -> bool:
     """Whether ``v``'s op is written as a Python operator (``a * b``, ``-x``, ``x**2``)."""
     return v._spec is not None and bool(v._spec.operator)
@@ -254,7 +260,7 @@ def expression(v: Value, operands: Sequence[str]) -> str:
         return ""
     spec = v._spec
     if spec is not None and len(spec.operands) == len(operands):
-        return spec.expression(*operands, param=v._ctx if spec.param else None)
+        return spec.expression(*operands, param=op_constant(v))
     return f"{v._op}({', '.join(operands)})"
 
 

@@ -25,6 +25,7 @@ from gradstep.viz.naming import (
     forward_order,
     in_formula,
     node_names,
+    op_constant,
     paren,
     written,
 )
@@ -80,8 +81,7 @@ def local_formula(node: Value, k: int, names: Mapping[Value, str]) -> str:
     if spec is None or not 0 <= k < len(node._prev):
         return ""
     operands = tuple(in_formula(names[c]) for c in node._prev)
-    param = node._ctx if spec.param else None
-    text = spec.formula(k, *operands, out=in_formula(names[node]), param=param)
+    text = spec.formula(k, *operands, out=in_formula(names[node]), param=op_constant(node))
     if not text:
         return ""
     rhs = text.partition(" = ")[2]
