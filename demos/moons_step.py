@@ -61,9 +61,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--point", type=int, default=0, metavar="K", help="which point (0-19)")
     parser.add_argument(
         "--view",
-        choices=("neurons", "edges"),
+        choices=("neurons", "layers", "edges"),
         default="neurons",
-        help="step the page neuron by neuron (default) or edge by edge",
+        help="step the page neuron by neuron (default), layer by layer or edge by edge",
     )
     return parser
 

@@ -446,6 +446,15 @@ def test_the_neuron_view_steps_neurons_and_opens_and_closes_one(
     assert f"(edge 1 of neuron {neurons[3].scope})" in tab.state()["explain"]
     tab.page.click("button[data-toggle='open']")
     assert tab.page.evaluate(visible) == ["neurons"]
+    tab.page.click("button[data-toggle='view']")  # layer by layer
+    assert tab.state()["counter"].endswith(f"/ {outside + 3}")
+    tab.press("Home", *["ArrowRight"] * (outside + 2))
+    assert "layer layer1: 4 neurons" in tab.state()["explain"]
+    assert len(tab.state()["node"]) >= 4  # the layer's boxes
+    tab.press("Enter")  # its neurons
+    assert f"neuron {neurons[1].scope}:" in tab.state()["explain"]
+    tab.press("Escape")  # closed again
+    assert "layer layer1: 4 neurons" in tab.state()["explain"]
     tab.page.click("button[data-toggle='view']")  # edge by edge
     assert tab.state()["counter"].endswith(f"/ {len(wt.backward)}")
     assert tab.page.evaluate(visible) == ["edges"]

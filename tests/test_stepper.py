@@ -303,8 +303,9 @@ def test_the_page_reveals_answers_as_you_go_by_default(tmp_path: Path) -> None:
     assert page_data(wt.to_html(reveal="all"))["reveal"] == "all"
     with pytest.raises(ValueError, match="reveal must be one of step, all"):
         wt.to_html(reveal="some")
-    with pytest.raises(ValueError, match="view must be one of auto, edges, neurons"):
-        wt.to_html(view="layers")
+    with pytest.raises(ValueError, match="view must be one of auto, edges, neurons, layers"):
+        wt.to_html(view="trees")
+    assert page_data(wt.to_html(view="layers"))["view"] == "edges"  # no layers: the edges
 
 
 def test_a_model_page_steps_neuron_by_neuron(tmp_path: Path) -> None:
@@ -329,6 +330,11 @@ def test_a_model_page_steps_neuron_by_neuron(tmp_path: Path) -> None:
     ]
     assert sorted(covered) == list(range(1, len(wt.backward) + 1))
     assert page_data(wt.to_html(view="edges"))["view"] == "edges"
+    # layer by layer: each layer's neurons one after another, three layers
+    layered = page_data(wt.to_html(view="layers"))
+    assert layered["view"] == "layers" and len(layered["layers"]) == 3
+    assert [u for u in layered["layerUnits"] if u < 0] == [-1, -2, -3]
+    assert layered["layers"][1]["lines"][0].startswith("layer layer1: 4 neurons, ")
     # an expression has no neurons: the edge view, and the buttons stay hidden
     f, _ = build_neuron()
     plain = walkthrough(f).to_html()

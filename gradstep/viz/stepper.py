@@ -69,9 +69,9 @@ MAX_FIT_SCALE = 1.6
 #: what the page's answer columns show: "step" reveals a row's numbers once its step is
 #: reached, "all" shows them from the start
 REVEAL = ("step", "all")
-#: how the page steps: edge by edge, or (a model) neuron by neuron; "auto" picks neurons
-#: when the graph has any
-VIEWS = ("auto", "edges", "neurons")
+#: how the page steps: edge by edge, or (a model) neuron by neuron, or layer by layer;
+#: "auto" picks neurons when the graph has any
+VIEWS = ("auto", "edges", "neurons", "layers")
 
 
 class TooManyStepsError(ValueError):
@@ -445,7 +445,67 @@ def _steps(walk: WalkRecords, digits: int) -> dict[str, Any]:
         "start": start,
         "neurons": [_neuron_data(walk, neuron, index, digits) for neuron in neurons],
         "units": [u if isinstance(u, int) else -number[id(u)] - 1 for u in units],
+        **_layer_data(
+            neurons, [u if isinstance(u, int) else -number[id(u)] - 1 for u in units], digits
+        ),
     }
+
+
+def _layer_of(scope: str) -> str:
+    """The layer a neuron belongs to: its scope without its last part ("" for none)."""
+    return scope.rpartition(".")[0]
+
+
+def _layer_data(neurons: Sequence[NeuronStep], units: Sequence[int], digits: int) -> dict[str, Any]:
+    """The layer view, where it fits: ``layers`` (each layer's name, neurons and lines) and
+    ``layerUnits`` (a step number, or ``-l`` for layer l-1), when every layer's neurons come
+    one after another in the neuron view's order; else nothing."""
+
+    def fmt(x: float) -> str:
+        return format_number(x, digits)
+
+    groups: dict[str, list[int]] = {}
+    for j, neuron in enumerate(neurons):
+        layer = _layer_of(neuron.scope)
+        if not layer:
+            return {}
+        groups.setdefault(layer, []).append(j)
+    if not any(len(members) > 1 for members in groups.values()):
+        return {}
+    layer_units: list[int] = []
+    number = {name: i for i, name in enumerate(groups)}
+    for u in units:
+        if u > 0:
+            layer_units.append(u)
+            continue
+        i = number[_layer_of(neurons[-u - 1].scope)]
+        if layer_units and layer_units[-1] == -i - 1:
+            continue
+        if -i - 1 in layer_units:  # the layer's neurons are not one after another
+            return {}
+        layer_units.append(-i - 1)
+    layers = []
+    for name, members in groups.items():
+        steps = sum(len(neurons[j].steps) for j in members)
+        passed: dict[str, float] = {}
+        for j in members:
+            for child, product in neurons[j].passes:
+                passed[child] = passed.get(child, 0.0) + product
+        lines = [
+            f"layer {name}: {len(members)} neurons, {steps} edges at once "
+            "(Enter or a click opens it into its neurons)",
+            "receives   "
+            + ",  ".join(f"∂L/∂{neurons[j].output} = {fmt(neurons[j].upstream)}" for j in members),
+        ]
+        if passed:
+            lines.append(
+                "passes back (summed over its neurons)   "
+                + ",  ".join(f"∂L/∂{child} += {fmt(g)}" for child, g in passed.items())
+            )
+        count = sum(len(neurons[j].parameters) for j in members)
+        lines.append(f"its parameters   {count} gradients (open it to see each neuron's)")
+        layers.append({"name": name, "neurons": members, "lines": lines})
+    return {"layers": layers, "layerUnits": layer_units}
 
 
 def _neuron_data(
@@ -577,6 +637,16 @@ def _palette() -> str:
     )
 
 
+def _start_view(view: str, neurons: bool, layers: bool) -> str:
+    """The view a page starts in: the one asked for where the graph has it, else the next
+    coarser one it has (layers → neurons → edges); "auto": neurons where there are any."""
+    if view == "layers" and layers:
+        return "layers"
+    if view in ("auto", "neurons", "layers") and neurons:
+        return "neurons"
+    return "edges"
+
+
 def _stepper(
     walk: WalkRecords,
     *,
@@ -619,11 +689,13 @@ def _stepper(
         minScale=_min_scale(drawing.min_font),
         maxScale=MAX_FIT_SCALE,
         reveal=reveal,
-        view="neurons" if has_neurons and view in ("auto", "neurons") else "edges",
+        view=_start_view(view, has_neurons, "layers" in data),
     )
     n = len(walk.backward)
     kind = "gs-embedded" if embedded else "gs-page"
-    keys = "← → step · Home End · click a row" + (" · Enter opens a neuron" if has_neurons else "")
+    keys = "← → step · Home End · click a row" + (
+        " · Enter opens a neuron, Esc closes" if has_neurons else ""
+    )
     buttons = "".join(
         [
             _button("go", "home", "first step (Home)", "|◀"),
@@ -644,7 +716,7 @@ def _stepper(
             _button(
                 "toggle",
                 "view",
-                "step neuron by neuron, or edge by edge",
+                "step neuron by neuron, layer by layer, or edge by edge",
                 "view: neurons",
                 hidden=not has_neurons,
             ),

@@ -58,29 +58,53 @@ function gradstepStepper(rootId) {
   root.querySelectorAll("button[data-toggle]").forEach(function (b) {
     buttons[b.getAttribute("data-toggle")] = b;
   });
-  var view = data.view;        // "edges" or "neurons"
+  var view = data.view;        // "edges", "neurons" or "layers"
   var revealAll = data.reveal === "all";
   var opened = {};             // neuron index -> true when open
-  var seq = [];                // the current sequence: {steps: [k…], j: neuron or -1, whole}
+  var openedLayer = {};        // layer index -> true when open
+  // the current sequence: {steps: [k…], j: neuron or -1, layer: layer or -1, whole, isLayer}
+  var seq = [];
   var lit = [];
   var current = 0;
+  var views = ["neurons"].concat(data.layers ? ["layers"] : []).concat(["edges"]);
 
+  function step1(k, j, layer) { return { steps: [k], j: j, layer: layer, whole: false }; }
+  function pushNeuron(j, layer) {
+    var neuron = data.neurons[j];
+    if (opened[j]) {
+      neuron.steps.forEach(function (k) { seq.push(step1(k, j, layer)); });
+    } else {
+      seq.push({ steps: neuron.steps, j: j, layer: layer, whole: true });
+    }
+  }
   function build() {
     seq = [];
     if (view === "edges") {
-      for (var k = 1; k <= n; k++) { seq.push({ steps: [k], j: -1, whole: false }); }
-      return;
+      for (var k = 1; k <= n; k++) { seq.push(step1(k, -1, -1)); }
+    } else if (view === "layers") {
+      data.layerUnits.forEach(function (u) {
+        if (u > 0) { seq.push(step1(u, -1, -1)); return; }
+        var l = -u - 1;
+        var members = data.layers[l].neurons;
+        if (openedLayer[l]) {
+          members.forEach(function (j) { pushNeuron(j, l); });
+        } else {
+          var steps = [];
+          members.forEach(function (j) { steps = steps.concat(data.neurons[j].steps); });
+          seq.push({ steps: steps, j: -1, layer: l, whole: true, isLayer: true });
+        }
+      });
+    } else {
+      data.units.forEach(function (u) {
+        if (u > 0) { seq.push(step1(u, -1, -1)); } else { pushNeuron(-u - 1, -1); }
+      });
     }
-    data.units.forEach(function (u) {
-      if (u > 0) { seq.push({ steps: [u], j: -1, whole: false }); return; }
-      var j = -u - 1;
-      var neuron = data.neurons[j];
-      if (opened[j]) {
-        neuron.steps.forEach(function (k) { seq.push({ steps: [k], j: j, whole: false }); });
-      } else {
-        seq.push({ steps: neuron.steps, j: j, whole: true });
-      }
-    });
+  }
+  function goFirst(test) {
+    // show the first position of the sequence that passes the test
+    for (var q = 0; q < seq.length; q++) {
+      if (test(seq[q])) { show(q + 1); return; }
+    }
   }
 
   function light(el, cls) {
@@ -148,16 +172,16 @@ function gradstepStepper(rootId) {
       setLines(data.start);
       light(rows["0"], "gs-current");
       focusNode = valueNode[data.root];
+    } else if (entry.isLayer) {
+      var layer = data.layers[entry.layer];
+      layer.neurons.forEach(function (j) { lightNeuron(j); });
+      entry.steps.forEach(function (k) { light(rows[String(k)], "gs-current"); });
+      setLines(["step " + p + " / " + seq.length + ": " + layer.lines[0]]
+        .concat(layer.lines.slice(1)));
+      focusNode = drawn === drawings.edges ? null : byId("nb" + layer.neurons[0]);
     } else if (entry.whole) {
       var neuron = data.neurons[entry.j];
-      light(byId(neuron.cluster), "gs-hl-neuron");
-      light(valueNode[neuron.out], "gs-hl-node");
-      neuron.recv.forEach(function (i) { light(valueNode[i], "gs-hl-child"); });
-      light(byId("nb" + entry.j), "gs-hl-node");
-      neuron.recv.forEach(function (i) {
-        if (data.rep[i] !== "nb" + entry.j) { light(box(i), "gs-hl-child"); }
-        light(byId("f" + entry.j + "_" + i), "gs-hl-edge");
-      });
+      lightNeuron(entry.j);
       entry.steps.forEach(function (k) { light(rows[String(k)], "gs-current"); });
       setLines(["step " + p + " / " + seq.length + ": " + neuron.lines[0]]
         .concat(neuron.lines.slice(1)));
@@ -187,9 +211,12 @@ function gradstepStepper(rootId) {
     current = p;
     var open = buttons.open;
     if (open) {
-      var inNeuron = entry && entry.j >= 0;
-      open.disabled = view !== "neurons" || !inNeuron;
-      open.textContent = inNeuron && !entry.whole ? "close neuron" : "open neuron";
+      var what = !entry || view === "edges" ? ""
+        : entry.isLayer ? "open layer"
+        : entry.j >= 0 ? (entry.whole ? "open neuron" : "close neuron")
+        : "";
+      open.disabled = !what;
+      open.textContent = what || "open neuron";
     }
     var first = entry ? rows[String(entry.steps[0])] : rows["0"];
     keepVisible(tables, first, false);
@@ -199,13 +226,47 @@ function gradstepStepper(rootId) {
     }
   }
 
-  function toggleNeuron(j) {
-    // open neuron j into its edges (or close it), staying on it
-    if (view !== "neurons" || j < 0) { return; }
-    opened[j] = !opened[j];
-    build();
-    for (var q = 0; q < seq.length; q++) {
-      if (seq[q].j === j) { show(q + 1); return; }
+  function lightNeuron(j) {
+    // a neuron's box, the values it passes gradients to and the edges they flow down
+    var neuron = data.neurons[j];
+    light(byId(neuron.cluster), "gs-hl-neuron");
+    light(valueNode[neuron.out], "gs-hl-node");
+    light(byId("nb" + j), "gs-hl-node");
+    neuron.recv.forEach(function (i) {
+      light(valueNode[i], "gs-hl-child");
+      if (data.rep[i] !== "nb" + j) { light(box(i), "gs-hl-child"); }
+      light(byId("f" + j + "_" + i), "gs-hl-edge");
+    });
+  }
+
+  function toggleOpen() {
+    // Enter: open the current layer into its neurons, a neuron into its edges; on an edge of
+    // an open neuron, close that neuron
+    var entry = current > 0 ? seq[current - 1] : null;
+    if (!entry || view === "edges") { return; }
+    if (entry.isLayer) {
+      var l = entry.layer;
+      openedLayer[l] = true;
+      build();
+      goFirst(function (e) { return e.layer === l; });
+    } else if (entry.j >= 0) {
+      var j = entry.j;
+      opened[j] = !opened[j];
+      build();
+      goFirst(function (e) { return e.j === j; });
+    }
+  }
+  function closeInner() {
+    // Escape: close the open neuron the current edge is in, else the open layer
+    var entry = current > 0 ? seq[current - 1] : null;
+    if (!entry) { return; }
+    if (entry.j >= 0 && !entry.whole) {
+      toggleOpen();
+    } else if (entry.layer >= 0 && !entry.isLayer) {
+      var l = entry.layer;
+      openedLayer[l] = false;
+      build();
+      goFirst(function (e) { return e.layer === l; });
     }
   }
 
@@ -228,7 +289,7 @@ function gradstepStepper(rootId) {
   // the drawing shown: neuron boxes while stepping closed neurons, else the edge drawing
   function useDrawing(p) {
     var entry = p > 0 ? seq[p - 1] : null;
-    var boxes = view === "neurons" && drawings.neurons && !(entry && entry.j >= 0 && !entry.whole);
+    var boxes = view !== "edges" && drawings.neurons && !(entry && entry.j >= 0 && !entry.whole);
     var want = boxes ? drawings.neurons : drawings.edges;
     if (want === drawn) { return; }
     drawn = want;
@@ -272,9 +333,6 @@ function gradstepStepper(rootId) {
     else if (what === "home") { show(0); }
     else if (what === "end") { show(seq.length); }
   }
-  function currentNeuron() {
-    return current > 0 ? seq[current - 1].j : -1;
-  }
 
   root.querySelectorAll("button[data-go]").forEach(function (b) {
     b.addEventListener("click", function () { go(b.getAttribute("data-go")); });
@@ -295,12 +353,12 @@ function gradstepStepper(rootId) {
   }
   if (buttons.view) {
     buttons.view.addEventListener("click", function () {
-      setView(view === "neurons" ? "edges" : "neurons");
+      setView(views[(views.indexOf(view) + 1) % views.length]);
     });
     buttons.view.textContent = "view: " + view;
   }
   if (buttons.open) {
-    buttons.open.addEventListener("click", function () { toggleNeuron(currentNeuron()); });
+    buttons.open.addEventListener("click", toggleOpen);
   }
   data.neurons.forEach(function (neuron, j) {
     [byId(neuron.cluster), byId("nb" + j)].forEach(function (target) {
@@ -310,11 +368,15 @@ function gradstepStepper(rootId) {
   function clickable(cluster, j) {
     cluster.classList.add("gs-neuron");
     cluster.addEventListener("click", function (e) {
-      if (view !== "neurons" || moved) { return; }
+      if (view === "edges" || moved) { return; }
       e.stopPropagation();
-      if (currentNeuron() === j) { toggleNeuron(j); return; }
+      // a first click goes to the neuron (or its layer), a second opens it
+      var first = data.neurons[j].steps[0];
       for (var q = 0; q < seq.length; q++) {
-        if (seq[q].j === j) { show(q + 1); return; }
+        if (seq[q].steps.indexOf(first) >= 0) {
+          if (q + 1 === current && seq[q].whole) { toggleOpen(); } else { show(q + 1); }
+          return;
+        }
       }
     });
   }
@@ -330,9 +392,9 @@ function gradstepStepper(rootId) {
   var keyTarget = data.embedded ? root : document;
   keyTarget.addEventListener("keydown", function (e) {
     if (e.altKey || e.ctrlKey || e.metaKey) { return; }
-    if (e.key === "Enter" && view === "neurons") {
+    if ((e.key === "Enter" || e.key === "Escape") && view !== "edges") {
       e.preventDefault();
-      toggleNeuron(currentNeuron());
+      if (e.key === "Enter") { toggleOpen(); } else { closeInner(); }
       return;
     }
     var map = { ArrowLeft: "prev", ArrowRight: "next", Home: "home", End: "end" };
