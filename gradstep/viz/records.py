@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
+from functools import partial
 from typing import Any, Literal, TypeVar
 
 from gradstep.engine import Value
@@ -139,8 +140,7 @@ class GradientSum:
     def format(self, digits: int = 4) -> str:
         """One line: ``∂L/∂a = ∂L/∂n1·∂n1/∂a + ∂L/∂n1·∂n1/∂a = 1 × 1 + 1 × 1 = 2``."""
 
-        def fmt(x: float) -> str:
-            return format_number(x, digits)
+        fmt = partial(format_number, digits=digits)
 
         if not self.terms:
             what = "the seed" if self.initial != 0.0 else "no node uses it"
@@ -502,8 +502,7 @@ class WalkRecords:
     def backward_rows(self, digits: int = 4) -> list[list[str]]:
         """The backward table's cells, in `BACKWARD_HEADERS` order."""
 
-        def fmt(x: float) -> str:
-            return format_number(x, digits)
+        fmt = partial(format_number, digits=digits)
 
         return [
             [
@@ -540,8 +539,7 @@ class WalkRecords:
     def caption(self, r: BackwardRecord, digits: int = 4) -> str:
         """One step in a line (a frame's caption)."""
 
-        def fmt(x: float) -> str:
-            return format_number(x, digits)
+        fmt = partial(format_number, digits=digits)
 
         return (
             f"step {r.step}/{len(self.backward)}: at {r.node} ({r.op}), "

@@ -18,7 +18,7 @@ import re
 import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, partial
 from importlib import resources
 from typing import Any
 
@@ -223,8 +223,7 @@ def _neuron_layout(walk: WalkRecords, digits: int, prefix: str) -> _NeuronDrawin
         else:
             rep.append(f"u{index[v]}")
 
-    def fmt(x: float) -> str:
-        return format_number(x, digits)
+    fmt = partial(format_number, digits=digits)
 
     dot = graphviz.Digraph(graph_attr={"rankdir": "LR", "ranksep": "0.3", "nodesep": "0.15"})
     dot.attr("node", fontname="Helvetica", fontsize="11", shape="record")
@@ -293,8 +292,9 @@ def _neuron_layout(walk: WalkRecords, digits: int, prefix: str) -> _NeuronDrawin
 
 def _grad_texts_per_node(walk: WalkRecords, digits: int) -> list[list[float]]:
     """Every grad each value shows during the walk, edge by edge or neuron by neuron."""
-    shown: list[list[float]] = [[g] for g in step_grads(walk)[0]]
-    for grads in (step_grads(walk)[1], neuron_grads(walk)):
+    initial, after = step_grads(walk)
+    shown: list[list[float]] = [[g] for g in initial]
+    for grads in (after, neuron_grads(walk)):
         for c, g in grads:
             shown[c].append(g)
     return shown
@@ -377,8 +377,7 @@ def _steps(walk: WalkRecords, digits: int) -> dict[str, Any]:
     (a step number, or ``-j`` for neuron j).
     """
 
-    def fmt(x: float) -> str:
-        return format_number(x, digits)
+    fmt = partial(format_number, digits=digits)
 
     index = {v: i for i, v in enumerate(walk.nodes)}
     last: dict[int, int] = {}
@@ -461,8 +460,7 @@ def _layer_data(neurons: Sequence[NeuronStep], units: Sequence[int], digits: int
     ``layerUnits`` (a step number, or ``-l`` for layer l-1), when every layer's neurons come
     one after another in the neuron view's order; else nothing."""
 
-    def fmt(x: float) -> str:
-        return format_number(x, digits)
+    fmt = partial(format_number, digits=digits)
 
     groups: dict[str, list[int]] = {}
     for j, neuron in enumerate(neurons):
@@ -513,8 +511,7 @@ def _neuron_data(
 ) -> dict[str, Any]:
     """One neuron for the page: its cluster, steps, output and the lines that explain it."""
 
-    def fmt(x: float) -> str:
-        return format_number(x, digits)
+    fmt = partial(format_number, digits=digits)
 
     receivers = []
     for s in neuron.steps:
