@@ -175,7 +175,7 @@ class NeuronStep:
     output: str  # the name of its output value
     upstream: float  # ∂L/∂output, complete when the neuron starts
     passes: tuple[tuple[str, float], ...]  # (input, product sent to ∂L/∂input), per input edge
-    parameters: tuple[tuple[str, float], ...]  # (parameter, its gradient after this pass)
+    parameters: tuple[tuple[str, float], ...]  # (parameter, ∂L/∂parameter after its edge)
 
 
 # ---------------------------------------------------------------------------------------
@@ -501,7 +501,6 @@ class WalkRecords:
 
     def backward_rows(self, digits: int = 4) -> list[list[str]]:
         """The backward table's cells, in `BACKWARD_HEADERS` order."""
-
         fmt = partial(format_number, digits=digits)
 
         return [
