@@ -858,7 +858,8 @@ def frame_svgs(
     if n > max_frames:
         raise TooManyStepsError(n, max_frames, "the frames", "max_frames")
     prefix = "gs-"
-    captions = [walk.caption(r, digits) for r in walk.backward]
+    short = _shortener(walk)  # a model's names short, as the drawing shows them
+    captions = [short(walk.caption(r, digits)) for r in walk.backward]
     longest = max(captions, key=len, default="")
     drawing = _layout(walk, rankdir, digits, max_nodes, prefix, caption=longest)
     data = _steps(walk, digits)
