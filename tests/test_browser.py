@@ -505,6 +505,11 @@ def test_without_scripts_the_notebook_block_is_a_static_copy(browser: Any, tmp_p
     )
     assert "run this cell" in seen["note"]
     assert seen["buttons"] == 0 and seen["drawing"] > 300 and seen["rows"] == 14
+    shown = page.evaluate(
+        "() => [...document.querySelectorAll('.gs-drawing > * > svg, .gs-drawing > img')]"
+        ".filter(e => e.getBoundingClientRect().width > 0).length"
+    )
+    assert shown == 1  # the inline drawing, not its copy as an image too
     context.close()
 
 
@@ -560,3 +565,134 @@ def test_the_stepper_keeps_its_styling_inside_jupyterlab_like_css(
     assert seen["svg"][0] == pytest.approx(seen["svg"][1], abs=1)  # the host's max-width: none
     assert tab.smallest_drawn_text_px() >= MIN_TEXT_PX
     tab.close()
+
+
+# ---------------------------------------------------------------------------- JupyterLab
+
+
+@pytest.fixture(scope="module")
+def jupyterlab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """A JupyterLab server on 127.0.0.1 with a token, serving an empty folder."""
+    pytest.importorskip("jupyterlab", reason="JupyterLab is missing: pip install -e '.[notebook]'")
+    import secrets
+    import socket
+    import time
+    import urllib.request
+
+    folder = tmp_path_factory.mktemp("lab")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    token = secrets.token_hex(16)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}",
+         "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={token}", "--allow-root",
+         f"--ServerApp.root_dir={folder}", "--ServerApp.open_browser=False",
+         "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(120):
+            try:
+                urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2)
+                break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            pytest.fail("JupyterLab did not start within a minute")
+        yield f"{base}/lab/tree/{{}}?token={token}", folder
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def test_a_notebook_in_a_real_jupyterlab_steps_through_a_model(
+    browser: Any, jupyterlab: tuple[str, Path]
+) -> None:
+    """The stepper in JupyterLab 4, the notebook run in the browser: its own styling, the
+    drawing as wide as it is drawn, the neuron view steps and opens."""
+    import json
+
+    url, folder = jupyterlab
+    source = (
+        "from gradstep.nn import MLP\n"
+        "from gradstep.viz import walkthrough\n"
+        "model = MLP(2, [3, 1], seed=1)\n"
+        "walkthrough((model.output([0.5, -1.0]) - 1.0) ** 2)"
+    )
+    notebook = {
+        "cells": [{"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [],
+                   "source": source}],
+        "metadata": {"kernelspec": {"display_name": "Python 3", "language": "python",
+                                    "name": "python3"}},
+        "nbformat": 4, "nbformat_minor": 5,
+    }  # fmt: skip
+    (folder / "steps.ipynb").write_text(json.dumps(notebook), encoding="utf-8")
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(url.format("steps.ipynb"))
+    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
+    for _ in range(6):  # run the cell once the kernel answers (it may still be starting)
+        page.click(".jp-Notebook .jp-Cell .jp-InputArea-editor")
+        page.keyboard.press("Shift+Enter")
+        try:
+            page.wait_for_selector(".gs-stepper[data-ready]", state="attached", timeout=15_000)
+            break
+        except Exception:  # Playwright's TimeoutError: try again
+            continue
+    page.wait_for_selector(".gs-stepper[data-ready]", state="attached", timeout=5_000)
+    seen = page.evaluate(
+        """() => {
+          const root = document.querySelector('.gs-stepper');
+          const td = root.querySelector('tr[data-step="3"] td.gs-name');
+          const svg = [...root.querySelectorAll('.gs-canvas')].find(c => !c.hidden)
+            .querySelector('svg');
+          return {
+            align: getComputedStyle(td).textAlign,
+            buttons: [...root.querySelectorAll('button')].filter(b => b.offsetParent).length,
+            note: !!root.querySelector('.gs-static-note'),
+            svg: [svg.getBoundingClientRect().width, parseFloat(svg.getAttribute('width'))],
+            counter: root.querySelector('.gs-counter').textContent,
+          };
+        }"""
+    )
+    assert seen["align"] == "left" and seen["buttons"] >= 6 and not seen["note"], seen
+    assert seen["svg"][0] == pytest.approx(seen["svg"][1], abs=1), seen
+    page.click(".gs-stepper .gs-explain")
+    for _ in range(4):
+        page.keyboard.press("ArrowRight")
+    explain = page.inner_text(".gs-stepper .gs-explain")
+    assert "neuron layer1.neuron0:" in explain, explain
+    page.keyboard.press("Enter")
+    assert "(edge 1 of neuron layer1.neuron0)" in page.inner_text(".gs-stepper .gs-explain")
+    assert errors == [], errors
+    page.close()
+
+
+def test_a_shared_notebook_opened_untrusted_shows_the_static_copy(
+    browser: Any, jupyterlab: tuple[str, Path]
+) -> None:
+    """docs/tutorial.ipynb as shared (stored outputs, not trusted here): JupyterLab runs none of
+    its scripts, so each stepper shows its drawing and tables, and says to run the cell."""
+    url, folder = jupyterlab
+    shutil.copyfile(DOCS / "tutorial.ipynb", folder / "shared.ipynb")
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page.goto(url.format("shared.ipynb"))
+    page.wait_for_selector(".jp-Notebook .jp-OutputArea-output", timeout=60_000)
+    page.wait_for_timeout(1000)
+    seen = page.evaluate(
+        """() => [...document.querySelectorAll('.jp-OutputArea-output')]
+             .filter(o => o.textContent.includes('run this cell'))
+             .map(o => ({
+               svg: [...o.querySelectorAll('svg, img')]
+                 .filter(e => e.getBoundingClientRect().width > 100).length,
+               tables: o.querySelectorAll('table').length,
+               buttons: [...o.querySelectorAll('button')].filter(b => b.offsetParent).length,
+             }))"""
+    )
+    assert len(seen) == 2, seen  # the tutorial's two steppers
+    for block in seen:
+        assert block["svg"] >= 1 and block["tables"] == 2 and block["buttons"] == 0, block
+    page.close()

@@ -12,6 +12,7 @@ one step per neuron, showing what it passes back; a click opens a neuron into it
 
 from __future__ import annotations
 
+import base64
 import html
 import json
 import re
@@ -620,6 +621,15 @@ def _tables(walk: WalkRecords, digits: int) -> str:
     )
 
 
+def _static_image(svg: str) -> str:
+    """The drawing as an ``<img>`` (an SVG data URI) for a copy shown without scripts."""
+    text = re.sub(r' (id|class)="[^"]*"', "", svg[svg.find("<svg") :])  # a picture: no ids
+    if "xmlns=" not in text[: text.find(">")]:
+        text = text.replace("<svg", '<svg xmlns="http://www.w3.org/2000/svg"', 1)
+    data = base64.b64encode(text.encode("utf-8")).decode("ascii")
+    return f'<img class="gs-static-img" alt="the graph" src="data:image/svg+xml;base64,{data}">'
+
+
 def _button(kind: str, what: str, title: str, text: str, hidden: bool = False) -> str:
     """A stepper button: ``data-go``, ``data-zoom`` or ``data-toggle`` says what it does."""
     attrs = " hidden" if hidden else ""
@@ -738,17 +748,23 @@ def _stepper(
         if boxes is not None
         else ""
     )
+    # the controls are made by the script (from the data): without it, no dead button
+    data["controls"] = (
+        f'<span class="gs-buttons">{buttons}</span><span class="gs-toggles">{toggles}</span>'
+        f'<span class="gs-zoom">{zooms}</span><span class="gs-keys">{keys if n else ""}</span>'
+    )
+    # a notebook shown without scripts may also drop inline SVG (JupyterLab does, untrusted):
+    # the drawing again as an image, shown only where the inline one is missing
+    picture = _static_image(svg) if embedded else ""
     return f"""<div class="gs-stepper {kind}" id="{prefix}root" tabindex="0" data-static="1" \
 style="{_palette()}">
 <div class="gs-bar"><span class="gs-title">{html.escape(title)}</span>
 <p class="gs-static-note"><em>A static copy: run this cell (or open the page in a browser) to \
 step through it.</em></p>
-<template class="gs-controls"><span class="gs-buttons">{buttons}</span>
-<span class="gs-toggles">{toggles}</span>
-<span class="gs-zoom">{zooms}</span>
-<span class="gs-keys">{keys if n else ""}</span></template></div>
+</div>
 <div class="gs-main">
-<div class="gs-drawing"><div class="gs-canvas" data-drawing="edges">{svg}</div>{neuron_canvas}</div>
+<div class="gs-drawing">{picture}<div class="gs-canvas" data-drawing="edges">{svg}</div>\
+{neuron_canvas}</div>
 <div class="gs-side">
 <div class="gs-info"><div class="gs-explain" aria-live="polite"></div>
 <div class="gs-legend"><span class="gs-sw gs-sw-child"></span>child receiving the product

@@ -11,12 +11,13 @@ function gradstepStepper(rootId) {
   var data = JSON.parse(root.querySelector("script.gs-data").textContent);
   var P = data.prefix;
   var n = data.steps.length;
-  // the script runs: the controls replace the static copy's note (a page without scripts
-  // shows no dead buttons: they live in a template until now)
+  // the script runs: its controls replace the static copy's note and picture (a page without
+  // scripts shows no dead button: the script makes them)
   var note = root.querySelector(".gs-static-note");
   if (note) { note.parentNode.removeChild(note); }
-  var controls = root.querySelector("template.gs-controls");
-  if (controls) { controls.parentNode.replaceChild(controls.content.cloneNode(true), controls); }
+  var copy = root.querySelector(".gs-static-img");
+  if (copy) { copy.parentNode.removeChild(copy); }
+  root.querySelector(".gs-title").insertAdjacentHTML("afterend", data.controls);
   root.removeAttribute("data-static");
   var main = root.querySelector(".gs-main");
   var pane = root.querySelector(".gs-drawing");
