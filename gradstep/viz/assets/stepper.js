@@ -316,7 +316,7 @@ function gradstepStepper(rootId) {
     if (drawn.width * s > pane.clientWidth && drawn.height * s < 0.6 * tall
         && getComputedStyle(main).flexDirection === "row") {
       root.classList.add("gs-wide");
-      s = fitIn(main.clientWidth, 0.6 * tall);
+      s = fitIn(main.clientWidth, 0.5 * tall);  // the pane's max-height: 50%
     }
     drawn.scale = s;
     drawn.zoomed = false;
