@@ -187,6 +187,14 @@ def _add_explain(commands: argparse._SubParsersAction[_Parser]) -> None:
         "edge in red, every grad as it stood then; all from one layout",
     )
     drawing.add_argument(
+        "--reveal",
+        choices=("step", "all"),
+        default="step",
+        help="what the page's backward table shows: each step's numbers once it is reached "
+        "(step, the default: a learner never sees an answer early) or every number from the "
+        "start (all, for teachers); a button on the page switches",
+    )
+    drawing.add_argument(
         "--max-steps",
         type=_positive,
         metavar="N",
@@ -727,7 +735,9 @@ def _write_drawings(
         return EXIT_OK
     try:
         if outputs:
-            dot = draw_dot(walk.root, rankdir=args.rankdir, names=walk.names, digits=args.digits)
+            dot = draw_dot(
+                walk.root, rankdir=args.rankdir, names=walk.short_names, digits=args.digits
+            )
             for path in sorted(outputs, key=lambda p: p.suffix != ".dot"):  # no Graphviz first
                 with _status_line(
                     f"drawing {path} ({len(walk.nodes)} values; Graphviz lays out large graphs "
@@ -749,7 +759,12 @@ def _write_drawings(
         if page is not None:
             title = f"backward pass of {header}"
             written = walk.write_html(
-                page, rankdir=args.rankdir, digits=args.digits, title=title, **limit
+                page,
+                rankdir=args.rankdir,
+                digits=args.digits,
+                title=title,
+                reveal=args.reveal,
+                **limit,
             )
             print(f"wrote {written}", file=sys.stderr)
         if args.worksheet is not None:
