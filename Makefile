@@ -10,7 +10,7 @@ OUT ?= out
 INSTALL := PYTHONWARNINGS="ignore:Editable installation" $(BIN)/pip install -q
 
 .DEFAULT_GOAL := help
-.PHONY: help demo test lint bench clean
+.PHONY: help demo test lint bench clean tutorial
 
 help:
 	@echo "gradstep: two commands, each creating .venv and installing what it needs into it"
@@ -18,7 +18,8 @@ help:
 	@echo "              ($(OUT)/neuron.svg, $(OUT)/neuron_steps.html), then train micrograd's"
 	@echo "              two-moons classifier ($(OUT)/moons/*.png, $(OUT)/moons/model.json)"
 	@echo "  make test   the checks: ruff (lint and format), mypy and pytest"
-	@echo "also: make bench (the benchmark, ~8 min), make clean (removes .venv and $(OUT)/)"
+	@echo "also: make bench (the benchmark, ~8 min), make clean (removes .venv and $(OUT)/),"
+	@echo "      make tutorial (runs docs/tutorial.ipynb and stores it with its outputs)"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +49,11 @@ lint: $(VENV)/.installed
 
 test: lint
 	$(BIN)/pytest
+
+# the tutorial is stored with its outputs, so a site or a viewer that renders notebooks
+# shows them; tests/test_tutorial.py fails when they are stale
+tutorial: $(VENV)/.installed
+	$(BIN)/python tests/tutorial_outputs.py --write
 
 bench: $(VENV)/.installed
 	$(INSTALL) -e '.[dev,demo,bench]'

@@ -17,7 +17,8 @@ from pathlib import Path
 
 from gradstep import Value
 from gradstep.demos._cli import demo_parser, run_script
-from gradstep.viz.drawing import RENDER_FORMATS, draw_dot, format_number, render
+from gradstep.naming import format_number
+from gradstep.viz.drawing import RENDER_FORMATS, draw_dot, render
 from gradstep.viz.explain import Walkthrough, walkthrough
 
 __all__ = ["build_neuron", "random_inputs", "SLIDE_INPUTS", "SLIDE_GRADS", "main"]

@@ -30,8 +30,8 @@ from contextlib import contextmanager
 from typing import Any, Literal
 
 from gradstep import engine
-from gradstep.engine import BackwardStep, Value, topological_order
-from gradstep.naming import as_operand, node_names
+from gradstep.engine import BackwardStep, Value
+from gradstep.naming import expression, forward_order, in_formula, node_names, op_constant
 from gradstep.ops import OpSpec
 
 __all__ = ["detect_anomaly", "AnomalyError", "is_anomaly_enabled"]
@@ -161,45 +161,52 @@ def _forward_error(
 ) -> AnomalyError:
     """forward: tanh(w * x + b) = nan is not finite (op tanh; inputs: w * x + b = …)."""
     op = spec.op_text(constant)
-    expression = _written_op(spec, constant, children, _DEPTH_SHOWN)
+    written = _written_op(spec, constant, children, _DEPTH_SHOWN)
     inputs = ", ".join(
         repr(c.data)
         if not c._prev and not c.label
         else f"{_written(c, _DEPTH_SHOWN - 1)} = {c.data!r}"
         for c in children
     )
-    message = f"forward: {expression} = {data!r} is not finite (op {op}; inputs: {inputs})"
+    message = f"forward: {written} = {data!r} is not finite (op {op}; inputs: {inputs})"
     return AnomalyError(message, stage="forward", op=op, inputs=children, value=data)
 
 
 def _written(v: Value, depth: int) -> str:
-    """An operand as an expression: its label, its number, or its op applied to its own
-    operands (``w * x + b``), written out ``depth`` ops deep."""
+    """An operand as an expression: its label (a model's parameter with its scope,
+    ``layer0.neuron1.w0``), its number, or its op applied to its own operands
+    (``w * x + b``), written out ``depth`` ops deep."""
     if v.label:
-        return v.label
-    if v._spec is None:
+        return f"{v._scope}.{v.label}" if v._scope and not v._prev else v.label
+    if not v._prev:
         return repr(v.data)
     if depth == 0:
         return "…"
     return _written_op(v._spec, v._constant, v._prev, depth)
 
 
-def _written_op(spec: OpSpec, constant: float | None, operands: Sequence[Value], depth: int) -> str:
-    """The op applied to the operands written out (the record's `OpSpec.expression`); an
-    operand written with an operator, inside an op written with one, in ( )."""
+def _written_op(
+    spec: OpSpec | None, constant: float | None, operands: Sequence[Value], depth: int
+) -> str:
+    """The op applied to the operands written out, as its record writes it (``w * x``,
+    ``tanh(n1)``); an operator's operand made by a binary operator or negation in ( )."""
+    infix = spec is not None and bool(spec.operator)
     parts = []
     for c in operands:
         text = _written(c, depth - 1)
-        compound = not c.label and c._spec is not None and bool(c._spec.operator)
-        parts.append(f"({text})" if spec.operator and compound else text)
-    return spec.expression(*parts, constant=constant)
-
-
-def _forward_order(root: Value) -> list[Value]:
-    """The graph's nodes children first, as the walk-through lists (and names) them."""
-    order = topological_order(root)
-    order.reverse()
-    return order
+        inner = c._spec
+        compound = bool(
+            not c.label
+            and c._prev
+            and inner is not None
+            and inner.operator
+            and not inner.constant_name
+        )
+        parts.append(f"({text})" if infix and compound else text)
+    if spec is not None and len(spec.operands) == len(parts):
+        return spec.expression(*parts, constant=constant)
+    op = spec.op_text(constant) if spec is not None else "?"
+    return f"{op}({', '.join(parts)})"
 
 
 def _backward_error(
@@ -212,26 +219,26 @@ def _backward_error(
     after: Any,
 ) -> AnomalyError:
     """backward: at n1 = x**-1 (op **-1), local ∂n1/∂x = … × upstream … gives …; inputs: …"""
-    nodes = _forward_order(order[0]) if order else [node]
+    nodes = forward_order(order[0]) if order else [node]
     if node not in set(nodes):  # the walk was given a partial order: name from the node
-        nodes = _forward_order(node)
+        nodes = forward_order(node)
     names = node_names(nodes)
     child = node._prev[k]
     n, c = names[node], names[child]
-    spec, constant = node._spec, node._constant
+    spec = node._spec
     assert spec is not None  # a node the chain rule reaches has children, so a record
-    operands = [names[x] for x in node._prev]
-    formula = spec.formula(k, *map(as_operand, operands), out=as_operand(n), constant=constant)
-    rhs = formula.partition(" = ")[2]
-    local_text = f"{rhs} = {_number(local)!r}" if rhs else repr(_number(local))
-    expression = spec.expression(*operands, constant=constant)
+    operands = [in_formula(names[x]) for x in node._prev]
+    out = in_formula(n)
+    formula = spec.formula(k, *operands, out=out, constant=op_constant(node)).partition(" = ")[2]
+    local_text = f"{formula} = {_number(local)!r}" if formula else repr(_number(local))
+    written = expression(node, [names[x] for x in node._prev])
     inputs = ", ".join(f"{names[x]} = {x.data!r}" for x in node._prev)
     value, what = (_number(product), "gives") if not _finite(product) else (_number(after), "")
     result = (
         f"gives {value!r}" if what else f"is finite, but ∂L/∂{c} becomes {value!r} when it is added"
     )
     message = (
-        f"backward: at {n} = {expression} (op {node._op}), local ∂{n}/∂{c} = {local_text} "
+        f"backward: at {n} = {written} (op {node._op}), local ∂{n}/∂{c} = {local_text} "
         f"× upstream ∂L/∂{n} = {_number(upstream)!r} {result}; inputs: {inputs}"
     )
     return AnomalyError(

@@ -12,7 +12,8 @@ import pytest
 
 from gradstep import Value
 from gradstep.cli import main
-from gradstep.viz.drawing import QUICK_LAYOUT_ABOVE, draw_dot, forward_order, layout_work
+from gradstep.naming import forward_order
+from gradstep.viz.drawing import QUICK_LAYOUT_ABOVE, draw_dot, layout_work
 
 ROOT = Path(__file__).resolve().parent.parent
 

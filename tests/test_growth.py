@@ -23,9 +23,9 @@ from hypothesis import strategies as st
 from gradstep import Value
 from gradstep.cli import main
 from gradstep.expr import MAX_TERMS, parse
-from gradstep.naming import constants, node_names
+from gradstep.naming import constants, forward_order, node_names
 from gradstep.nn import MLP
-from gradstep.viz.drawing import draw_dot, forward_order
+from gradstep.viz.drawing import draw_dot
 from gradstep.viz.explain import walkthrough
 
 BOUND = 2.3

@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 from gradstep.engine import Value
 from gradstep.expr import ExpressionError, parse
-from gradstep.viz.drawing import format_number
+from gradstep.naming import format_number
 from gradstep.viz.explain import BackwardRecord, Walkthrough, walkthrough
 
 __all__ = [

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 from gradstep.engine import Value
 from gradstep.expr import ExpressionError, parse
+from gradstep.naming import format_number
 from gradstep.ops import OPS_BY_NAME, OpSpec
-from gradstep.viz.drawing import format_number
 from gradstep.viz.exercise import Exercise, close, derivative_at_input
 from gradstep.viz.explain import walkthrough
 

@@ -18,11 +18,11 @@ from functools import cache
 from importlib import resources
 from typing import Any, Protocol
 
+from gradstep.naming import format_number
 from gradstep.viz.drawing import (
     GraphTooLargeError,
     GraphvizNotFoundError,
     draw_dot,
-    format_number,
     to_svg,
 )
 from gradstep.viz.explain import Walkthrough
