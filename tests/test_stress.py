@@ -8,6 +8,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -50,7 +51,10 @@ def test_replays_files_command_lines_and_threads(tmp_path: Path) -> None:
 
 
 @pytest.mark.torch
-def test_random_dags_against_pytorch_first_and_second_order(tmp_path: Path) -> None:
+def test_random_dags_against_pytorch_first_and_second_order(
+    tmp_path: Path, torch: ModuleType
+) -> None:
+    """The differential run needs PyTorch in this interpreter (the `torch` fixture skips)."""
     result = stress(tmp_path, "--sections", "dags,hessians", "--seed", "7")
     first, second = counts(result, "dags"), counts(result, "hessians")
     assert first["exact"] > 10 * first.get("close (≤ 4 ulp)", 0), first
