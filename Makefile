@@ -10,15 +10,19 @@ OUT ?= out
 INSTALL := PYTHONWARNINGS="ignore:Editable installation" $(BIN)/pip install -q
 
 .DEFAULT_GOAL := help
-.PHONY: help demo test lint bench clean
+.PHONY: help demo test test-all lint docs docs-serve bench clean
 
 help:
 	@echo "gradstep: two commands, each creating .venv and installing what it needs into it"
 	@echo "  make demo   the main job: walk through a neuron's backward pass number by number"
 	@echo "              ($(OUT)/neuron.svg, $(OUT)/neuron_steps.html), then train micrograd's"
 	@echo "              two-moons classifier ($(OUT)/moons/*.png, $(OUT)/moons/model.json)"
-	@echo "  make test   the checks: ruff (lint and format), mypy and pytest"
-	@echo "also: make bench (the benchmark, ~8 min), make clean (removes .venv and $(OUT)/)"
+	@echo "  make test   the fast checks (under 2 minutes): ruff (lint and format), mypy, and the"
+	@echo "              unit and property tests (at most 25 Hypothesis examples each); the tests"
+	@echo "              marked slow or browser wait for make test-all"
+	@echo "also: make test-all (every test at its full budget, as CI), make docs (the site, into"
+	@echo "      site/), make docs-serve (on http://127.0.0.1:8000), make bench (the benchmark,"
+	@echo "      ~8 min), make clean (removes .venv, $(OUT)/ and site/)"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -46,12 +50,33 @@ lint: $(VENV)/.installed
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+# make test: the checks to run after every change.  The tests marked `slow` (training runs,
+# huge graphs, subprocess-heavy demos, kill loops) and `browser` wait for make test-all, and
+# every Hypothesis property runs at most a few examples (the `fast` profile, tests/conftest.py)
 test: lint
-	$(BIN)/pytest
+	$(BIN)/pytest -m "not slow and not browser" --hypothesis-profile=fast -n auto
+
+# make test-all: every test, each property at its own budget (what CI runs); the `torch` and
+# `browser` tests skip, saying why, unless PyTorch, or Playwright, Chromium and the docs extra
+# are installed
+test-all: lint
+	$(BIN)/pytest -n auto
+
+$(VENV)/.docs-installed: pyproject.toml | $(VENV)/.installed
+	$(INSTALL) -e '.[dev,demo,docs]'
+	touch $@
+
+# the site: MkDocs + Material, the API reference from the docstrings (mkdocstrings), the
+# tutorial notebook (mkdocs-jupyter); docs/hooks.py writes the live steppers into it
+docs: $(VENV)/.docs-installed
+	$(BIN)/mkdocs build --strict
+
+docs-serve: $(VENV)/.docs-installed
+	$(BIN)/mkdocs serve --dev-addr 127.0.0.1:8000
 
 bench: $(VENV)/.installed
 	$(INSTALL) -e '.[dev,demo,bench]'
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) $(OUT) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(OUT) site .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -178,6 +178,7 @@ def test_frames_to_an_html_path_writes_the_page_and_says_so(tmp_path: Path) -> N
     assert 'class="gs-stepper gs-page"' in (tmp_path / "old.html").read_text(encoding="utf-8")
 
 
+@pytest.mark.slow
 @needs_dot
 def test_a_walkthrough_above_the_step_limit_names_the_option_that_raises_it(
     tmp_path: Path,

@@ -109,6 +109,7 @@ def failed(report: EngineReport) -> set[str]:
     return {row.id for row in report.failed}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("engine", BROKEN, ids=lambda e: e.name)
 def test_every_broken_engine_is_caught_and_the_report_names_the_op(
     reports: dict[str, EngineReport], engine: Broken
@@ -131,6 +132,7 @@ def test_every_broken_engine_is_caught_and_the_report_names_the_op(
             assert row.op == next(f.op for f in FORMS if f.id == row.id)
 
 
+@pytest.mark.slow
 def test_what_each_failure_says(reports: dict[str, EngineReport]) -> None:
     tanh = reports["tanh_from_input"].row("tanh")
     assert tanh.op == "tanh"
@@ -180,6 +182,7 @@ def test_what_each_failure_says(reports: dict[str, EngineReport]) -> None:
     assert stale.data["behaviour"] == "inconsistent" and stale.op == "backward"
 
 
+@pytest.mark.slow
 def test_a_hang_or_a_crash_costs_one_row(reports: dict[str, EngineReport]) -> None:
     hang = reports["log_never_returns"]
     assert "did not finish within 1 s" in hang.row("log").detail
@@ -194,6 +197,7 @@ def test_a_hang_or_a_crash_costs_one_row(reports: dict[str, EngineReport]) -> No
     assert crash.counts["PASS"] == len(crash.rows) - 4, crash.format()  # not sqrt, DAGs, 2 INFO
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(
     os.name != "posix" or not _finite_stack(), reason="needs a bounded C stack to overflow"
 )
@@ -208,6 +212,7 @@ def test_a_deep_chain_that_kills_the_interpreter_is_reported_with_its_depth() ->
     assert [row.id for row in report.failed] == ["deepest_chain"]  # the rest ran and passed
 
 
+@pytest.mark.slow
 def test_the_reproducing_code_runs_and_prints_what_the_report_says(
     reports: dict[str, EngineReport],
 ) -> None:
@@ -382,6 +387,7 @@ def test_a_bad_target_is_one_line_and_status_2(
     assert err == f"gradstep test-engine: error: {message}\n"
 
 
+@pytest.mark.slow
 def test_traceback_on_request_and_a_hanging_import(tmp_path: Path) -> None:
     (tmp_path / "engine.py").write_text("import math\nx = mth.pi\n")
     done = gradstep("engine.py", "--traceback", cwd=tmp_path)
@@ -413,6 +419,7 @@ def test_bad_options_are_status_2(capsys: pytest.CaptureFixture[str]) -> None:
 # from pytest
 
 
+@pytest.mark.slow
 def test_engine_suite_gives_one_test_per_check(tmp_path: Path) -> None:
     pytest.importorskip("micrograd")
     for name in ("good", "tanh_from_input"):

@@ -16,6 +16,7 @@ import statistics
 import time
 from collections.abc import Callable, Sequence
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -27,6 +28,9 @@ from gradstep.viz.drawing import draw_dot, forward_order
 from gradstep.viz.explain import _lookup_keys, walkthrough
 from gradstep.viz.naming import constants as _constants
 from gradstep.viz.naming import node_names
+
+# slow: each test times work at several sizes (make test-all runs them)
+pytestmark = pytest.mark.slow
 
 BOUND = 3.0
 

@@ -101,6 +101,7 @@ def test_the_readme_shows_outputs_to_check() -> None:
     assert sum(b.error is not None for b in blocks) >= 3
 
 
+@pytest.mark.slow
 def test_readme_python_blocks_print_what_readme_shows(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -7,6 +7,9 @@ from pathlib import Path
 
 import pytest
 
+# slow: runs the notebook in a Jupyter kernel (make test-all runs it)
+pytestmark = pytest.mark.slow
+
 NOTEBOOK = Path(__file__).resolve().parent.parent / "docs" / "tutorial.ipynb"
 
 nbformat = pytest.importorskip("nbformat", reason="nbformat is missing: pip install -e '.[dev]'")
