@@ -69,10 +69,10 @@ $(VENV)/.docs-installed: pyproject.toml | $(VENV)/.installed
 # the site: MkDocs + Material, the API reference from the docstrings (mkdocstrings), the
 # tutorial notebook (mkdocs-jupyter); docs/hooks.py writes the live steppers into it
 docs: $(VENV)/.docs-installed
-	$(BIN)/mkdocs build --strict
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 docs-serve: $(VENV)/.docs-installed
-	$(BIN)/mkdocs serve --dev-addr 127.0.0.1:8000
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve --dev-addr 127.0.0.1:8000
 
 bench: $(VENV)/.installed
 	$(INSTALL) -e '.[dev,demo,bench]'

@@ -7,9 +7,6 @@ from pathlib import Path
 
 import pytest
 
-# slow: runs the notebook in a Jupyter kernel (make test-all runs it)
-pytestmark = pytest.mark.slow
-
 NOTEBOOK = Path(__file__).resolve().parent.parent / "docs" / "tutorial.ipynb"
 
 nbformat = pytest.importorskip("nbformat", reason="nbformat is missing: pip install -e '.[dev]'")
@@ -24,6 +21,7 @@ def test_the_notebook_is_stored_without_outputs() -> None:
     assert all(c.outputs == [] and c.execution_count is None for c in code)
 
 
+@pytest.mark.slow  # runs the notebook in a Jupyter kernel
 @pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is missing")
 def test_the_tutorial_runs_and_shows_the_lecture_numbers(tmp_path: Path) -> None:
     nb = nbformat.read(NOTEBOOK, as_version=4)

@@ -1,0 +1,107 @@
+"""MkDocs hooks: gradstep writes the live stepper pages into the site, and no page loads
+anything from outside it.
+
+The stepper pages are built from gradstep at build time (never hand-edited): each is
+``steppers/NAME.html``, the self-contained page of `gradstep.viz.stepper.page_html`, and a
+docs page embeds one with ``<iframe class="gs-embed" src="../steppers/NAME.html">``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from mkdocs.config.defaults import MkDocsConfig
+from mkdocs.exceptions import PluginError
+from mkdocs.structure.files import File, Files
+from mkdocs.structure.pages import Page
+
+from gradstep import Value
+from gradstep.demos.neuron import build_neuron
+from gradstep.nn import MLP
+from gradstep.viz.explain import walkthrough
+from gradstep.viz.stepper import page_html
+
+__all__ = ["STEPPERS", "stepper_pages", "external_loads", "on_files", "on_post_page"]
+
+
+def _tanh_neuron() -> tuple[Value, str]:
+    """L = tanh(w·x + b) at x = 0.5, w = -1.5, b = 0.2 (make demo's neuron)."""
+    x, w, b = Value(0.5, label="x"), Value(-1.5, label="w"), Value(0.2, label="b")
+    out = (w * x + b).tanh()
+    out.label = "L"
+    return out, "L = tanh(w·x + b)"
+
+
+def _gates_neuron() -> tuple[Value, str]:
+    """The cs231n neuron f = σ(w0·x0 + w1·x1 + w2), σ built from the slide's gates."""
+    out, _ = build_neuron(gates=True)
+    return out, "f = σ(w0·x0 + w1·x1 + w2) (elementary gates)"
+
+
+def _network() -> tuple[Value, str]:
+    """A 2-2-1 MLP (tanh hidden layer) on one point, squared error against the target 1."""
+    model = MLP(2, [2, 1], activation="tanh", seed=1)
+    loss = (model.output([1.0, -2.0]) - 1.0) ** 2
+    loss.label = "L"
+    return loss, "L = (MLP(2, [2, 1])(x) − 1)², x = (1, −2)"
+
+
+#: the stepper pages the site carries: name → the graph and the page's title
+STEPPERS: dict[str, Callable[[], tuple[Value, str]]] = {
+    "tanh_neuron": _tanh_neuron,
+    "neuron_gates": _gates_neuron,
+    "network": _network,
+}
+
+
+def stepper_pages() -> dict[str, str]:
+    """Each stepper's site path (``steppers/NAME.html``) and its page, made by gradstep."""
+    pages = {}
+    for name, build in STEPPERS.items():
+        root, title = build()
+        pages[f"steppers/{name}.html"] = page_html(walkthrough(root), title=title)
+    return pages
+
+
+def on_files(files: Files, config: MkDocsConfig) -> Files:
+    """Add the stepper pages to the site (also under ``mkdocs serve``)."""
+    for path, html in stepper_pages().items():
+        files.append(File.generated(config, path, content=html))
+    return files
+
+
+# An element that loads a resource (a script, a style sheet, an image, a frame, a font), and
+# CSS's url(...): any of them pointing at another host makes the page go online.
+_LOADS = re.compile(
+    r"<(?:script|img|iframe|source|audio|video|embed)\b[^>]*?\bsrc\s*=\s*[\"']?([^\"'\s>]+)"
+    r"|<link\b[^>]*?\bhref\s*=\s*[\"']?([^\"'\s>]+)"
+    r"|url\(\s*[\"']?([^\"')\s]+)",
+    re.IGNORECASE,
+)
+_OUTSIDE = re.compile(r"^(?:[a-z][a-z0-9+.-]*:)?//", re.IGNORECASE)
+
+# nbconvert's notebook template always links MathJax from a CDN; the tutorial has no
+# formulas for it to typeset, so the loader is left out
+_MATHJAX = re.compile(
+    r"<script\b[^>]*\bsrc=\"https://cdnjs\.cloudflare\.com/ajax/libs/mathjax/[^\"]*\"[^>]*>\s*</script>"
+)
+
+
+def external_loads(html: str) -> list[str]:
+    """The addresses outside the site that ``html`` would load (links to follow excepted)."""
+    found = (next(group for group in m.groups() if group) for m in _LOADS.finditer(html))
+    return [url for url in found if _OUTSIDE.match(url)]
+
+
+def on_post_page(output: str, page: Page, config: MkDocsConfig, **kwargs: Any) -> str:
+    """Drop nbconvert's MathJax loader; refuse a page that would load anything from outside."""
+    output = _MATHJAX.sub("", output)
+    outside = external_loads(output)
+    if outside:
+        raise PluginError(
+            f"{page.file.src_uri} loads from outside the site (the docs must work offline): "
+            + ", ".join(sorted(set(outside)))
+        )
+    return output
