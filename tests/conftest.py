@@ -13,9 +13,10 @@ profile caps it.
 
 Optional installs: a test that needs one is marked and skips without it, saying why.
 Markers (registered in pyproject.toml): ``torch`` (PyTorch as an oracle), ``browser``
-(Chromium driven by Playwright).  Where a skip would hide a missing install step, as in CI,
-list the markers in the environment variable ``GRADSTEP_REQUIRE`` (e.g. ``torch,browser``):
-then a skipped test carrying one of them fails instead, with the skip's reason.
+(Chromium driven by Playwright), ``docs`` (the docs extra: MkDocs and its plugins).  Where a
+skip would hide a missing install step, as in CI, list the markers in the environment
+variable ``GRADSTEP_REQUIRE`` (e.g. ``torch,browser,docs``): then a skipped test carrying
+one of them fails instead, with the skip's reason.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from hypothesis import settings
 pytest_plugins = ["pytester"]  # tests/test_conftest.py runs pytest on small test files
 
 #: the markers that stand for an optional install
-OPTIONAL = ("torch", "browser")
+OPTIONAL = ("torch", "browser", "docs")
 REQUIRE_VARIABLE = "GRADSTEP_REQUIRE"
 #: fixtures that import an optional install, and the marker a test using one must carry
 FIXTURE_MARKERS = {"torch": "torch"}
