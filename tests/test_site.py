@@ -211,3 +211,17 @@ def test_an_embedded_stepper_steps_with_the_arrow_keys(browser: Any, served: str
     tab.page.keyboard.press("Home")
     assert counter.inner_text() == "step 0 / 13"
     tab.close()
+
+
+@pytest.mark.browser
+def test_the_tutorials_steppers_come_alive(browser: Any, served: str) -> None:
+    """The notebook's inline steppers (its outputs, rendered at build time) run in the site."""
+    tab = Tab(browser, served)
+    tab.page.goto(served + "/tutorial/")
+    tab.page.wait_for_selector(".gs-stepper[data-ready]")
+    counts: list[int] = tab.page.evaluate(
+        """() => [document.querySelectorAll('.gs-stepper').length,
+                  document.querySelectorAll('.gs-stepper[data-ready]').length]"""
+    )
+    assert counts[0] >= 1 and counts[0] == counts[1], counts
+    tab.close()
