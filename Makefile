@@ -10,7 +10,7 @@ OUT ?= out
 INSTALL := PYTHONWARNINGS="ignore:Editable installation" $(BIN)/pip install -q
 
 .DEFAULT_GOAL := help
-.PHONY: help demo test test-all lint docs docs-serve bench clean
+.PHONY: help demo test test-all lint docs docs-serve docs-pictures bench clean
 
 help:
 	@echo "gradstep: two commands, each creating .venv and installing what it needs into it"
@@ -21,8 +21,9 @@ help:
 	@echo "              unit and property tests (at most 25 Hypothesis examples each); the tests"
 	@echo "              marked slow or browser wait for make test-all"
 	@echo "also: make test-all (every test at its full budget, as CI), make docs (the site, into"
-	@echo "      site/), make docs-serve (on http://127.0.0.1:8000), make bench (the benchmark,"
-	@echo "      ~8 min), make clean (removes .venv, $(OUT)/ and site/)"
+	@echo "      site/), make docs-serve (on http://127.0.0.1:8000), make docs-pictures (the"
+	@echo "      pictures in docs/, from gradstep), make bench (the benchmark, ~8 min),"
+	@echo "      make clean (removes .venv, $(OUT)/ and site/)"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -73,6 +74,22 @@ docs: $(VENV)/.docs-installed
 
 docs-serve: $(VENV)/.docs-installed
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve --dev-addr 127.0.0.1:8000
+
+# the pictures docs/ and README show, made by gradstep (never edited by hand): the cs231n
+# neuron's drawings, its gates page and walk-through; the screenshot of that page at step 9
+# (Chromium, the browser extra); the hand-off demo's boundaries (PyTorch, when installed)
+docs-pictures: $(VENV)/.installed
+	$(BIN)/python -m gradstep.demos.neuron --out $(OUT)/docs-pictures > /dev/null
+	$(BIN)/python -m gradstep.demos.neuron --gates --out $(OUT)/docs-pictures > /dev/null
+	cp $(OUT)/docs-pictures/neuron.svg $(OUT)/docs-pictures/neuron_gates.svg docs/
+	cp $(OUT)/docs-pictures/neuron_gates_steps.html docs/neuron_steps.html
+	$(BIN)/python -m gradstep.demos.neuron --markdown > docs/neuron_walkthrough.md
+	GRADSTEP_UPDATE_SCREENSHOTS=1 GRADSTEP_REQUIRE=browser $(BIN)/pytest -q -p no:cacheprovider \
+	  tests/test_browser.py -k readme_screenshot
+	@if $(BIN)/python -c "import torch" 2>/dev/null; then \
+	  $(BIN)/gradstep demo torch_handoff --no-progress --out $(OUT)/torch_handoff && \
+	  cp $(OUT)/torch_handoff/boundaries.png docs/torch_handoff.png; \
+	else echo "note: PyTorch is not installed, so docs/torch_handoff.png is left as it is"; fi
 
 bench: $(VENV)/.installed
 	$(INSTALL) -e '.[dev,demo,bench]'
