@@ -72,11 +72,13 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
     return files
 
 
-# An element that loads a resource (a script, a style sheet, an image, a frame, a font), and
-# CSS's url(...): any of them pointing at another host makes the page go online.
+# An element that loads a resource (a script, an image, a frame...), a <link> that loads one
+# (a style sheet, an icon, a preload; not rel="canonical", "next"...), and CSS's url(...):
+# any of them pointing at another host makes the page go online.
 _LOADS = re.compile(
     r"<(?:script|img|iframe|source|audio|video|embed)\b[^>]*?\bsrc\s*=\s*[\"']?([^\"'\s>]+)"
-    r"|<link\b[^>]*?\bhref\s*=\s*[\"']?([^\"'\s>]+)"
+    r"|<link\b(?=[^>]*\brel\s*=\s*[\"']?[^\"'>]*\b(?:stylesheet|icon|preload|modulepreload|"
+    r"prefetch|manifest)\b)[^>]*?\bhref\s*=\s*[\"']?([^\"'\s>]+)"
     r"|url\(\s*[\"']?([^\"')\s]+)",
     re.IGNORECASE,
 )

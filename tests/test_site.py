@@ -111,8 +111,15 @@ def test_a_page_that_loads_from_outside_fails_the_build() -> None:
     assert hooks.external_loads(
         '<script src="https://cdn.example.org/x.js"></script><a href="https://ok.example/">'
         '<link rel="stylesheet" href="//fonts.example.com/f.css"><img src="../a.png">'
+        '<link rel="canonical" href="https://site.example/page/">'
+        '<link href="https://icons.example/i.png" rel="icon">'
         "<style>p { background: url('https://t.example/p.gif') }</style>"
-    ) == ["https://cdn.example.org/x.js", "//fonts.example.com/f.css", "https://t.example/p.gif"]
+    ) == [
+        "https://cdn.example.org/x.js",
+        "//fonts.example.com/f.css",
+        "https://icons.example/i.png",
+        "https://t.example/p.gif",
+    ]
 
 
 class Quiet(http.server.SimpleHTTPRequestHandler):
