@@ -57,11 +57,12 @@ lint: $(VENV)/.installed
 test: lint
 	$(BIN)/pytest -m "not slow and not browser" --hypothesis-profile=fast -n auto
 
-# make test-all: every test, each property at its own budget (what CI runs); the `torch` and
-# `browser` tests skip, saying why, unless PyTorch, or Playwright, Chromium and the docs extra
-# are installed
+# make test-all: every test, each property at its own budget (what CI runs); the `torch`,
+# `browser` and `docs` tests skip, saying why, unless PyTorch, Playwright and Chromium, or the
+# docs extra are installed.  One test file per worker at a time (--dist loadfile), so a
+# module's costly fixture (the built site, the trained demos, the engine reports) runs once
 test-all: lint
-	$(BIN)/pytest -n auto
+	$(BIN)/pytest -n auto --dist loadfile
 
 $(VENV)/.docs-installed: pyproject.toml | $(VENV)/.installed
 	$(INSTALL) -e '.[dev,demo,docs]'
