@@ -53,7 +53,7 @@ lint: $(VENV)/.installed
 
 # make test: the checks to run after every change.  The tests marked `slow` (training runs,
 # huge graphs, subprocess-heavy demos, kill loops) and `browser` wait for make test-all, and
-# every Hypothesis property runs at most a few examples (the `fast` profile, tests/conftest.py)
+# every Hypothesis property runs at most 25 examples (the `fast` profile, tests/conftest.py)
 test: lint
 	$(BIN)/pytest -m "not slow and not browser" --hypothesis-profile=fast -n auto
 
