@@ -148,3 +148,26 @@ def test_pytorch_blocks_print_what_the_page_shows(
     for block in page_blocks(page):
         if _needs_torch(block):
             _run(_name(page), block, {"__name__": "docs_example"})
+
+
+def _github_anchor(heading: str) -> str:
+    """The anchor GitHub gives a Markdown heading: lower case, punctuation dropped, - for spaces."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def test_readmes_links_reach_files_and_headings_that_exist() -> None:
+    """README is read on GitHub, outside the site's strict build: its links are checked here."""
+    text = README.read_text(encoding="utf-8")
+    broken = []
+    for target in re.findall(r"\]\(([^)\s]+)\)", text):
+        if re.match(r"[a-z]+://", target):
+            continue
+        path, _, anchor = target.partition("#")
+        page = ROOT / path if path else README
+        if not page.exists():
+            broken.append(f"{target}: no file {path}")
+        elif anchor and page.suffix == ".md":
+            headings = re.findall(r"^#+ (.*)$", page.read_text(encoding="utf-8"), re.MULTILINE)
+            if anchor not in {_github_anchor(h) for h in headings}:
+                broken.append(f"{target}: {path or 'README.md'} has no heading #{anchor}")
+    assert broken == [], "README links that go nowhere:\n  " + "\n  ".join(broken)
