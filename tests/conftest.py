@@ -122,6 +122,6 @@ def torch() -> ModuleType:
     torch: ModuleType = pytest.importorskip(
         "torch",
         reason="PyTorch is not installed (the oracle tests need it: pip install torch==2.13.0, "
-        "the CPU wheel, or see the README)",
+        "the CPU wheel, or see docs/getting-started.md)",
     )
     return torch
