@@ -1,9 +1,10 @@
-"""MkDocs hooks: gradstep writes the live stepper pages into the site, and no page loads
-anything from outside it.
+"""MkDocs hooks: gradstep writes the live stepper and practice pages into the site, and no
+page loads anything from outside it.
 
-The stepper pages are built from gradstep at build time (never hand-edited): each is
-``steppers/NAME.html``, the self-contained page of `gradstep.viz.stepper.page_html`, and a
-docs page embeds one with ``<iframe class="gs-embed" src="../steppers/NAME.html">``.
+The pages are built from gradstep at build time (never hand-edited): ``steppers/NAME.html``
+is the self-contained page of `gradstep.viz.stepper.page_html`, ``practice/NAME.html`` that
+of `gradstep.viz.practice_page.practice_html`; a docs page embeds one with
+``<iframe class="gs-embed" src="../steppers/NAME.html">``.
 """
 
 from __future__ import annotations
@@ -19,11 +20,23 @@ from mkdocs.structure.pages import Page
 
 from gradstep import Value
 from gradstep.demos.neuron import build_neuron
+from gradstep.expr import parse
 from gradstep.nn import MLP
+from gradstep.viz.exercise import Exercise, practice
 from gradstep.viz.explain import walkthrough
+from gradstep.viz.levels import make_exercise
+from gradstep.viz.practice_page import practice_html
 from gradstep.viz.stepper import page_html
 
-__all__ = ["STEPPERS", "stepper_pages", "external_loads", "on_files", "on_post_page"]
+__all__ = [
+    "STEPPERS",
+    "PRACTICE",
+    "stepper_pages",
+    "practice_pages",
+    "external_loads",
+    "on_files",
+    "on_post_page",
+]
 
 
 def _tanh_neuron() -> tuple[Value, str]:
@@ -56,6 +69,25 @@ STEPPERS: dict[str, Callable[[], tuple[Value, str]]] = {
 }
 
 
+def _used_twice() -> Exercise:
+    """docs/practice.md's exercise: L = (a + b)·a at a = 2, b = -1 (a is used twice)."""
+    root, _ = parse("(a + b) * a").build({"a": 2.0, "b": -1.0})
+    root.label = "L"
+    return practice(root, title="L = (a + b) * a   at a = 2, b = -1")
+
+
+#: the practice pages the site carries: name → the exercise
+PRACTICE: dict[str, Callable[[], Exercise]] = {
+    "used_twice": _used_twice,
+    "level5_seed3": lambda: make_exercise(5, 3),
+}
+
+
+def practice_pages() -> dict[str, str]:
+    """Each practice page's site path (``practice/NAME.html``) and its page, by gradstep."""
+    return {f"practice/{name}.html": practice_html(make()) for name, make in PRACTICE.items()}
+
+
 def stepper_pages() -> dict[str, str]:
     """Each stepper's site path (``steppers/NAME.html``) and its page, made by gradstep."""
     pages = {}
@@ -66,8 +98,8 @@ def stepper_pages() -> dict[str, str]:
 
 
 def on_files(files: Files, config: MkDocsConfig) -> Files:
-    """Add the stepper pages to the site (also under ``mkdocs serve``)."""
-    for path, html in stepper_pages().items():
+    """Add the stepper and practice pages to the site (also under ``mkdocs serve``)."""
+    for path, html in {**stepper_pages(), **practice_pages()}.items():
         files.append(File.generated(config, path, content=html))
     return files
 

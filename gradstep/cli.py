@@ -1,4 +1,5 @@
-"""The ``gradstep`` command: explain, check (gradcheck), demo and test-engine (your own Value).
+"""The ``gradstep`` command: explain, check (gradcheck), practice, demo and test-engine (your own
+Value).
 
 Exit status: 0 success; 1 a gradient check failed, or a requested file (drawing, frames)
 could not be written — e.g. Graphviz's ``dot`` is missing, in which case the tables are
@@ -39,6 +40,7 @@ from gradstep.expr import (
 )
 
 if TYPE_CHECKING:
+    from gradstep.viz.exercise import Exercise
     from gradstep.viz.explain import Walkthrough
 
 __all__ = ["main", "build_parser", "EXIT_OK", "EXIT_FAILED", "EXIT_USAGE"]
@@ -96,10 +98,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog=_PROG,
         description="See every number of backprop: walk through an expression's backward\n"
-        "pass, check its gradients, run the demos, test your own micrograd-style engine.",
+        "pass, practise it by hand, check its gradients, run the demos, test your own\n"
+        "micrograd-style engine.",
         epilog="examples:\n"
         '  gradstep explain "tanh(w*x + b)" x=0.5 w=-1.5 b=0.2 --svg graph.svg\n'
         '  gradstep check "x*log(x) + sqrt(y)" x=2 y=3\n'
+        "  gradstep practice --level 4 --seed 7\n"
         "  gradstep demo neuron\n"
         "  gradstep test-engine my_engine.py:Value\n\n"
         "exit status: 0 ok, 1 gradient check failed or output not written, 2 bad input\n",
@@ -107,10 +111,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"{_PROG} {gradstep.__version__}")
     commands = parser.add_subparsers(
-        dest="command", metavar="{explain,check,demo,test-engine}", required=True
+        dest="command", metavar="{explain,check,practice,demo,test-engine}", required=True
     )
     _add_explain(commands)
     _add_check(commands)
+    _add_practice(commands)
     _add_demo(commands)
     _add_test_engine(commands)
     return parser
@@ -235,6 +240,110 @@ def _add_check(commands: argparse._SubParsersAction[_Parser]) -> None:
         "--rtol", type=float, default=1e-3, help="relative tolerance (default: 1e-3)"
     )
     command.set_defaults(run=_check)
+
+
+_LEVELS_SLOT = "<the practice levels>"
+
+
+class _PracticeHelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Fills in the practice levels when the help is shown (importing gradstep.viz only then,
+    so that building the parser needs no graphviz package)."""
+
+    def add_text(self, text: str | None) -> None:
+        """The text, with the levels in their slot."""
+        if text and _LEVELS_SLOT in text:
+            from gradstep.viz.levels import LEVELS
+
+            levels = "\n".join(f"  {n}  {level.what}" for n, level in LEVELS.items())
+            text = text.replace(_LEVELS_SLOT, levels)
+        super().add_text(text)
+
+
+def _add_practice(commands: argparse._SubParsersAction[_Parser]) -> None:
+    command = commands.add_parser(
+        "practice",
+        help="do a backward pass by hand: gradstep asks every number and names each mistake",
+        description="Show an expression's forward pass and the seed, then ask the backward\n"
+        "pass edge by edge in the walk-through's order: the local derivative\n"
+        "∂node/∂child, then ∂L/∂child so far. Every number is checked (3 significant\n"
+        "digits are enough; fractions, arithmetic, e and pi are read too); a wrong one\n"
+        "is answered with the mistake it looks like, else a hint from the formula.\n"
+        "Type ? for a hint, ! to see the answer. Answers may be piped, one a line.\n"
+        "Exit status 0 when every number was given right in the end, 1 when one was\n"
+        "revealed or the input ended, 2 on bad input.",
+        epilog=_GRAMMAR + "\nlevels (--level N):\n" + _LEVELS_SLOT + "\n\nexamples:\n"
+        '  gradstep practice "(a + b) * a" a=2 b=-1\n'
+        "  gradstep practice --level 4 --seed 7\n"
+        "  gradstep practice --level 2 --count 5 --worksheet sheet.html\n"
+        "  gradstep practice --level 5 --html neuron_practice.html\n"
+        "  printf '2\\n2\\n1\\n1\\n' | gradstep practice \"x*y\" x=1 y=2   # exit status 0\n",
+        formatter_class=_PracticeHelpFormatter,
+    )
+    command.add_argument(
+        "expression", nargs="?", help='the expression, e.g. "(a + b) * a" (or use --level)'
+    )
+    command.add_argument(
+        "values", nargs="*", metavar="NAME=NUMBER", help="a value for each variable, e.g. a=2"
+    )
+    command.add_argument(
+        "--level",
+        type=_level,
+        metavar="N",
+        help="a fresh exercise at level N (the levels are below) instead of an expression",
+    )
+    command.add_argument(
+        "--seed",
+        type=_non_negative,
+        metavar="S",
+        help="which exercise of the level (the same seed gives the same one; default: random)",
+    )
+    command.add_argument(
+        "--count",
+        type=_exercise_count,
+        default=1,
+        metavar="K",
+        help=f"K exercises of the level, seeds S, S+1, ... (one after another, or on the "
+        f"worksheet; at most {_MAX_EXERCISES})",
+    )
+    command.add_argument(
+        "--worksheet",
+        metavar="PATH.md|PATH.html",
+        help="write the exercises as a worksheet with its answer key instead of asking them",
+    )
+    command.add_argument(
+        "--html",
+        metavar="PAGE",
+        help="write the practice page instead of asking: answer fields checked on Enter, "
+        "the same feedback, progress kept on reload (one self-contained HTML file)",
+    )
+    command.set_defaults(run=_practice)
+
+
+#: the most exercises one --count asks for or puts on a worksheet
+_MAX_EXERCISES = 100
+
+
+def _exercise_count(text: str) -> int:
+    """An argparse type: how many exercises, 1 to `_MAX_EXERCISES`."""
+    n = _positive(text)
+    if n > _MAX_EXERCISES:
+        raise argparse.ArgumentTypeError(f"expected at most {_MAX_EXERCISES} exercises, got {n}")
+    return n
+
+
+def _level(text: str) -> int:
+    """An argparse type: a practice level."""
+    from gradstep.viz.levels import LEVELS
+
+    try:
+        n = int(text)
+    except ValueError:
+        n = -1
+    if n not in LEVELS:
+        raise argparse.ArgumentTypeError(
+            f"expected a level from {min(LEVELS)} to {max(LEVELS)}, got {text!r}"
+        )
+    return n
 
 
 def _add_demo(commands: argparse._SubParsersAction[_Parser]) -> None:
@@ -703,6 +812,96 @@ def _check(args: argparse.Namespace) -> int:
         print(f"  skip  {c.describe()}")
     print("\nPASS" if report.ok else "\nFAIL: the gradients above disagree")
     return EXIT_OK if report.ok else EXIT_FAILED
+
+
+# ---------------------------------------------------------------------------------------
+# gradstep practice
+
+
+def _practice(args: argparse.Namespace) -> int:
+    """Ask the exercise's numbers on stdin (or write its page or a worksheet); 0 when every
+    number was given right in the end."""
+    from gradstep.viz.practice_text import run_session
+
+    exercises = _exercises(args)
+    if args.html is not None:
+        if len(exercises) > 1:
+            raise _Failure("--html writes one exercise's page: leave out --count", EXIT_USAGE)
+        return _write_practice_page(exercises[0], Path(args.html))
+    if args.worksheet is not None:
+        return _write_practice_worksheet(exercises, Path(args.worksheet), args)
+    result = run_session(exercises, sys.stdin, sys.stdout, echo=not sys.stdin.isatty())
+    return EXIT_OK if result.ok else EXIT_FAILED
+
+
+def _exercises(args: argparse.Namespace) -> list[Exercise]:
+    """The exercise of the expression, or ``--count`` of ``--level``."""
+    import random
+
+    from gradstep.viz.exercise import Exercise
+    from gradstep.viz.explain import walkthrough
+    from gradstep.viz.levels import make_exercises
+
+    if args.level is not None:
+        if args.expression is not None:
+            raise _Failure("give an expression or --level N, not both", EXIT_USAGE)
+        seed = args.seed if args.seed is not None else random.randrange(10_000)
+        if args.seed is None:
+            again = f"gradstep practice --level {args.level} --seed {seed}"
+            print(f"level {args.level}, seed {seed} (the same again: {again})\n")
+        return make_exercises(args.level, seed, args.count)
+    if args.expression is None:
+        raise _Failure(
+            'give an expression and its values (gradstep practice "x*y" x=2 y=3) or --level N',
+            EXIT_USAGE,
+        )
+    if args.seed is not None or args.count != 1:
+        raise _Failure("--seed and --count choose exercises of a --level", EXIT_USAGE)
+    expression, values = _expression_and_values(args)
+    root, _ = expression.build(values)
+    if not root._prev:
+        raise _Failure(
+            "the expression has no operation: there is no backward pass to practise", EXIT_USAGE
+        )
+    f = _name_root(root, expression)
+    at = ", ".join(f"{name} = {_number(values[name])}" for name in expression.variables)
+    title = f"{f} = {expression.source.strip()}" + (f"   at {at}" if at else "")
+    try:
+        return [Exercise(walkthrough(root), title)]
+    except ValueError as error:  # an infinite or undefined gradient
+        raise _Failure(str(error), EXIT_USAGE) from None
+
+
+def _write_practice_page(exercise: Exercise, path: Path) -> int:
+    """Write the practice page (without Graphviz, without its drawing); 1 if it cannot be
+    written."""
+    try:
+        written = exercise.write_html(path)
+    except OSError as error:
+        raise _Failure(f"could not write the page: {error}", EXIT_FAILED) from None
+    print(f"wrote {written}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _write_practice_worksheet(
+    exercises: Sequence[Exercise], path: Path, args: argparse.Namespace
+) -> int:
+    """Write the exercises as one worksheet with its answer key."""
+    from gradstep.viz.practice_sheet import write_practice_worksheet
+
+    if path.suffix.lower() not in (".md", ".html", ".htm"):
+        raise _Failure(
+            f"--worksheet writes a .md or .html file, but the path {args.worksheet!r} ends in "
+            f"{path.suffix or 'nothing'!r}",
+            EXIT_USAGE,
+        )
+    try:
+        written = write_practice_worksheet(exercises, path)
+    except OSError as error:
+        raise _Failure(f"could not write the worksheet: {error}", EXIT_FAILED) from None
+    for file in written:
+        print(f"wrote {file}", file=sys.stderr)
+    return EXIT_OK
 
 
 # ---------------------------------------------------------------------------------------

@@ -98,9 +98,9 @@ def test_every_public_module_has_its_place_in_the_api_reference() -> None:
 
 @pytest.mark.docs
 @pytest.mark.slow
-def test_the_stepper_pages_are_gradsteps_own(site: Path) -> None:
+def test_the_stepper_and_practice_pages_are_gradsteps_own(site: Path) -> None:
     hooks = _hooks()
-    for path, html in hooks.stepper_pages().items():
+    for path, html in {**hooks.stepper_pages(), **hooks.practice_pages()}.items():
         built = (site / path).read_text(encoding="utf-8")
         assert built == html, path  # written by gradstep at build time, byte for byte
 
@@ -241,4 +241,21 @@ def test_the_tutorials_steppers_come_alive(browser: Any, served: str) -> None:
                   document.querySelectorAll('.gs-stepper[data-ready]').length]"""
     )
     assert counts[0] >= 1 and counts[0] == counts[1], counts
+    tab.close()
+
+
+@pytest.mark.docs
+@pytest.mark.slow
+@pytest.mark.browser
+def test_an_embedded_practice_page_checks_an_answer(browser: Any, served: str) -> None:
+    tab = Tab(browser, served)
+    tab.page.goto(served + "/practice/")
+    frame = tab.page.frame_locator("iframe.gs-embed").first
+    first = frame.locator('input[data-q="1"]')
+    first.fill("3")  # ∂L/∂n1 = a = 2, not 3
+    first.press("Enter")
+    assert frame.locator(".gp-feedback").inner_text().startswith("wrong")
+    first.fill("2")
+    first.press("Enter")
+    assert frame.locator(".gp-feedback").inner_text() == "right: ∂L/∂n1 = a = 2"
     tab.close()
