@@ -258,6 +258,7 @@ def test_every_mistake_value_is_named_as_its_own_kind(level: int, seed: int) -> 
 # levels
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("level", sorted(LEVELS))
 def test_piping_the_walkthroughs_own_answers_finishes_ok_for_200_seeds(level: int) -> None:
     for seed in range(200):
@@ -432,6 +433,7 @@ def _practice(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow
 def test_the_command_exits_0_when_all_right_1_on_reveal_or_end_2_on_bad_input() -> None:
     right = _practice("x * y", "x=3", "y=2", stdin="2\n2\n3\n3\n")
     assert right.returncode == EXIT_OK, right.stdout + right.stderr
