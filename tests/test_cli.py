@@ -97,6 +97,7 @@ def test_explain_prints_tables_and_hand_checked_gradients() -> None:
         assert grads[name] == pytest.approx(expected, rel=1e-9), name
 
 
+@pytest.mark.slow
 def test_python_dash_m_runs_the_same_command() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "gradstep", "explain", *NEURON],
@@ -282,6 +283,7 @@ def test_check_options_reach_gradcheck() -> None:
     assert strict.returncode == EXIT_FAILED
 
 
+@pytest.mark.slow
 def test_demo_lists_runs_and_passes_arguments() -> None:
     listing = run("demo")
     assert listing.returncode == EXIT_OK

@@ -205,6 +205,7 @@ def test_regression_pictures(regression_run: Run) -> None:
     assert _is_png(regression_run.out / "loss_curve.png")
 
 
+@pytest.mark.slow
 @needs_matplotlib
 def test_decision_regions_of_three_classes_have_smooth_boundaries(tmp_path: Path) -> None:
     def scores(p: list[float]) -> list[float]:  # three sectors around the origin

@@ -233,6 +233,7 @@ def test_the_reproducing_code_runs_and_prints_what_the_report_says(
         assert finding.got in printed, f"{finding.code}\nprinted {printed}"
 
 
+@pytest.mark.slow
 def test_gradstep_itself_passes_every_check() -> None:
     report = check_engine("gradstep.engine:Value", examples=50, max_depth=20_000)
     statuses = {row.id: row.status for row in report.rows}
@@ -251,6 +252,7 @@ def test_the_good_engine_passes_every_check() -> None:
     assert report.row("deepest_chain").data["depth"] == 500
 
 
+@pytest.mark.slow
 def test_micrograd_is_described_accurately() -> None:
     pytest.importorskip("micrograd", reason="micrograd 0.1.0 comes with the dev extra")
     report = check_engine("micrograd.engine:Value", examples=50, max_depth=5000)
@@ -305,6 +307,7 @@ def test_command_report_card_and_exit_status() -> None:
     assert lines[-1].endswith("s)")
 
 
+@pytest.mark.slow
 def test_command_json_and_ops() -> None:
     done = gradstep(
         str(ENGINES / "rsub_backwards.py"), "--json", "--examples", "5", "--max-depth", "300"
@@ -545,6 +548,7 @@ def test_expression_dags_use_only_the_ops_given(dag: ExpressionDAG) -> None:
     assert dag.steps and {step.op for step in dag.steps} <= {"relu", "*"}
 
 
+@pytest.mark.slow
 def test_the_readme_report_card_is_a_real_run() -> None:
     """README.md and docs/grading.md show the same card; it is what the command prints."""
     root = Path(__file__).parents[1]
