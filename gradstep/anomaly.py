@@ -9,7 +9,8 @@
     #   × upstream ∂L/∂n1 = 1.0 gives -inf; inputs: x = 1e-200
 
 Outside the block the engine's numbers follow IEEE 754, as PyTorch's do: a result too
-large is ±inf, 0·inf is nan, and nothing stops.  Inside, the first op whose result is
+large is ±inf, 0·inf is nan (except that a local derivative of 0 passes 0 down the chain
+rule whatever the upstream gradient), and nothing stops.  Inside, the first op whose result is
 inf or nan, or the first backward edge whose product local ∂node/∂child × upstream
 ∂L/∂node (or whose sum into ∂L/∂child) is, raises `AnomalyError` naming the op, the node
 (its label, or its name in the walk-through: n1, n2, …), its inputs with their values, and

@@ -1012,17 +1012,26 @@ def _test_engine(args: argparse.Namespace) -> int:
             depth_seconds=args.depth_seconds,
             timeout=args.timeout,
         )
-    except EngineTargetError as error:
-        if args.traceback and error.details:
+    except (EngineTargetError, OSError) as error:
+        if isinstance(error, EngineTargetError) and args.traceback and error.details:
             print(error.details.rstrip(), file=sys.stderr)
+        message = str(error) if isinstance(error, EngineTargetError) else _os_error(error)
         if args.json:
-            print(json.dumps({"target": args.target, "error": str(error)}, indent=2))
-        raise _Failure(str(error), EXIT_USAGE) from None
+            print(json.dumps({"target": args.target, "error": message}, indent=2))
+        raise _Failure(message, EXIT_USAGE) from None
     if args.json:
         print(json.dumps(report.to_dict(), indent=2, allow_nan=False))
     else:
         print(report.format())
     return EXIT_OK if report.ok else EXIT_FAILED
+
+
+def _os_error(error: OSError) -> str:
+    """An OSError about a file as one line: the reason and the (shortened) name."""
+    name = str(error.filename) if error.filename is not None else ""
+    shown = name if len(name) <= 60 else f"{name[:40]}…{name[-15:]} ({len(name)} characters)"
+    reason = error.strerror or type(error).__name__
+    return f"cannot read {shown}: {reason}" if shown else reason
 
 
 # ---------------------------------------------------------------------------------------

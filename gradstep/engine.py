@@ -22,12 +22,15 @@ from __future__ import annotations
 
 import gc
 import inspect
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field, fields
 from numbers import Real
 from typing import Any, TypeAlias
 
 from gradstep.functional import Ieee
+from gradstep.functional import data as data_of
 from gradstep.grad_mode import GradMode, grad_enabled_now
 from gradstep.ops import (
     ABS,
@@ -102,8 +105,18 @@ class Value:
     ) -> None:
         self.data = data if type(data) is float else _to_float(data)
         self.grad = 0.0
+        if not isinstance(label, str):
+            raise TypeError(f"Value label must be a str, got {type(label).__name__}: {label!r}")
+        if not isinstance(_op, str):
+            raise TypeError(f"Value _op must be a str, got {type(_op).__name__}: {_op!r}")
         self.label = label
         children = tuple(_children)
+        for i, child in enumerate(children):
+            if not isinstance(child, Value):
+                raise TypeError(
+                    f"Value children must be Values, got {type(child).__name__} "
+                    f"{child!r} as child {i}"
+                )
         self._a, self._b = _slots_of(children)
         # micrograd's way to make an op's node: its rule comes later, as ``_local_grads``
         self._spec = _NodeRule.missing(_op, len(children)) if children else None
@@ -266,6 +279,10 @@ class Value:
         ``(node, child, index, local, upstream, product, child.grad)`` (for a leaf: what it
         held before plus this pass so far).  If anything raises during the walk (a user's rule,
         ``record``, Ctrl-C), every grad is put back as it was before the call.
+
+        Threads: graphs that share no node may run ``backward()`` in several threads at once.
+        One graph (or two that share nodes) must not be walked by two threads at the same
+        time: the ``grad`` fields are shared, and the sums would mix.
         """
         with _CollectorPaused():  # the walk allocates no cycles
             zeroed = _Zeroed()
@@ -372,6 +389,9 @@ def _apply(spec: OpSpec, operands: tuple[Value, ...], param: float | None = None
         refusal = spec.check(*xs)
         if refusal is not None:
             error, message = refusal
+            if error is ZeroDivisionError and _poles_give_inf.get():
+                # a derivative's pole (1/(2√0)) inside a rule run on Values: IEEE's ±inf
+                return _node(float(spec.forward(*map(Ieee, xs))), *_slots_of(operands), spec, param)
             names = [_describe(v) for v in operands]
             raise error(message.format(*names, **({spec.param: param} if spec.param else {})))
     data = spec.forward(*xs)
@@ -577,12 +597,13 @@ def _apply_chain_rule(
 ) -> None:
     """The chain rule along a topological order: child.grad += local · upstream.
 
-    The one place it is written.  Built-in unary and binary ops (nearly all nodes) call
-    their record's rule on the children's data directly: the same arithmetic, about half
-    the interpreter work on the hot path.  With ``create_graph`` the rules run on the
-    `Value`s themselves, so the gradients are `Value`s, differentiable again.  Called
-    through the module global: `gradstep.anomaly.detect_anomaly` swaps in a version that
-    checks every edge.
+    The one place it is written.  A local derivative of 0 means "no dependence": it passes
+    0 down even from an upstream of ±inf (PyTorch's relu and ``x**0`` do too; `_product`).
+    Built-in unary and binary ops (nearly all nodes) call their record's rule on the
+    children's data directly: the same arithmetic, about half the interpreter work on the
+    hot path.  With ``create_graph`` the rules run on the `Value`s themselves, so the
+    gradients are `Value`s, differentiable again.  Called through the module global:
+    `gradstep.anomaly.detect_anomaly` swaps in a version that checks every edge.
     """
     fast = record is None and not create_graph
     for node in order:
@@ -596,22 +617,26 @@ def _apply_chain_rule(
             if call == 2:
                 b = node._b
                 la, lb = spec.local(a.data, b.data, node.data)  # type: ignore[union-attr]
-                a.grad += la * upstream
-                b.grad += lb * upstream  # type: ignore[union-attr]
+                pa = la * upstream
+                pb = lb * upstream
+                if pa != pa or pb != pb:  # nan: 0 · ±inf is 0 (`_product`)
+                    pa, pb = _product(la, upstream), _product(lb, upstream)
+                a.grad += pa
+                b.grad += pb  # type: ignore[union-attr]
                 continue
             if call == 1:
                 (la,) = spec.local(a.data, node.data)  # type: ignore[union-attr]
-                a.grad += la * upstream
-                continue
-            if call == 3:
+            elif call == 3:
                 (la,) = spec.local(a.data, node.data, node._ctx)  # type: ignore[union-attr]
-                a.grad += la * upstream
+            if call:
+                pa = la * upstream
+                a.grad += pa if pa == pa else _product(la, upstream)
                 continue
         except ArithmeticError:
             pass  # a derivative at an edge (1/0, an overflow): IEEE 754 floats below
         local = _value_locals(node) if create_graph else node.local_grads()
         for index, (child, local_i) in enumerate(zip(node._prev, local, strict=True)):
-            product = local_i * upstream
+            product = _product(local_i, upstream)
             child.grad += product
             if record is not None:
                 record(node, child, index, local_i, upstream, product, child.grad)
@@ -625,7 +650,14 @@ def _value_locals(node: Value) -> tuple[Any, ...]:
             f"op {node._op!r} has only a rule on floats (set with `_local_grads`): make it "
             "with gradstep.define_op(name, forward, local) to differentiate it twice"
         )
-    grads = tuple(_call_local(spec, node._prev, node, node._ctx))
+    try:
+        grads = tuple(_call_local(spec, node._prev, node, node._ctx))
+    except ArithmeticError:  # a pole such as 1/(2√0): ±inf, as backward() gives on floats
+        token = _poles_give_inf.set(True)
+        try:
+            grads = tuple(_call_local(spec, node._prev, node, node._ctx))
+        finally:
+            _poles_give_inf.reset(token)
     if len(grads) != len(node._prev):
         raise ValueError(
             f"op {spec.name!r}: local() returned {len(grads)} derivatives for "
@@ -634,19 +666,46 @@ def _value_locals(node: Value) -> tuple[Any, ...]:
     return grads
 
 
+def _product(local: Any, upstream: Any) -> Any:
+    """local · upstream, where a local derivative of 0 gives 0 even against an upstream of
+    ±inf or nan: a node that does not depend on a child there passes nothing down (PyTorch's
+    relu and ``x**0`` give 0 so).  On floats or `Value`s."""
+    product = local * upstream
+    p = data_of(product)
+    if p != p and data_of(local) == 0.0:
+        return 0.0
+    return product
+
+
+#: set while `_value_locals` re-runs a rule on `Value`s past a pole: the op gives ±inf
+_poles_give_inf: ContextVar[bool] = ContextVar("gradstep_poles_give_inf", default=False)
+
+
 class _CollectorPaused:
     """``with _CollectorPaused():`` the cyclic garbage collector is off inside, and the
-    caller's setting comes back after (also on an error)."""
+    setting found by the first of overlapping pauses comes back when the last one ends
+    (also on an error).  Safe across threads: the pauses are counted under a lock."""
 
-    __slots__ = ("_was_enabled",)
+    __slots__ = ()
+
+    _lock = threading.Lock()
+    _depth = 0
+    _was_enabled = False
 
     def __enter__(self) -> None:
-        self._was_enabled = gc.isenabled()
-        gc.disable()
+        cls = _CollectorPaused
+        with cls._lock:
+            if cls._depth == 0:
+                cls._was_enabled = gc.isenabled()
+                gc.disable()
+            cls._depth += 1
 
     def __exit__(self, *exc: object) -> None:
-        if self._was_enabled:
-            gc.enable()
+        cls = _CollectorPaused
+        with cls._lock:
+            cls._depth -= 1
+            if cls._depth == 0 and cls._was_enabled:
+                gc.enable()
 
 
 # ---------------------------------------------------------------------------------------

@@ -548,9 +548,10 @@ def _constant(node: ast.expr) -> tuple[float, ast.Constant] | None:
         isinstance(node, ast.Constant)
         and isinstance(node.value, int | float)
         and not isinstance(node.value, bool)
+        and abs(node.value) <= MAX_MAGNITUDE  # (compared exactly: a huge int never overflows)
     ):
         return sign * float(node.value), node
-    return None
+    return None  # not a literal, or one too large: the number's own step says which
 
 
 def _binary_step(node: ast.BinOp, source: _Source) -> tuple[_Step, list[ast.expr]]:
@@ -633,7 +634,11 @@ def _call_step(node: ast.Call, source: _Source) -> tuple[_Step, list[ast.expr]]:
         return _Step("call", column, name, label), operands
     constant_value = spec.default or 0.0
     if count > spec.arity:
-        constant = _constant(node.args[spec.arity])
+        argument = node.args[spec.arity]
+        literal = argument.operand if isinstance(argument, ast.UnaryOp) else argument
+        if isinstance(literal, ast.Constant):
+            _number_step(literal, source, negative=False)  # too large, not a number: said there
+        constant = _constant(argument)
         if constant is None:
             written = ", ".join((*spec.operands, spec.param))
             raise ExpressionError(

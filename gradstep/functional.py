@@ -90,7 +90,7 @@ def float_pow(x: float, y: float) -> float:
         return math.copysign(_INF, x) if _is_odd_integer(y) else _INF
     except OverflowError:
         return -_INF if x < 0.0 and _is_odd_integer(y) else _INF
-    return r if type(r) is float else math.nan  # a complex result: not a real number
+    return r if isinstance(r, float) else math.nan  # a complex result: not a real number
 
 
 class Ieee(float):

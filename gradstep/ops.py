@@ -24,7 +24,10 @@ How to add an op — one edit, in this file, plus its tests:
 Expressions (`gradstep.expr`), ``nn`` activations (``activation=True``), gradcheck, the
 random-DAG strategies and the PyTorch oracle then know it; give it a one-line `Value` method
 in ``engine.py`` (``return _apply(SPEC, (self,))``) if it should have one.  A user's op made
-with `gradstep.define_op` is an `OpSpec` too (``builtin=False``).
+with `gradstep.define_op` is an `OpSpec` too (``builtin=False``).  A record left out of
+`BUILTIN_OPS` (`MAXIMUM`, which the losses build their log-sum-exp shift from) works in the
+engine, compiled replay, drawings and walk-throughs, but expressions, the random graphs and
+``gradstep test-engine`` do not offer it.
 """
 
 from __future__ import annotations
@@ -66,6 +69,7 @@ __all__ = [
     "LOG",
     "SQRT",
     "ABS",
+    "MAXIMUM",
     "BUILTIN_OPS",
     "OPS_BY_NAME",
 ]
@@ -292,7 +296,7 @@ LEAKY_RELU = OpSpec(
 TANH = OpSpec(
     "tanh", 1,
     forward=math.tanh,
-    local=lambda x, out: (1.0 - out * out,),  # 1 − tanh²x
+    local=lambda x, out: ((1.0 - out) * (1.0 + out),),  # 1 − tanh²x, exact near ±1
     formulas=("1 − {out}²",), activation=True, torch="torch.tanh", torch_module="Tanh",
 )  # fmt: skip
 
@@ -344,6 +348,31 @@ ABS = OpSpec(
     forward=abs,
     local=lambda x, out: (sign(x),),  # sign(x), 0 at x = 0
     math="|{x}|", formulas=("sign({x})",), torch="torch.abs", kinks=(0.0,),
+)  # fmt: skip
+
+
+def float_maximum(a: float, b: float) -> float:
+    """max(a, b), nan if either is nan (as ``torch.maximum``)."""
+    return a if a >= b or a != a else b
+
+
+def _maximum_local(a: Any, b: Any, out: Any) -> tuple[Any, Any]:
+    """∂max(a, b)/∂a = 1 if a > b, 0 if a < b, ½ at a tie (and the same for b, mirrored):
+    PyTorch's rule, under which ``max(x, x)`` has slope 1 (and nan gives 1 to both)."""
+    tie, a_less, a_more = data(a) == data(b), data(a) < data(b), data(a) > data(b)
+    return (where(tie, 0.5, where(a_less, 0.0, 1.0)), where(tie, 0.5, where(a_more, 0.0, 1.0)))
+
+
+#: max(a, b): what the losses' log-sum-exp shift is made of, so that the shift is part of
+#: the graph (recomputed by compiled replay).  Not in `BUILTIN_OPS`: expressions, the random
+#: graphs and ``gradstep test-engine`` do not offer it.
+MAXIMUM = OpSpec(
+    "maximum", 2,
+    forward=float_maximum,
+    local=_maximum_local,
+    symbol="max", operands=("a", "b"), text="max({a}, {b})",
+    formulas=("1 if {a} > {b}, ½ if {a} = {b}, else 0", "1 if {b} > {a}, ½ if {a} = {b}, else 0"),
+    torch="torch.maximum",
 )  # fmt: skip
 
 #: every built-in op, in the order tables list them

@@ -11,6 +11,25 @@ Only a *static* graph can be replayed: the same ops on the same nodes every step
 fixed batch).  Constants — every leaf that is not a parameter, such as the inputs — are
 frozen at recording time.  If ``loss_fn`` branches on data (``if x.data > 0``), samples a new
 batch, or otherwise builds a different graph from call to call, use eager mode.
+gradstep's own losses build the same graph for any parameters (their log-sum-exp shift is a
+``max`` node, softplus one formula), so they replay exactly after any update.
+
+What `compile` detects (with ``verify``, the default): it records ``loss_fn()`` four more
+times — at the same parameters, at parameters nudged by about 10⁻⁶ (relative, random signs)
+and by 10⁻² both ways (put back after) — and raises `GraphChangedError`
+if the graph differs: a constant computed from a parameter's ``.data``
+(``m = max(x.data …)``, ``Value(w.data)``), a branch on ``.data`` that flips within the
+nudges, random sampling, a new batch.  What it cannot see: a branch on ``.data`` far from
+the parameters at compile time (``if w.data > 100`` while w is 1), a function of ``.data``
+that the nudges leave unchanged (``round``, ``int``), a graph that depends on state outside
+the parameters, work ``loss_fn`` does beside the graph it returns (a node the loss does not
+use, which might raise after an update, a print, a counter).  For the graph, ``check_every=n``
+re-records it and compares every n-th step (eager cost on those steps), and ``step.check()``
+does it on demand.
+
+Edges: a step whose plain-float replay raises (1/(2√0), an overflow) or whose gradients come
+out nan (where the engine's chain rule gives 0 · ±inf = 0 for a zero local derivative) is run
+eagerly instead, so it returns eager mode's numbers or raises eager mode's error.
 
 The generated source is built only from the recorded graph (node numbers, the op records'
 rules run on symbols, and ``repr`` of recorded floats); no user string is ever evaluated.
@@ -25,8 +44,9 @@ from __future__ import annotations
 import builtins
 import functools
 import math
+import random
 import struct
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
@@ -241,6 +261,10 @@ class _DomainError(Exception):
     """Raised by generated code where the engine would raise; replaced by the eager error."""
 
 
+class _EdgeError(Exception):
+    """Raised by generated code when a gradient is nan: the step is run eagerly instead."""
+
+
 def _literal(x: float) -> str:
     """Python source for the float x, exact (repr round-trips; inf and nan by name)."""
     if math.isfinite(x):
@@ -323,7 +347,7 @@ def _record(loss_fn: Callable[[], Value], params: Sequence[Value]) -> _Recording
             _refuse_node_rule(node, record)
         records.setdefault(record)
         children = tuple(index[id(c)] for c in node._prev)
-        nodes.append(_Node(record, children, node._ctx or 0.0, 0.0, -1))
+        nodes.append(_Node(record, children, 0.0 if node._ctx is None else node._ctx, 0.0, -1))
     missing = [i for i, p in enumerate(params) if id(p) not in index]
     if missing:
         listed = ", ".join(_describe_param(i, params[i]) for i in missing[:5])
@@ -385,7 +409,7 @@ class _Names:
     def __init__(self, recording: _Recording) -> None:
         self.nodes = recording.nodes
         self.number = {record: k for k, record in enumerate(recording.records)}
-        self.codes: dict[tuple[OpSpec, float], _Code] = {}
+        self.codes: dict[tuple[OpSpec, bytes], _Code] = {}
 
     def value(self, i: int) -> str:
         n = self.nodes[i]
@@ -402,7 +426,7 @@ class _Names:
         """Node i's op as code (made once per record and constant)."""
         n = self.nodes[i]
         assert n.op is not None
-        key = (n.op, n.ctx)
+        key = (n.op, _float_bits(n.ctx))  # -0.0 and 0.0 are two constants
         code = self.codes.get(key)
         if code is None:
             code = self.codes[key] = _code(n.op, n.ctx, self.number[n.op])
@@ -489,11 +513,43 @@ def _generate(recording: _Recording) -> str:
         backward, used = _backward_lines(nodes, names)
         node_of = {nodes[i].param: i for i in used}
         order = sorted(node_of)
-        body += ["# backward", *backward]
+        body += ["# backward", *backward, *_nan_guard([f"g{node_of[p]}" for p in order])]
         for p in order:
             body.append(f"params[{p}].grad += g{node_of[p]}")
         body.append(f"return v{root}")
     return "def replay(params):\n" + "\n".join(f"    {line}" for line in body) + "\n"
+
+
+def _nan_guard(grads: list[str]) -> list[str]:
+    """Lines that raise `_EdgeError` if any of these gradients is nan (a nan sum: a nan term,
+    or +inf and -inf, which the eager step then settles), before any ``p.grad`` is touched."""
+    if not grads:
+        return []
+    chunks = [" + ".join(grads[i : i + 32]) for i in range(0, len(grads), 32)]
+    lines = [f"_s = {chunks[0]}", *(f"_s += {chunk}" for chunk in chunks[1:])]
+    return [*lines, "if _s != _s:", "    raise _EdgeError"]
+
+
+def _nudges(params: Sequence[Value]) -> Iterator[float]:
+    """Move each parameter's data by (|p| + 1)·scale·sign for each (scale, sign) of `_NUDGES`
+    (one random sign per parameter, flipped by the nudge's sign), yielding the scale each
+    time; then put the data back."""
+    rng = random.Random(17)
+    signs = [rng.choice((-1.0, 1.0)) for _ in params]
+    saved = [p.data for p in params]
+    try:
+        for scale, flip in _NUDGES:
+            for p, x, sign in zip(params, saved, signs, strict=True):
+                p.data = x + (abs(x) + 1.0) * scale * sign * flip
+            yield scale
+    finally:
+        for p, x in zip(params, saved, strict=True):
+            p.data = x
+
+
+#: the nudges `compile` records ``loss_fn`` at: (relative size, direction); a tiny one shows
+#: constants computed from ``.data``, a larger one both ways shows nearby branches
+_NUDGES = ((1e-6, 1.0), (1e-2, 1.0), (1e-2, -1.0))
 
 
 # ---------------------------------------------------------------------------------------
@@ -516,10 +572,16 @@ class CompiledStep:
         loss_fn: Callable[[], Value],
         params: Sequence[Value],
         verify: bool = True,
+        check_every: int = 0,
     ) -> None:
         if not callable(loss_fn):
             raise TypeError(f"loss_fn must be callable, got {type(loss_fn).__name__}")
+        if isinstance(check_every, bool) or not isinstance(check_every, int) or check_every < 0:
+            raise ValueError(f"check_every must be an int >= 0, got {check_every!r}")
         self.loss_fn = loss_fn
+        #: re-record and compare every n-th step (0: never)
+        self.check_every = check_every
+        self._steps = 0
         self.params = _check_params(params)
         recording = _record(loss_fn, self.params)
         self._signature = recording.signature()
@@ -528,18 +590,46 @@ class CompiledStep:
         #: the generated Python source
         self.source = _generate(recording)
         namespace = dict(_NAMESPACE, **_record_namespace(recording.records))
+        namespace["_EdgeError"] = _EdgeError
         exec(builtins.compile(self.source, "<gradstep.compile>", "exec"), namespace)
         self._replay: Callable[[Sequence[Value]], float] = namespace["replay"]
         del recording  # the recorded graph is not kept alive
         if verify:
             self.check()
+            self._check_nudged()
 
     def __call__(self) -> float:
         """Recompute the loss from the parameters' data, add ∂loss/∂p into each ``p.grad``."""
+        if self.check_every:
+            self._steps += 1
+            if self._steps % self.check_every == 0:
+                self.check()
+        return self._step()
+
+    def _step(self) -> float:
+        """The replay, or the eager step where the replay meets an edge or a domain error."""
         try:
             return self._replay(self.params)
-        except (_DomainError, ArithmeticError, ValueError, TypeError):
+        except (_DomainError, _EdgeError, ArithmeticError, ValueError, TypeError):
             return self._eager_step()
+
+    def _check_nudged(self) -> None:
+        """`GraphChangedError` if ``loss_fn()`` builds another graph at nudged parameters (it
+        reads ``.data`` to build the graph); a nudge where ``loss_fn`` raises tells nothing."""
+        for scale in _nudges(self.params):
+            try:
+                signature = _record(self.loss_fn, self.params).signature()
+            except Exception:
+                continue
+            self._compare_signature(
+                signature,
+                f"with the parameters nudged by about {scale:g} (relative), loss_fn() "
+                "builds a different graph",
+                "it reads a parameter's .data while building the graph (a max, a branch "
+                "or a constant computed from .data), which compiled replay would freeze "
+                "and get wrong after an update: build that part with ops (gradstep's "
+                "losses use a max node), or use eager mode",
+            )
 
     def _eager_step(self) -> float:
         """Where the replay raised, run the step eagerly: eager mode's own error and message
@@ -575,7 +665,7 @@ class CompiledStep:
             del recording
             for p in self.params:
                 p.grad = 0.0
-            replay_loss = self._replay(self.params)
+            replay_loss = self._step()
             replay_grads = [p.grad for p in self.params]
         finally:
             for p, g in zip(self.params, saved, strict=True):
@@ -591,7 +681,14 @@ class CompiledStep:
                     f"eager mode's is {e!r}"
                 )
 
-    def _compare_signature(self, signature: str) -> None:
+    def _compare_signature(
+        self,
+        signature: str,
+        what: str = "loss_fn() builds a different graph from the recorded one",
+        advice: str = "compile only replays static graphs (the same ops on the same nodes every "
+        "call, constants included); a graph that depends on data, random sampling or a new "
+        "batch needs eager mode",
+    ) -> None:
         if signature == self._signature:
             return
         now, recorded = signature.split("\n"), self._signature.split("\n")
@@ -605,16 +702,24 @@ class CompiledStep:
                 f"where the recording has {op_then!r}"
                 if op_now != op_then
                 else f"node {first} (in forward order) has different inputs or constants"
+                + _constants_changed(now[first], recorded[first])
             )
-        raise GraphChangedError(
-            f"loss_fn() builds a different graph from the recorded one: {where}. "
-            "compile only replays static graphs (the same ops on the same nodes every call, "
-            "constants included); a graph that depends on data, random sampling or a new batch "
-            "needs eager mode"
-        )
+        raise GraphChangedError(f"{what}: {where}. {advice[0].upper()}{advice[1:]}")
 
     def __repr__(self) -> str:
         return f"CompiledStep({self.num_nodes} nodes, {len(self.params)} params)"
+
+
+def _constants_changed(now: str, recorded: str) -> str:
+    """For a constant leaf whose value changed: " (a constant: 2.0 recorded, 2.5 now)"."""
+    parts_now, parts_then = now.split(" "), recorded.split(" ")
+    if parts_now[0] != "leaf" or len(parts_now) != len(parts_then) or len(parts_now) < 4:
+        return ""
+    try:
+        value_now, value_then = float.fromhex(parts_now[-2]), float.fromhex(parts_then[-2])
+    except ValueError:
+        return ""
+    return f" (a constant: {value_then!r} recorded, {value_now!r} now)"
 
 
 def compile(
@@ -622,6 +727,7 @@ def compile(
     params: Sequence[Value],
     *,
     verify: bool = True,
+    check_every: int = 0,
 ) -> CompiledStep:
     """Record ``loss_fn()`` once and return a step that replays forward + backward.
 
@@ -629,6 +735,8 @@ def compile(
     once.
     With ``verify`` (default), ``loss_fn`` is recorded a second time and the replay is checked
     against eager ``backward()`` to the last bit; a graph that differs between the two calls
-    (random batches, dropout) raises `GraphChangedError`.
+    (random batches, dropout) raises `GraphChangedError`, and so does one that differs at
+    nudged parameters (a graph built from ``.data``).  ``check_every=n`` repeats that check
+    (`CompiledStep.check`) every n-th step.
     """
-    return CompiledStep(loss_fn, params, verify=verify)
+    return CompiledStep(loss_fn, params, verify=verify, check_every=check_every)

@@ -532,7 +532,59 @@ def test_check_explains_a_step_that_crosses_a_pole() -> None:
     assert status == EXIT_FAILED
     assert "y ± h = [-1e-06, 1e-06] crosses 0" in out
     assert "the analytic gradient -inf is not finite" in out
-    status, out, _ = run_main("check", "1/x", "x=1e-7")
-    assert status == EXIT_FAILED and "use a smaller eps, e.g. eps=1e-10" in out
+    status, out, _ = run_main("check", "1/x", "x=1e-7")  # checked again on one side of 0
+    assert status == EXIT_OK and "crossed 0 (a pole or kink of f): checked with h = 1e-10" in out
     status, out, _ = run_main("check", "1/x", "x=1e-7", "--eps", "1e-10")
     assert status == EXIT_OK and "crosses" not in out
+
+
+# ---------------------------------------------------------------------------------------
+# issue 17: hostile command lines give one clear line, never a traceback
+
+_HUGE = "1" + "0" * 310  # an integer literal over 1e309: float() of it overflows
+
+
+@pytest.mark.parametrize(
+    ("expression", "column"),
+    [
+        (f"x**{_HUGE}", 4),
+        (f"x**-{_HUGE}", 5),
+        (f"leaky_relu(x, {_HUGE})", 15),
+        (f"leaky_relu(x, -{_HUGE})", 16),
+    ],
+)
+def test_a_huge_integer_exponent_or_slope_is_a_usage_error(expression: str, column: int) -> None:
+    for command in ("explain", "check"):
+        status, _out, err = run_main(command, expression, "x=1")
+        assert status == EXIT_USAGE, (command, status, err)
+        assert f"number too large (the limit is ±1e+100) at column {column}" in err, err
+        assert "Traceback" not in err
+
+
+def test_test_engine_with_a_target_name_too_long_for_the_file_system() -> None:
+    for target in ("a" * 300, "a" * 300 + ".py", "pkg." + "a" * 300 + ":Value"):
+        status, _out, err = run_main("test-engine", target)
+        assert status == EXIT_USAGE, (target[:20], status, err)
+        assert "File name too long" in err and "characters)" in err, err
+        assert len(err.splitlines()) == 1, err
+
+
+def test_check_one_over_x_near_its_pole_passes_with_a_step_on_one_side() -> None:
+    """The default step 1e-6 spans the pole at 0 for x = 1e-100; the check retries with
+    h = |x|/1000 and says so, instead of reporting a correct gradient as FAIL."""
+    status, out, _err = run_main("check", "1/x", "x=1e-100")
+    assert status == EXIT_OK, out
+    assert "checked with h = 1e-103, on one side of 0" in out, out
+    assert out.rstrip().endswith("PASS"), out
+    # a wrong gradient near the pole still fails
+    status, out, _ = run_main("check", "1/x", "x=0")
+    assert status != EXIT_OK
+
+
+@pytest.mark.parametrize("expression", ["relu(x)", "abs(x)", "1e-300 / x"])
+def test_check_at_the_smallest_subnormal_fails_cleanly(expression: str) -> None:
+    """Found by `python -m bench.stress`: at x = 5e-324 no step fits on one side of 0 (|x|/1000
+    is 0), which divided by zero; now the input fails with a note, never a traceback."""
+    status, out, err = run_main("check", expression, "x=5e-324")
+    assert status == EXIT_FAILED, (status, err)
+    assert "crosses 0" in out and "eps=0" not in out, out

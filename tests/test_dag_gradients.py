@@ -17,6 +17,7 @@ from types import ModuleType
 import pytest
 from hypothesis import given, note, settings
 
+import gradstep
 from gradstep import Value
 from gradstep.testing import (
     DAG_OPS,
@@ -288,11 +289,12 @@ def test_kinks_are_skipped_in_the_local_check() -> None:
 
 
 def test_edge_of_domain_is_skipped_in_the_local_check() -> None:
-    # sqrt at 0 has slope ∞ (so ∂f/∂x is ∞·0 = nan: the input check fails, as it should)
+    # sqrt at 0 has slope ∞; the product's local derivative 0 passes 0 under it (the chain
+    # rule's 0·∞ = 0), so ∂f/∂x is f's true slope 1 and the input check passes
     report = gradcheck(lambda x: (x * 0.0).sqrt() + x, [1.0], raise_on_failure=False)
     (skipped,) = report.skipped_local
     assert skipped.op == "sqrt" and "not finite" in skipped.reason
-    assert math.isnan(report.inputs[0].analytic) and not report.ok
+    assert report.inputs[0].analytic == 1.0 and report.inputs[0].ok
 
 
 def test_gradcheck_refuses_bad_arguments() -> None:
@@ -330,18 +332,29 @@ def test_gradcheck_explains_a_step_that_leaves_the_domain() -> None:
         gradcheck(lambda x: x.log(), [1e-7])
 
 
-def test_gradcheck_says_when_the_step_crosses_a_pole_and_which_eps_avoids_it() -> None:
-    # 1/x at x = 1e-7: x ± 1e-6 lies on both sides of the pole at 0
+def test_gradcheck_retries_a_step_that_crosses_a_pole_on_one_side_of_it() -> None:
+    # 1/x at x = 1e-7: x ± 1e-6 lies on both sides of the pole at 0; h = |x|/1000 does not
     report = gradcheck(lambda x: 1.0 / x, [1e-7], raise_on_failure=False)
+    (check,) = report.inputs
+    assert check.ok, check
+    assert check.note == (
+        "the step h = 1e-06 crossed 0 (a pole or kink of f): checked with h = 1e-10, "
+        "on one side of 0"
+    )
+    assert check.numeric == pytest.approx(-1e14, rel=1e-5)
+
+
+def test_gradcheck_says_when_the_step_crosses_a_pole_and_which_eps_avoids_it() -> None:
+    # a wrong slope for 1/x (+1/x² instead of −1/x²) fails on one side of the pole too
+    inv = gradstep.define_op("inv", lambda x: 1.0 / x, lambda x, out: (out * out,))
+    report = gradcheck(inv, [1e-7], raise_on_failure=False, check_local=False)
     (check,) = report.inputs
     assert not check.ok
     assert check.note.startswith("x0 ± h = [-9e-07, 1.1e-06] crosses 0")
     assert "one-sided slopes" in check.note and "singularity" in check.note
     assert "use a smaller eps, e.g. eps=1e-10" in check.note
     with pytest.raises(GradcheckError, match=r"crosses 0.*eps=1e-10"):
-        gradcheck(lambda x: 1.0 / x, [1e-7])
-    # the suggested eps keeps the step on one side of the pole, and the check passes
-    assert gradcheck(lambda x: 1.0 / x, [1e-7], eps=1e-10).ok
+        gradcheck(inv, [1e-7], check_local=False)
 
 
 def test_gradcheck_note_for_x_over_a_tiny_y_names_the_infinite_gradient() -> None:

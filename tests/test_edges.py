@@ -1,8 +1,9 @@
 """Numbers at the edges (issue 13, items 1, 2 and 8): gradstep's rule is PyTorch's where it can
-be, each difference that remains is asserted here and documented in the README."""
+be, each difference that remains is asserted here and documented in docs/getting-started.md."""
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from types import ModuleType
@@ -152,3 +153,106 @@ def test_domain_errors_still_raise_naming_the_operand() -> None:
         with pytest.raises(error) as caught:
             make()
         assert message in str(caught.value)
+
+
+# ---------------------------------------------------------------------------------------
+# issue 17: one rule for 0 · ±inf on every path, and poles inside gradients of gradients
+
+
+def relu_then_sqrt(x: Value) -> Value:
+    """sqrt(relu(x)): at x ≤ 0 the sqrt's slope is +inf and relu's is 0."""
+    return x.relu().sqrt()
+
+
+def power_zero_then_sqrt(x: Value) -> Value:
+    """sqrt(x**0 - 1): x**0's slope is 0 under an infinite upstream."""
+    return (x**0 - 1.0).sqrt()
+
+
+@pytest.mark.parametrize("f", [relu_then_sqrt, power_zero_then_sqrt])
+def test_a_zero_local_derivative_passes_zero_under_an_infinite_upstream(
+    f: Callable[[Value], Value],
+) -> None:
+    import gradstep
+
+    x = Value(-1.0)
+    f(x).backward()
+    assert same(x.grad, 0.0), ("backward", x.grad)
+    x = Value(-1.0)
+    (got,) = gradstep.grad(f(x), [x])
+    assert same(got, 0.0), ("grad", got)
+    x = Value(-1.0)
+    (value,) = gradstep.grad(f(x), [x], create_graph=True)
+    assert same(value.data, 0.0), ("grad create_graph", value.data)
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize(("f", "g"), [(relu_then_sqrt, lambda t: t.relu().sqrt())])
+def test_a_zero_local_derivative_under_inf_matches_pytorch(
+    torch: ModuleType, f: Callable[[Value], Value], g: Callable[[Any], Any]
+) -> None:
+    for x in (-1.0, -0.0, 0.0):
+        ours = grads(f, x)
+        theirs = torch_grads(torch, g, x)
+        assert same(ours[0], theirs[0]) and all(map(same, ours[1], theirs[1])), (x, ours, theirs)
+
+
+@pytest.mark.parametrize(
+    ("f", "first", "second"),
+    [
+        (lambda x: x.sqrt(), math.inf, -math.inf),
+        (lambda x: x**0.5, math.inf, -math.inf),
+        (lambda x: x**1.5, 0.0, math.inf),
+    ],
+)
+def test_gradients_of_gradients_at_a_pole_are_inf_not_an_error(
+    f: Callable[[Value], Value], first: float, second: float
+) -> None:
+    """PyTorch's numbers (torch.autograd.grad with create_graph=True, float64)."""
+    import gradstep
+
+    x = Value(0.0)
+    (g,) = gradstep.grad(f(x), [x], create_graph=True)
+    (h,) = gradstep.grad(g, [x])
+    assert (g.data, h) == (first, second), ("expected", (first, second), "got", (g.data, h))
+
+
+def test_a_pole_inside_a_gradient_still_raises_outside_gradients() -> None:
+    """Only a rule run by `gradstep.grad` passes a pole as ±inf; user code still gets the error."""
+    import gradstep
+
+    x = Value(0.0)
+    gradstep.grad(x.sqrt(), [x], create_graph=True)
+    with pytest.raises(ZeroDivisionError):
+        Value(1.0) / Value(0.0)
+
+
+def test_tanh_slope_keeps_its_digits_near_one() -> None:
+    """(1 − out)(1 + out) instead of 1 − out²: the relative error near out = ±1 was 5e-9."""
+    from fractions import Fraction
+
+    for x in (-9.3, -5.0, 4.2, 8.75):
+        v = Value(x)
+        out = v.tanh()
+        out.backward()
+        t = Fraction(out.data)
+        exact = float((1 - t) * (1 + t))  # the exact slope at the float tanh gives
+        assert abs(v.grad - exact) <= abs(exact) * 4e-16, (x, v.grad, exact)
+
+
+def test_the_issues_reproducers_on_compiled_replay() -> None:
+    """sqrt at 0 and p ** -1.0 at 1e-200 gave a bare float error in compile; relu → sqrt gave
+    nan; each now gives eager mode's numbers."""
+    import gradstep
+
+    cases: list[tuple[Callable[[Value], Value], float, float, float]] = [
+        (lambda v: v.sqrt(), 0.0, 0.0, math.inf),
+        (lambda v: v**-1.0, 1e-200, 1e200, -math.inf),
+        (lambda v: v.relu().sqrt(), -1.0, 0.0, 0.0),
+    ]
+    for make, x, value, slope in cases:
+        p = Value(x)
+        step = gradstep.compile(functools.partial(make, p), [p])
+        p.grad = 0.0
+        got = step()
+        assert (got, p.grad) == (value, slope), ("expected", (value, slope), "got", (got, p.grad))

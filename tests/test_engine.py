@@ -529,3 +529,82 @@ def test_numbers_the_engine_wraps_are_marked_at_no_cost() -> None:
     # a wrapped constant works as an operand like any Value
     c = (x * 2)._prev[1]
     assert (c * x).data == 6.0 and (x + c).data == 5.0
+
+
+# ---------------------------------------------------------------------------------------
+# issue 17: the constructor refuses numbers as children and a label that is not a str
+
+
+@pytest.mark.parametrize(
+    ("make", "named"),
+    [
+        (lambda: Value(1, (1, 2), "+"), "int"),  # type: ignore[arg-type]
+        (lambda: Value(1, (Value(1.0), "x"), "+"), "str"),  # type: ignore[arg-type]
+        (lambda: Value(1, label=123), "int"),  # type: ignore[arg-type]
+        (lambda: Value(1, label=None), "NoneType"),  # type: ignore[arg-type]
+        (lambda: Value(1, (Value(1.0),), 5), "int"),  # type: ignore[arg-type]
+    ],
+)
+def test_constructor_refuses_what_is_not_a_value_or_a_str(
+    make: Callable[[], Value], named: str
+) -> None:
+    with pytest.raises(TypeError, match=named):
+        make()
+
+
+def test_constructor_still_takes_micrograd_style_children() -> None:
+    a, b = Value(2.0), Value(3.0)
+    out = Value(a.data + b.data, (a, b), "+", label="s")
+    assert out._prev == (a, b) and out.label == "s"
+
+
+# ---------------------------------------------------------------------------------------
+# threads: the collector pause, and what is allowed
+
+
+def test_concurrent_backward_leaves_the_collector_as_it_found_it() -> None:
+    """Two threads pausing the collector at once: the last to finish turns it back on (the
+    read-then-disable race left it off for the whole process about one run in three)."""
+    import gc
+    import sys
+    import threading
+
+    assert gc.isenabled()
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible
+    try:
+        for _ in range(20):
+
+            def work() -> None:
+                for _ in range(100):
+                    x = Value(0.5)
+                    (x * x + x).tanh().backward()
+
+            threads = [threading.Thread(target=work) for _ in range(4)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            assert gc.isenabled(), "the collector was left disabled"
+    finally:
+        sys.setswitchinterval(interval)
+        gc.enable()
+
+
+def test_separate_graphs_in_separate_threads_give_eager_numbers() -> None:
+    import threading
+
+    results: dict[int, float] = {}
+
+    def work(k: int) -> None:
+        for _ in range(50):
+            x = Value(float(k))
+            (x * x * x).backward()
+        results[k] = x.grad
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(1, 5)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == {k: 3.0 * k * k for k in range(1, 5)}

@@ -13,6 +13,7 @@ import random
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -231,8 +232,8 @@ def test_limits_on_size_and_containers(
     monkeypatch.setattr(modelfile, "MAX_FILE_BYTES", 100)
     with pytest.raises(ModelFileError, match="larger than 100 bytes"):
         MLP.load(saved)
-    if Path("/dev/zero").exists():  # no size to ask: read no further than the limit
-        with pytest.raises(ModelFileError, match="larger than 100 bytes"):
+    if Path("/dev/zero").exists():  # endless: refused before reading, as not a regular file
+        with pytest.raises(ModelFileError, match="/dev/zero: is a device, not a model file"):
             MLP.load("/dev/zero")
 
 
@@ -568,3 +569,53 @@ def test_fuzz_edited_documents_load_exactly_what_they_say_or_raise(
         assert type(doc["version"]) is int
         config = doc["model"]["config"]
         assert all(type(v) is int for v in [config["nin"], *config["nouts"]])
+
+
+# ---------------------------------------------------------------------------------------
+# issue 17: files that are not regular files
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs os.mkfifo (POSIX)")
+def test_a_fifo_is_refused_at_once_not_waited_on(tmp_path: Path) -> None:
+    """Opening a FIFO for reading used to wait forever for a writer."""
+    fifo = tmp_path / "m.json"
+    os.mkfifo(fifo)
+    (tmp_path / "link.json").symlink_to(fifo)
+    for name in ("m.json", "link.json"):
+        path = tmp_path / name
+        outcome = run_with_timeout(lambda p=path: MLP.load(p), seconds=10)  # type: ignore[misc]
+        assert isinstance(outcome, ModelFileError), (name, outcome)
+        assert "is a FIFO (named pipe), not a model file" in str(outcome), outcome
+
+
+def test_a_symlink_loop_is_a_model_file_error(tmp_path: Path) -> None:
+    (tmp_path / "a.json").symlink_to(tmp_path / "b.json")
+    (tmp_path / "b.json").symlink_to(tmp_path / "a.json")
+    with pytest.raises(ModelFileError, match="a loop of symbolic links"):
+        MLP.load(tmp_path / "a.json")
+    model = MLP(2, [1], seed=0)
+    before = [p.data for p in model.parameters()]
+    with pytest.raises(ModelFileError):
+        model.load_weights(tmp_path / "a.json")
+    assert [p.data for p in model.parameters()] == before
+
+
+def test_a_directory_is_a_model_file_error(tmp_path: Path) -> None:
+    with pytest.raises(ModelFileError, match="is a directory"):
+        MLP.load(tmp_path)
+
+
+def run_with_timeout(call: Callable[[], object], seconds: float) -> object:
+    """call() in a daemon thread: its result or exception, or TimeoutError if it hangs."""
+    box: list[object] = []
+
+    def target() -> None:
+        try:
+            box.append(call())
+        except BaseException as error:
+            box.append(error)
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    return box[0] if box else TimeoutError(f"still waiting after {seconds} s")

@@ -4,6 +4,12 @@ Each returns a `Value` (call ``.backward()`` on it) built from the engine's ops 
 every number of its backward pass can be inspected.  Batch losses are means over samples,
 computed as ``sum · (1/n)`` as in micrograd's demo.  The stable forms subtract the largest
 logit before exponentiating (log-sum-exp) and never take ``exp`` of a large positive number.
+
+Nothing here reads a `Value`'s ``.data`` to choose what to build from a value the gradient
+flows through: the log-sum-exp shift is a ``max`` node and softplus's two cases are one
+formula with a ``relu``, so the graph is the same for every value of the parameters and
+`gradstep.compile` replays it exactly after any update.  (``.data`` is read only to refuse
+bad input: a target outside [0, 1], a logit that is not finite.)
 """
 
 from __future__ import annotations
@@ -13,7 +19,8 @@ from collections.abc import Iterable, Sequence
 from numbers import Integral, Real
 from typing import TypeAlias
 
-from gradstep.engine import Value
+from gradstep.engine import Value, apply
+from gradstep.ops import MAXIMUM
 
 __all__ = [
     "mse_loss",
@@ -89,10 +96,11 @@ def binary_cross_entropy_with_logits(
 
 
 def logsumexp(values: Sequence[Scalar]) -> Value:
-    """ln Σᵢ e^(xᵢ), computed as m + ln Σᵢ e^(xᵢ - m) with m = maxᵢ xᵢ (a constant)."""
+    """ln Σᵢ e^(xᵢ), computed as m + ln Σᵢ e^(xᵢ - m) with m = maxᵢ xᵢ (a ``max`` node; its
+    own gradient 1 - Σᵢ softmaxᵢ is 0 up to rounding)."""
     xs = _values("logsumexp", values)
     _check_finite_logits("logsumexp: ", xs)
-    m = max(x.data for x in xs)
+    m = _max(xs)
     return _sum([(x - m).exp() for x in xs]).log() + m
 
 
@@ -100,7 +108,7 @@ def softmax(logits: Sequence[Scalar]) -> list[Value]:
     """softmax(z)ᵢ = e^(zᵢ - m) / Σⱼ e^(zⱼ - m), m = maxⱼ zⱼ (shift-invariant, no overflow)."""
     zs = _values("softmax", logits)
     _check_finite_logits("softmax: ", zs)
-    m = max(z.data for z in zs)
+    m = _max(zs)
     exps = [(z - m).exp() for z in zs]
     total = _sum(exps)
     return [e / total for e in exps]
@@ -184,10 +192,19 @@ def l2_penalty(parameters: Iterable[Value], alpha: float = 1.0) -> Value:
 
 
 def _softplus(z: Value) -> Value:
-    """ln(1 + eᶻ) without overflow: z + ln(1 + e⁻ᶻ) for z ≥ 0, ln(1 + eᶻ) for z < 0."""
-    if z.data >= 0.0:
-        return z + (1.0 + (-z).exp()).log()
-    return (1.0 + z.exp()).log()
+    """ln(1 + eᶻ) = r + ln(1 + e^(z - 2r)) with r = relu(z), without overflow: z + ln(1 + e⁻ᶻ)
+    for z ≥ 0 and ln(1 + eᶻ) for z < 0, in one graph for both (z - 2r = -|z|, and its slope
+    1 at z = 0 gives softplus'(0) = ½ where |z|'s 0 would give 0)."""
+    r = z.relu()
+    return r + (1.0 + (z - 2.0 * r).exp()).log()
+
+
+def _max(values: Sequence[Value]) -> Value:
+    """max(v₀, max(v₁, …)) as a chain of ``max`` nodes."""
+    m = values[0]
+    for v in values[1:]:
+        m = apply(MAXIMUM, m, v)
+    return m
 
 
 def _check_finite_logits(where: str, zs: Sequence[Value], first: int = 0) -> None:

@@ -29,6 +29,7 @@ link is kept.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import math
@@ -36,6 +37,7 @@ import os
 import re
 import secrets
 import socket
+import stat
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -303,23 +305,49 @@ def read_model_file(path: PathLike) -> ModelFile:
 
 
 def _read_text(path: PathLike) -> str:
-    """The file's text, refusing a file over `MAX_FILE_BYTES` before reading it."""
+    """The file's text, refusing a file over `MAX_FILE_BYTES` before reading it, and anything
+    but a regular file (a FIFO would wait forever for a writer; a device may never end)."""
     try:
-        with open(path, "rb") as f:
-            size = os.fstat(f.fileno()).st_size
-            if size > MAX_FILE_BYTES:
-                raise ModelFileError(_too_large(path))
-            data = f.read(MAX_FILE_BYTES + 1)  # a device or a pipe has no size
+        # non-blocking: opening a FIFO for reading returns at once instead of waiting
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
     except FileNotFoundError:
         raise FileNotFoundError(f"model file not found: {path}") from None
     except IsADirectoryError:
         raise ModelFileError(f"{path}: is a directory, not a model file") from None
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise ModelFileError(f"{path}: a loop of symbolic links, not a model file") from None
+        raise
+    try:
+        status = os.fstat(fd)
+        if stat.S_ISDIR(status.st_mode):
+            raise ModelFileError(f"{path}: is a directory, not a model file")
+        if not stat.S_ISREG(status.st_mode):
+            raise ModelFileError(f"{path}: is {_file_kind(status.st_mode)}, not a model file")
+        if status.st_size > MAX_FILE_BYTES:
+            raise ModelFileError(_too_large(path))
+    except BaseException:
+        os.close(fd)
+        raise
+    with open(fd, "rb") as f:
+        data = f.read(MAX_FILE_BYTES + 1)  # (it may have grown since)
     if len(data) > MAX_FILE_BYTES:
         raise ModelFileError(_too_large(path))
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         raise ModelFileError(f"{path}: not a gradstep model file (not UTF-8 text)") from None
+
+
+def _file_kind(mode: int) -> str:
+    """What a file that is not a regular file is: "a FIFO (named pipe)", "a device"…"""
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file"
 
 
 def _too_large(path: PathLike) -> str:

@@ -396,6 +396,28 @@ def _smaller_eps(x: float) -> float:
     return 1e-3 * abs(x) / max(1.0, abs(x))
 
 
+def _one_side_of_zero(
+    f: Callable[..., Value],
+    point: list[float],
+    labels: Sequence[str],
+    i: int,
+    analytic: float,
+    atol: float,
+    rtol: float,
+) -> tuple[float, float] | None:
+    """(numeric, tolerance) with the step h = |xᵢ|/1000 if the analytic gradient passes with
+    it, else None."""
+    h = abs(point[i]) * 1e-3
+    if h == 0.0 or point[i] + h == point[i]:  # |x| so small that no smaller step exists
+        return None
+    try:
+        numeric, rounding, _, _ = _numeric_gradient(f, point, labels, i, h)
+    except ValueError:
+        return None
+    tolerance = _tolerance(numeric, rounding, atol, rtol)
+    return (numeric, tolerance) if _close(analytic, numeric, tolerance) else None
+
+
 def _numeric_gradient(
     f: Callable[..., Value], point: list[float], labels: Sequence[str], i: int, h: float
 ) -> tuple[float, float, float, float]:
@@ -449,6 +471,8 @@ def _input_note(
         )
     if not math.isfinite(analytic):
         parts.append(f"no step can check an infinite gradient: move {label} away from this point")
+    elif rough and crosses and _smaller_eps(x) == 0.0:
+        parts.append(f"move {label} away from 0 (|{label}| is too small for a step on one side)")
     elif rough and crosses and x != 0.0:
         parts.append(
             f"use a smaller eps, e.g. eps={_smaller_eps(x):.1g}, so that the step stays on "
@@ -507,9 +531,11 @@ def gradcheck(
     ``f(*values)`` takes one `Value` per input and returns a `Value`; ``inputs`` are
     numbers (or Values, whose data and label are used; labels default to x0, x1, ...).
     The step is h = eps·max(1, |xᵢ|), so it scales with large inputs; for |xᵢ| < eps
-    it reaches across 0, so near a pole or kink at 0 (1/x, log x, relu) a failing
-    input's ``note`` says the step crosses it and suggests an eps below |xᵢ|.  (A step
-    relative to |xᵢ| is not used: it vanishes at xᵢ = 0 and would change every check.)
+    it reaches across 0, so where it fails there and f is not smooth across [xᵢ − h, xᵢ + h]
+    (a pole or kink at 0: 1/x, abs), the input is checked again with h = |xᵢ|/1000, which
+    stays on one side of 0, and the ``note`` says so; at xᵢ = 0 itself, or where that fails
+    too, the note says the step crosses 0.  (A step relative to |xᵢ| is not used everywhere:
+    it vanishes at xᵢ = 0 and would change every check.)
     An input passes when |analytic − numeric| ≤ atol + rtol·|numeric| + r, where
     r = ε·(|f(x+h)| + |f(x−h)|)/2h is the rounding error of the difference quotient
     (ε = machine epsilon; r only matters when f is huge compared with f'·h).
@@ -550,6 +576,17 @@ def gradcheck(
         tolerance = _tolerance(numeric, rounding, atol, rtol)
         ok = _close(leaf.grad, numeric, tolerance)
         note = "" if ok else _input_note(labels[i], point[i], h, out.data, plus, minus, leaf.grad)
+        if not ok and 0.0 < abs(point[i]) < h and "crosses 0" in note:
+            retry = _one_side_of_zero(f, point, labels, i, leaf.grad, atol, rtol)
+            if retry is not None:
+                numeric, tolerance = retry
+                ok, note = (
+                    True,
+                    (
+                        f"the step h = {h:.3g} crossed 0 (a pole or kink of f): checked with "
+                        f"h = {abs(point[i]) * 1e-3:.3g}, on one side of 0"
+                    ),
+                )
         input_checks.append(
             InputCheck(i, labels[i], point[i], leaf.grad, numeric, tolerance, ok, note)
         )
