@@ -10,7 +10,7 @@ OUT ?= out
 INSTALL := PYTHONWARNINGS="ignore:Editable installation" $(BIN)/pip install -q
 
 .DEFAULT_GOAL := help
-.PHONY: help demo test test-all lint docs docs-serve docs-pictures bench clean
+.PHONY: help demo test test-all lint docs docs-serve docs-pictures tutorial bench clean
 
 help:
 	@echo "gradstep: two commands, each creating .venv and installing what it needs into it"
@@ -22,7 +22,8 @@ help:
 	@echo "              marked slow or browser wait for make test-all"
 	@echo "also: make test-all (every test at its full budget, as CI), make docs (the site, into"
 	@echo "      site/), make docs-serve (on http://127.0.0.1:8000), make docs-pictures (the"
-	@echo "      pictures in docs/, from gradstep), make bench (the benchmark, ~8 min),"
+	@echo "      pictures in docs/, from gradstep), make tutorial (runs docs/tutorial.ipynb and"
+	@echo "      stores it with its outputs), make bench (the benchmark, ~8 min),"
 	@echo "      make clean (removes .venv, $(OUT)/ and site/)"
 
 $(BIN)/python:
@@ -75,6 +76,11 @@ docs: $(VENV)/.docs-installed
 
 docs-serve: $(VENV)/.docs-installed
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve --dev-addr 127.0.0.1:8000
+
+# the tutorial is stored with its outputs, so a site or a viewer that renders notebooks
+# shows them; tests/test_tutorial.py fails when they are stale
+tutorial: $(VENV)/.installed
+	$(BIN)/python tests/tutorial_outputs.py --write
 
 # the pictures docs/ and README show, made by gradstep (never edited by hand): the cs231n
 # neuron's drawings, its gates page and walk-through; the screenshot of that page at step 9

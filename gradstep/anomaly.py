@@ -165,7 +165,7 @@ def _forward_error(
 ) -> AnomalyError:
     """forward: tanh(w * x + b) = nan is not finite (op tanh; inputs: w * x + b = …)."""
     op = _op_text(spec, ctx)
-    expression = _written_op(op, children, _DEPTH_SHOWN)
+    expression = _written_op(spec, ctx, children, _DEPTH_SHOWN)
     inputs = ", ".join(
         repr(c.data)
         if not c._prev and not c.label
@@ -177,28 +177,36 @@ def _forward_error(
 
 
 def _written(v: Value, depth: int) -> str:
-    """An operand as an expression: its label, its number, or its op applied to its own
-    operands (``w * x + b``), written out ``depth`` ops deep."""
+    """An operand as an expression: its label (a model's parameter with its scope,
+    ``layer0.neuron1.w0``), its number, or its op applied to its own operands
+    (``w * x + b``), written out ``depth`` ops deep."""
     if v.label:
-        return v.label
+        return f"{v._scope}.{v.label}" if v._scope and not v._prev else v.label
     if not v._prev:
         return repr(v.data)
     if depth == 0:
         return "…"
-    return _written_op(v._op, v._prev, depth)
+    return _written_op(v._spec, v._ctx, v._prev, depth)
 
 
-def _written_op(op: str, operands: Sequence[Value], depth: int) -> str:
-    """``op`` applied to the operands written out; an infix operand of an infix op in ( )."""
-    from gradstep.viz.explain import _INFIX, _expression
-
-    infix = op in _INFIX or op == "neg" or op.startswith("**")
+def _written_op(
+    spec: OpSpec | None, ctx: float | None, operands: Sequence[Value], depth: int
+) -> str:
+    """The op applied to the operands written out, as its record writes it (``w * x``,
+    ``tanh(n1)``); an operator's operand made by a binary operator or negation in ( )."""
+    infix = spec is not None and bool(spec.operator)
     parts = []
     for c in operands:
         text = _written(c, depth - 1)
-        compound = not c.label and c._prev and (c._op in _INFIX or c._op == "neg")
+        inner = c._spec
+        compound = bool(
+            not c.label and c._prev and inner is not None and inner.operator and not inner.param
+        )
         parts.append(f"({text})" if infix and compound else text)
-    return _expression(op, parts)
+    if spec is not None and len(spec.operands) == len(parts):
+        return spec.expression(*parts, param=ctx if spec.param else None)
+    op = _op_text(spec, ctx) if spec is not None else "?"
+    return f"{op}({', '.join(parts)})"
 
 
 def _backward_error(
@@ -211,9 +219,8 @@ def _backward_error(
     after: Any,
 ) -> AnomalyError:
     """backward: at n1 = x**-1 (op **-1), local ∂n1/∂x = … × upstream … gives …; inputs: …"""
-    from gradstep.viz.drawing import forward_order
-    from gradstep.viz.explain import _expression, local_formula
-    from gradstep.viz.naming import node_names
+    from gradstep.viz.naming import expression, forward_order, node_names
+    from gradstep.viz.records import local_formula
 
     nodes = forward_order(order[0]) if order else [node]
     if node not in set(nodes):  # the walk was given a partial order: name from the node
@@ -223,14 +230,14 @@ def _backward_error(
     n, c = names[node], names[child]
     formula = local_formula(node, k, names).partition(" = ")[2]
     local_text = f"{formula} = {_number(local)!r}" if formula else repr(_number(local))
-    expression = _expression(node._op, [names[x] for x in node._prev])
+    written = expression(node, [names[x] for x in node._prev])
     inputs = ", ".join(f"{names[x]} = {x.data!r}" for x in node._prev)
     value, what = (_number(product), "gives") if not _finite(product) else (_number(after), "")
     result = (
         f"gives {value!r}" if what else f"is finite, but ∂L/∂{c} becomes {value!r} when it is added"
     )
     message = (
-        f"backward: at {n} = {expression} (op {node._op}), local ∂{n}/∂{c} = {local_text} "
+        f"backward: at {n} = {written} (op {node._op}), local ∂{n}/∂{c} = {local_text} "
         f"× upstream ∂L/∂{n} = {_number(upstream)!r} {result}; inputs: {inputs}"
     )
     return AnomalyError(

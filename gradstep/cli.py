@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, NoReturn, TextIO
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 import gradstep
 from gradstep.anomaly import AnomalyError, detect_anomaly
@@ -40,6 +40,8 @@ from gradstep.expr import (
 )
 
 if TYPE_CHECKING:
+    from gradstep.testing.grader.card import EngineReport
+    from gradstep.testing.grader.classroom import Graded, Submission
     from gradstep.viz.exercise import Exercise
     from gradstep.viz.explain import Walkthrough
 
@@ -183,6 +185,14 @@ def _add_explain(commands: argparse._SubParsersAction[_Parser]) -> None:
         metavar="DIR",
         help="write one SVG per backward step into DIR (step_001.svg, ...), the current "
         "edge in red, every grad as it stood then; all from one layout",
+    )
+    drawing.add_argument(
+        "--reveal",
+        choices=("step", "all"),
+        default="step",
+        help="what the page's backward table shows: each step's numbers once it is reached "
+        "(step, the default: a learner never sees an answer early) or every number from the "
+        "start (all, for teachers); a button on the page switches",
     )
     drawing.add_argument(
         "--max-steps",
@@ -363,8 +373,8 @@ def _add_demo(commands: argparse._SubParsersAction[_Parser]) -> None:
 
 
 def _add_test_engine(commands: argparse._SubParsersAction[_Parser]) -> None:
-    from gradstep.testing import engines
-    from gradstep.testing.engine_ops import op_names
+    from gradstep.testing.grader import runner as engines
+    from gradstep.testing.grader.ops import op_names
 
     command = commands.add_parser(
         "test-engine",
@@ -376,17 +386,61 @@ def _add_test_engine(commands: argparse._SubParsersAction[_Parser]) -> None:
         "backpropagate. Prints a report card: PASS, FAIL, UNSUPPORTED (no such op), SKIP\n"
         "(something it needs fails) or INFO (behaviour, not judged) per row, and Python\n"
         "code that reproduces each failure. Exit status 0 when every supported check\n"
-        "passes, 1 when one fails, 2 when the class cannot be loaded.",
+        "passes, 1 when one fails, 2 when the class cannot be loaded.\n\n"
+        "Given a folder (or several targets) it grades every engine found, --jobs at a\n"
+        "time, and writes a class report (a table here; grades.csv and grades.html in\n"
+        "--out; exit status 0 when every engine passes, 1 otherwise). For one engine,\n"
+        "--gradescope writes Gradescope's results.json.",
         epilog="examples:\n"
         "  gradstep test-engine engine.py            # the class Value in engine.py\n"
         "  gradstep test-engine micrograd.engine:Value\n"
-        "  gradstep test-engine engine.py:Scalar --ops tanh,exp --examples 500\n",
+        "  gradstep test-engine engine.py:Scalar --ops tanh,exp --examples 500\n"
+        "  gradstep test-engine submissions/ --class Value --out report/\n"
+        "  gradstep test-engine engine.py --gradescope /autograder/results/results.json\n",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     command.add_argument(
-        "target",
+        "targets",
+        nargs="+",
         metavar="TARGET",
-        help="path/to/file.py:ClassName or package.module:ClassName (ClassName: Value if omitted)",
+        help="path/to/file.py:ClassName or package.module:ClassName (ClassName: Value if "
+        "omitted), or a folder: every .py file in it that defines the class",
+    )
+    command.add_argument(
+        "--class",
+        dest="class_name",
+        metavar="NAME",
+        help="the class to check (default: Value; in a folder, the files that define it)",
+    )
+    command.add_argument(
+        "--jobs",
+        type=_positive,
+        metavar="N",
+        help="engines checked at once, each in its own process (default: the CPU count)",
+    )
+    command.add_argument(
+        "--out",
+        metavar="DIR",
+        help="with several engines: write grades.csv and grades.html here "
+        "(default: test-engine-report)",
+    )
+    command.add_argument(
+        "--gradescope",
+        metavar="FILE",
+        help="one engine: also write Gradescope's results.json to FILE",
+    )
+    command.add_argument(
+        "--weights",
+        metavar="FILE",
+        help='points per check for --gradescope, as JSON: {"tanh": 2, "sigmoid": 0, "*": 1} '
+        "(default: 1 per row, 0 for INFO rows)",
+    )
+    command.add_argument(
+        "--budget",
+        type=_seconds,
+        metavar="S",
+        help="time limit of one engine's whole run; rows not reached are SKIP (default: none "
+        f"for one engine, {engines.CLASS_BUDGET:g} s each for several)",
     )
     command.add_argument(
         "--ops",
@@ -398,31 +452,31 @@ def _add_test_engine(commands: argparse._SubParsersAction[_Parser]) -> None:
     command.add_argument(
         "--examples",
         type=_non_negative,
-        default=engines.DEFAULT_EXAMPLES,
         metavar="N",
-        help=f"random DAGs to try (default: {engines.DEFAULT_EXAMPLES}; 0 skips them)",
+        help=f"random DAGs to try (default: {engines.DEFAULT_EXAMPLES}; "
+        f"{engines.CLASS_EXAMPLES} for several engines; 0 skips them)",
     )
     command.add_argument(
         "--max-depth",
         type=_positive,
-        default=engines.DEFAULT_MAX_DEPTH,
         metavar="N",
-        help=f"the deepest chain to try (default: {engines.DEFAULT_MAX_DEPTH:,})",
+        help=f"the deepest chain to try (default: {engines.DEFAULT_MAX_DEPTH:,}; "
+        f"{engines.CLASS_MAX_DEPTH:,} for several engines)",
     )
     command.add_argument(
         "--depth-seconds",
         type=_seconds,
-        default=engines.DEFAULT_DEPTH_SECONDS,
         metavar="S",
-        help=f"CPU-time bound of the chain search (default: {engines.DEFAULT_DEPTH_SECONDS:g} s)",
+        help=f"CPU-time bound of the chain search (default: {engines.DEFAULT_DEPTH_SECONDS:g} s; "
+        f"{engines.CLASS_DEPTH_SECONDS:g} s for several engines)",
     )
     command.add_argument(
         "--timeout",
         type=_seconds,
-        default=engines.DEFAULT_TIMEOUT,
         metavar="S",
         help=f"time limit of each check (default: {engines.DEFAULT_TIMEOUT:g} s; "
-        "the random DAGs get 6x)",
+        f"{engines.CLASS_TIMEOUT:g} s for several engines; the random DAGs get 6x, the "
+        "import 3x)",
     )
     command.add_argument("--json", action="store_true", help="print the report as JSON")
     command.add_argument(
@@ -435,7 +489,7 @@ def _add_test_engine(commands: argparse._SubParsersAction[_Parser]) -> None:
 
 def _op_list(text: str) -> list[str]:
     """An argparse type: comma-separated op names or symbols, each known."""
-    from gradstep.testing.engine_ops import op_names
+    from gradstep.testing.grader.ops import op_names
 
     ops = [item.strip() for item in text.split(",") if item.strip()]
     try:
@@ -681,7 +735,9 @@ def _write_drawings(
         return EXIT_OK
     try:
         if outputs:
-            dot = draw_dot(walk.root, rankdir=args.rankdir, names=walk.names, digits=args.digits)
+            dot = draw_dot(
+                walk.root, rankdir=args.rankdir, names=walk.short_names, digits=args.digits
+            )
             for path in sorted(outputs, key=lambda p: p.suffix != ".dot"):  # no Graphviz first
                 with _status_line(
                     f"drawing {path} ({len(walk.nodes)} values; Graphviz lays out large graphs "
@@ -703,7 +759,12 @@ def _write_drawings(
         if page is not None:
             title = f"backward pass of {header}"
             written = walk.write_html(
-                page, rankdir=args.rankdir, digits=args.digits, title=title, **limit
+                page,
+                rankdir=args.rankdir,
+                digits=args.digits,
+                title=title,
+                reveal=args.reveal,
+                **limit,
             )
             print(f"wrote {written}", file=sys.stderr)
         if args.worksheet is not None:
@@ -998,27 +1059,39 @@ def _list_demos(demos: dict[str, str], stream: TextIO) -> None:
 
 
 def _test_engine(args: argparse.Namespace) -> int:
-    """Check a foreign Value class; print its report card (or JSON); 1 if a check fails."""
+    """Check a foreign Value class; print its report card (or JSON); 1 if a check fails.
+    A folder or several targets: grade them all and write the class report."""
     import json
 
-    from gradstep.testing.engines import EngineTargetError, check_engine
+    from gradstep.testing.grader.classroom import find_submissions
+    from gradstep.testing.grader.runner import EngineTargetError, check_engine
 
     try:
-        report = check_engine(
-            args.target,
-            ops=args.ops,
-            examples=args.examples,
-            max_depth=args.max_depth,
-            depth_seconds=args.depth_seconds,
-            timeout=args.timeout,
-        )
+        submissions = find_submissions(args.targets, args.class_name)
     except (EngineTargetError, OSError) as error:
+        message = str(error) if isinstance(error, EngineTargetError) else _os_error(error)
+        raise _Failure(message, EXIT_USAGE) from None
+    several = len(args.targets) > 1 or any(Path(t).is_dir() for t in args.targets)
+    if several and args.gradescope:
+        raise _Failure("--gradescope takes one engine (results.json is per student)", EXIT_USAGE)
+    weights = _weights(args)
+    if several:
+        return _grade_class(args, submissions)
+    target = submissions[0].target
+    options = _engine_options(args, several=False)
+    try:
+        report = check_engine(target, **options)
+    except (EngineTargetError, OSError) as error:
+        message = str(error) if isinstance(error, EngineTargetError) else _os_error(error)
+        if args.gradescope:
+            _gradescope(args, None, weights, message)
         if isinstance(error, EngineTargetError) and args.traceback and error.details:
             print(error.details.rstrip(), file=sys.stderr)
-        message = str(error) if isinstance(error, EngineTargetError) else _os_error(error)
         if args.json:
-            print(json.dumps({"target": args.target, "error": message}, indent=2))
+            print(json.dumps({"target": target, "error": message}, indent=2))
         raise _Failure(message, EXIT_USAGE) from None
+    if args.gradescope:
+        _gradescope(args, report, weights, "")
     if args.json:
         print(json.dumps(report.to_dict(), indent=2, allow_nan=False))
     else:
@@ -1032,6 +1105,95 @@ def _os_error(error: OSError) -> str:
     shown = name if len(name) <= 60 else f"{name[:40]}…{name[-15:]} ({len(name)} characters)"
     reason = error.strerror or type(error).__name__
     return f"cannot read {shown}: {reason}" if shown else reason
+
+
+def _engine_options(args: argparse.Namespace, several: bool) -> dict[str, Any]:
+    """`check_engine`'s options from the command line, with the defaults of the mode."""
+    from gradstep.testing.grader import runner
+
+    depth = runner.CLASS_MAX_DEPTH if several else runner.DEFAULT_MAX_DEPTH
+    seconds = runner.CLASS_DEPTH_SECONDS if several else runner.DEFAULT_DEPTH_SECONDS
+    timeout = runner.CLASS_TIMEOUT if several else runner.DEFAULT_TIMEOUT
+    examples = runner.CLASS_EXAMPLES if several else runner.DEFAULT_EXAMPLES
+    return {
+        "ops": args.ops,
+        "examples": args.examples if args.examples is not None else examples,
+        "max_depth": args.max_depth if args.max_depth is not None else depth,
+        "depth_seconds": args.depth_seconds if args.depth_seconds is not None else seconds,
+        "timeout": args.timeout if args.timeout is not None else timeout,
+        "budget": args.budget if args.budget is not None or not several else runner.CLASS_BUDGET,
+        "memory_mb": runner.CLASS_MEMORY_MB if several else None,
+    }
+
+
+def _weights(args: argparse.Namespace) -> dict[str, float]:
+    """The --weights file, checked against the plan (a bad one is a usage error)."""
+    from gradstep.testing.grader.checks import plan
+    from gradstep.testing.grader.gradescope import read_weights
+
+    if args.weights is None:
+        return {}
+    try:
+        return read_weights(args.weights, plan(args.ops))
+    except ValueError as error:
+        raise _Failure(str(error), EXIT_USAGE) from None
+
+
+def _gradescope(
+    args: argparse.Namespace, report: EngineReport | None, weights: dict[str, float], error: str
+) -> None:
+    """Write results.json for Gradescope."""
+    from gradstep.testing.grader.checks import plan
+    from gradstep.testing.grader.gradescope import results_json, write_results
+
+    data = results_json(report, plan(args.ops), weights, error)
+    path = write_results(data, args.gradescope)
+    print(f"wrote {path} ({data['score']:g} points)", file=sys.stderr)
+
+
+def _grade_class(args: argparse.Namespace, submissions: list[Submission]) -> int:
+    """Grade every submission, print the table, write grades.csv and grades.html."""
+    import json
+
+    from gradstep.testing.grader.class_report import format_table, write_csv, write_html
+    from gradstep.testing.grader.classroom import grade_all
+
+    out = Path(args.out or "test-engine-report")
+    out.mkdir(parents=True, exist_ok=True)
+    total = len(submissions)
+    done: list[Graded] = []
+
+    def heard(graded: Graded) -> None:
+        done.append(graded)
+        score = "error" if graded.report is None else f"{graded.score[0]}/{graded.score[1]}"
+        print(
+            f"[{len(done)}/{total}] {graded.submission.name}: {score} ({graded.seconds:.1f} s)",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    report = grade_all(
+        submissions, jobs=args.jobs, on_done=heard, **_engine_options(args, several=True)
+    )
+    if args.json:
+        print(
+            json.dumps(
+                [
+                    {"submission": g.submission.name, "error": g.error}
+                    if g.report is None
+                    else {"submission": g.submission.name, **g.report.to_dict()}
+                    for g in report.graded
+                ],
+                indent=2,
+                allow_nan=False,
+            )
+        )
+    else:
+        print(format_table(report))
+    csv_path = write_csv(report, out / "grades.csv")
+    html_path = write_html(report, out / "grades.html")
+    print(f"wrote {csv_path} and {html_path}", file=sys.stderr)
+    return EXIT_OK if report.ok else EXIT_FAILED
 
 
 # ---------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -32,10 +33,10 @@ from gradstep.testing import (
     expression_dags,
     gradcheck,
 )
-from gradstep.testing.engine_checks import plan
-from gradstep.testing.engine_graphs import _prune
-from gradstep.testing.engine_ops import FORMS, NOT_PROBED, PROBED_OPS, dag_op, op_names
-from gradstep.testing.engines import parse_target
+from gradstep.testing.grader.checks import plan
+from gradstep.testing.grader.graphs import prune
+from gradstep.testing.grader.ops import FORMS, NOT_PROBED, PROBED_OPS, dag_op, op_names
+from gradstep.testing.grader.runner import parse_target
 
 ENGINES = Path(__file__).parent / "engines"
 #: small budgets: most broken engines fail in their op rows; the random DAGs run where they
@@ -67,13 +68,23 @@ def broken(name: str, *fails: str, only: bool = True, **options: object) -> Brok
 
 
 BROKEN = [
-    broken("assign_not_accumulate", "reuse_add", "shared_node", **DAGS),
+    # = instead of += in +: a + a, and + on operands that also reach out another way
+    broken(
+        "assign_not_accumulate",
+        *("add", "add_n", "radd", "sub", "sub_n", "reuse_add", "shared_node"),
+        **DAGS,
+    ),
+    broken("add_assigns_self", "add", "add_n", "radd", "sub", "sub_n", "shared_node"),
+    broken("exp_writes_self", "exp", "pow_value", "rpow"),  # its a ** b is exp(b·ln a)
+    broken("tanh_returns_none", "tanh"),
+    broken("misspelled_add", "add"),
+    broken("nondeterministic_walk", "nondeterminism", only=False, **DAGS),
     broken("pow_derivative", "pow", "div", "rdiv"),  # its / is built from ** -1
     broken("tanh_from_input", "tanh"),
     broken("relu_output_as_slope", "relu"),
     broken("relu_in_place", "relu"),
     broken("topo_revisits_shared", "shared_node", **DAGS),
-    broken("no_radd", "radd", "sum"),
+    broken("no_radd", "radd"),  # and sum() is UNSUPPORTED, needing n + a
     broken("no_rsub", "rsub"),
     broken("no_seed", "seed", only=False),  # every gradient is 0
     broken("div_detached", "div", "rdiv"),
@@ -150,6 +161,8 @@ def test_what_each_failure_says(reports: dict[str, EngineReport]) -> None:
     no_radd = reports["no_radd"].row("radd")
     assert "a + n works but n + a does not" in no_radd.detail and "__radd__" in no_radd.detail
     assert "__rsub__" in reports["no_rsub"].row("rsub").detail
+    no_sum = reports["no_radd"].row("sum")
+    assert (no_sum.status, no_sum.detail) == ("UNSUPPORTED", "needs n + a: Value has no __radd__")
 
     seed = reports["no_seed"].row("seed")
     assert seed.op == "backward" and "out.grad is 0" in seed.detail
@@ -175,6 +188,29 @@ def test_what_each_failure_says(reports: dict[str, EngineReport]) -> None:
     assert "AttributeError: 'int' object has no attribute 'data' (good.py, line" in ints.detail
     assert ints.op == "mul"  # a * 3 raised in __mul__
 
+    none = reports["tanh_returns_none"].row("tanh")
+    assert none.detail.startswith(
+        "a.tanh() returned None: tanh must end with `return out` (the new Value it built) "
+        "(at a = 0.6)"
+    )
+    assert "AttributeError" not in none.detail
+
+    misspelled = reports["misspelled_add"]
+    assert misspelled.row("add").detail.endswith("it defines _add_: did you mean `__add__`?")
+    assert "_add_ (did you mean `__add__`?)" in misspelled.row("methods").detail
+    assert misspelled.row("sum").status == "UNSUPPORTED"  # no __radd__: sum() is unsupported
+    assert "did you mean `__add__`?" in misspelled.row("sum").detail
+
+    # the op that writes to self (not out) fails on computed operands, in its own row
+    exp = reports["exp_writes_self"].row("exp")
+    assert exp.op == "exp" and "x = a * 1.0" in exp.findings[0].code
+    assert "not to an operand (self._backward)" in exp.detail
+    # = instead of += in one operand: the + row, when a also reaches out another way
+    add = reports["add_assigns_self"].row("add")
+    assert add.op == "add" and "add into each operand's gradient (+=), not assign it" in add.detail
+    assert add.findings[0].expected == pytest.approx(3.0)  # 1 + 2 (the path a * 2.0)
+    assert add.findings[0].got == pytest.approx(1.0)
+
     in_place = reports["relu_in_place"].row("relu").findings[0]
     assert in_place.message.startswith("the forward pass changed the operand a.data from -1.1")
 
@@ -185,7 +221,10 @@ def test_what_each_failure_says(reports: dict[str, EngineReport]) -> None:
 @pytest.mark.slow
 def test_a_hang_or_a_crash_costs_one_row(reports: dict[str, EngineReport]) -> None:
     hang = reports["log_never_returns"]
-    assert "did not finish within 1 s" in hang.row("log").detail
+    # where it hung: the user's innermost frame in the stack the worker printed in time
+    assert hang.row("log").detail.startswith(
+        "did not finish within 1 s (it was in log, log_never_returns.py, line 8"
+    )
     assert [r.id for r in hang.rows if r.status == "FAIL"] == ["log"]
 
     crash = reports["crash_in_sqrt"]
@@ -194,7 +233,7 @@ def test_a_hang_or_a_crash_costs_one_row(reports: dict[str, EngineReport]) -> No
     if os.name == "posix":
         assert "SIGSEGV" in detail
     # the worker was started again: every row after sqrt still ran and passed
-    assert crash.counts["PASS"] == len(crash.rows) - 4, crash.format()  # not sqrt, DAGs, 2 INFO
+    assert crash.counts["PASS"] == len(crash.rows) - 5, crash.format()  # not sqrt, DAGs, 3 INFO
 
 
 @pytest.mark.slow
@@ -238,7 +277,14 @@ def test_gradstep_itself_passes_every_check() -> None:
     report = check_engine("gradstep.engine:Value", examples=50, max_depth=20_000)
     statuses = {row.id: row.status for row in report.rows}
     assert report.ok, report.format()
-    assert {k for k, v in statuses.items() if v != "PASS"} == {"repeated_backward", "deepest_chain"}
+    assert {k for k, v in statuses.items() if v != "PASS"} == {
+        "methods",
+        "repeated_backward",
+        "deepest_chain",
+    }
+    methods = report.row("methods")
+    assert "leaky_relu" in methods.data["methods"]
+    assert "leaky_relu() (its slope's default differs between engines)" in methods.detail
     repeated = report.row("repeated_backward")
     assert repeated.data["behaviour"] == "leaves"
     assert "interior nodes hold the last pass" in repeated.detail
@@ -247,7 +293,9 @@ def test_gradstep_itself_passes_every_check() -> None:
 
 def test_the_good_engine_passes_every_check() -> None:
     report = check_engine(str(ENGINES / "good.py"), **{**QUICK, **DAGS})
-    assert report.ok and report.counts["PASS"] == len(report.rows) - 2, report.format()
+    assert report.ok and report.counts["PASS"] == len(report.rows) - 3, report.format()
+    assert report.row("methods").detail == "every method of Value is checked"
+    assert report.row("nondeterminism").status == "PASS"
     assert report.row("repeated_backward").data["behaviour"] == "all"  # it resets nothing
     assert report.row("deepest_chain").data["depth"] == 500
 
@@ -302,7 +350,7 @@ def test_command_report_card_and_exit_status() -> None:
     assert lines[0] == f"gradstep test-engine {ENGINES / 'tanh_from_input.py'}:Value"
     assert any(line.split()[:2] == ["FAIL", "a.tanh()"] for line in lines)
     assert "      out = a.tanh()" in lines
-    assert lines[-1].startswith(f"{len(plan()) - 3} pass, 1 fail, 2 info: 1 failed")
+    assert lines[-1].startswith(f"{len(plan()) - 4} pass, 1 fail, 3 info: 1 failed")
 
     assert lines[-1].endswith("s)")
 
@@ -399,11 +447,38 @@ def test_traceback_on_request_and_a_hanging_import(tmp_path: Path) -> None:
     assert done.stderr.splitlines()[-1].startswith("gradstep test-engine: error: cannot import")
 
     (tmp_path / "engine.py").write_text("while True:\n    pass\n")
-    done = gradstep("engine.py", "--timeout", "0.5", cwd=tmp_path)
+    done = gradstep("engine.py", "--timeout", "1", cwd=tmp_path)
     assert done.returncode == 2
-    assert (
+    # the loop is on lines 1-2: the stack printed before the limit shows one of them
+    assert re.match(
+        r"gradstep test-engine: error: importing engine\.py:Value did not finish within 3 s "
+        r"\(it was in <module>, engine\.py, line [12]\): if the file runs a demo or trains a "
+        r'model when imported, put that code under `if __name__ == "__main__":`; or allow '
+        r"more time with --timeout",
+        done.stderr,
+    ), done.stderr
+
+
+def test_a_slow_import_misspelled_init_or_gradstep_own_value_say_what_to_do(
+    tmp_path: Path,
+) -> None:
+    done = gradstep(str(ENGINES / "slow_import.py"), "--timeout", "1")
+    assert done.returncode == 2 and '`if __name__ == "__main__":`' in done.stderr
+    assert "(it was in <module>, slow_import.py, line 18)" in done.stderr
+    assert "--timeout" in done.stderr
+
+    done = gradstep(str(ENGINES / "misspelled_init.py"))
+    assert done.returncode == 2
+    assert done.stderr == (
+        "gradstep test-engine: error: Value(1.5) raised TypeError: Value() takes no arguments: "
+        "test-engine needs Value(data); it defines _init_: did you mean `__init__`?\n"
+    )
+
+    (tmp_path / "mine.py").write_text("from gradstep import Value\n")
+    done = gradstep("mine.py", cwd=tmp_path)
+    assert done.returncode == 2
+    assert "mine.py:Value is gradstep's own Value (mine.py imports it from gradstep)" in (
         done.stderr
-        == "gradstep test-engine: error: importing engine.py:Value did not finish within 1.5 s\n"
     )
 
 
@@ -536,7 +611,7 @@ def test_prune_drops_what_the_root_does_not_use() -> None:
         (1.5, -0.7, 2.0),
         (DAGStep("tanh", (1,)), DAGStep("*", (0, 0)), DAGStep("+", (4, 0))),  # tanh(b), c unused
     )
-    pruned = _prune(dag)
+    pruned = prune(dag)
     assert pruned.inputs == (1.5,)
     assert pruned.steps == (DAGStep("*", (0, 0)), DAGStep("+", (1, 0)))
     assert pruned.evaluate_float() == dag.evaluate_float() == 1.5 * 1.5 + 1.5
@@ -579,3 +654,244 @@ def test_the_readme_report_card_is_a_real_run() -> None:
         return kept
 
     assert steady(done.stdout.splitlines()) == steady(shown)
+
+
+# ---------------------------------------------------------------------------------------
+# what a student can act on
+
+
+#: what no row may show: Hypothesis's and gradstep's own internals
+INTERNALS = ("Flaky", "hypothesis", "Hypothesis", "core.py", "_worker.py", "gradstep/testing")
+
+
+def test_no_report_shows_tool_internals(reports: dict[str, EngineReport]) -> None:
+    for name, report in reports.items():
+        text = report.format() + json.dumps(report.to_dict())
+        shown = [word for word in INTERNALS if word in text]
+        assert not shown, f"{name} shows {shown}:\n{report}"
+
+
+def test_a_nondeterministic_engine_is_named_with_both_results_and_a_loop_that_shows_it(
+    reports: dict[str, EngineReport],
+) -> None:
+    row = reports["nondeterministic_walk"].row("nondeterminism")
+    assert row.status == "FAIL" and row.op == "backward"
+    assert row.detail.startswith("nondeterministic: c = a * b; d = c + a; out = d * c built 16")
+    assert "_prev is a set" in row.detail and "visited twice" in row.detail
+    finding = row.findings[0]
+    assert finding.expected != finding.got
+    done = subprocess.run(
+        [sys.executable, "-c", finding.code],
+        cwd=ENGINES,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    printed = {tuple(map(float, line.split())) for line in done.stdout.splitlines()}
+    assert len(printed) > 1, f"the loop printed one result only:\n{finding.code}"
+
+
+def test_the_dag_search_stops_at_its_deadline_with_the_smallest_failure_so_far() -> None:
+    """A search cut short by its time limit reports a failing DAG, never a 'flaky' test."""
+    sys.path.insert(0, str(ENGINES))
+    try:
+        from topo_revisits_shared import Value as Revisits  # type: ignore[import-not-found]
+    finally:
+        sys.path.remove(str(ENGINES))
+    from gradstep.testing.grader.checks import CheckSpec, Engine
+    from gradstep.testing.grader.graphs import check_dags
+
+    engine = Engine(Revisits, "from topo_revisits_shared import Value", {"add": "PASS"})
+    heard: list[dict[str, Any]] = []
+    spec = CheckSpec("dags", "random DAGs", "dags")
+    row = check_dags(engine, spec, ["add"], 10_000, 0.3, lambda data: heard.append(dict(data)))
+    assert row.status == "FAIL", row
+    assert "the smallest found before the time limit (0.3 s)" in row.detail
+    assert row.findings[0].code.startswith("from topo_revisits_shared import Value")
+    assert heard and "best" in heard[-1]  # sent as progress, for a worker killed mid-search
+    assert not any(word in row.detail for word in INTERNALS)
+
+
+# ---------------------------------------------------------------------------------------
+# a class at a time
+
+
+def _classroom(tmp_path: Path) -> Path:
+    """A folder of submissions: good, wrong tanh, misspelled __init__, a hang, a crash and a
+    flood at import, and a helper file that only imports the class (not a submission)."""
+    folder = tmp_path / "class"
+    good = (ENGINES / "good.py").read_text()
+    tanh = "lambda x, y: 1 - y * y"
+    assert tanh in good
+    for student, source in [
+        ("ada", good),
+        ("bo", good.replace(tanh, "lambda x, y: 1 - x * x")),  # tanh's derivative from x
+        ("cy", (ENGINES / "misspelled_init.py").read_text()),
+    ]:
+        (folder / student).mkdir(parents=True)
+        (folder / student / "engine.py").write_text(source)
+        (folder / student / "train.py").write_text("from engine import Value\n")
+    odd = {
+        "hangs": "while True:\n    pass\n\nclass Value:\n    pass\n",
+        "crashes": "import os\nos._exit(3)\n\nclass Value:\n    pass\n",
+        "floods": "import sys\nfor _ in range(20000):\n    print('x' * 500)\n"
+        "    print('y' * 500, file=sys.stderr)\n\n" + (ENGINES / "good.py").read_text(),
+    }
+    for student, source in odd.items():
+        (folder / student).mkdir()
+        (folder / student / "engine.py").write_text(source)
+    return folder
+
+
+def test_a_folder_is_graded_in_parallel_into_a_table_a_csv_and_a_page(tmp_path: Path) -> None:
+    folder = _classroom(tmp_path)
+    out = tmp_path / "report"
+    done = gradstep(
+        str(folder), "--class", "Value", "--jobs", "2", "--timeout", "3", "--examples", "10",
+        "--out", str(out),
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    names = ["ada/engine.py", "bo/engine.py", "crashes/engine.py", "cy/engine.py",
+             "floods/engine.py", "hangs/engine.py"]  # fmt: skip
+    table: dict[str, str] = {}
+    for line in done.stdout.splitlines()[1:]:
+        if not line.strip():
+            break
+        if line.startswith("   "):  # a wrapped line goes on with the entry above
+            table[list(table)[-1]] += " " + line.strip()
+        else:
+            table[line.split()[0]] = line
+    assert sorted(table) == names, done.stdout
+    assert table["ada/engine.py"].split()[1] == f"{len(plan()) - 3}/{len(plan()) - 3}"
+    assert table["bo/engine.py"].split()[-1] == "a.tanh()"
+    assert table["cy/engine.py"].endswith("it defines _init_: did you mean `__init__`?")
+    assert (
+        "the process importing crashes/engine.py died (exit status 3)" in table["crashes/engine.py"]
+    )
+    assert "did not finish within 9 s" in table["hangs/engine.py"]
+    assert table["floods/engine.py"].split()[1] == table["ada/engine.py"].split()[1]
+    assert "6 submissions: 2 pass, 1 fail, 3 could not be checked" in done.stdout
+    assert done.stderr.count("[") == 6  # one progress line per submission
+
+    import csv
+
+    with (out / "grades.csv").open(encoding="utf-8") as stream:
+        rows = list(csv.DictReader(stream))
+    assert [row["submission"] for row in rows] == names
+    assert rows[1]["tanh"] == "FAIL" and rows[1]["add"] == "PASS" and rows[1]["status"] == "fail"
+    assert rows[3]["status"] == "error" and "__init__" in rows[3]["error"]
+    assert set(rows[0]) >= {spec.id for spec in plan()}
+
+    page = (out / "grades.html").read_text(encoding="utf-8")
+    assert "<script" not in page and "http" not in page.replace("http-equiv", "")
+    assert page.count("<section") == 6
+    assert "print(a.grad)  # expected 0.7115777626, got 0.64" in page
+    assert "from engine import Value" in page
+
+
+def test_gradescope_results_json_with_weights(tmp_path: Path) -> None:
+    weights = tmp_path / "weights.json"
+    weights.write_text(json.dumps({"tanh": 3, "sigmoid": 0, "*": 1}))
+    results = tmp_path / "results" / "results.json"
+    done = gradstep(
+        str(ENGINES / "tanh_from_input.py"), "--examples", "5", "--max-depth", "300",
+        "--gradescope", str(results), "--weights", str(weights),
+    )  # fmt: skip
+    assert done.returncode == 1
+    data = json.loads(results.read_text())
+    tests = {t["name"]: t for t in data["tests"]}
+    assert len(data["tests"]) == len(plan())
+    assert tests["a.tanh()"]["score"] == 0 and tests["a.tanh()"]["max_score"] == 3
+    assert tests["a.tanh()"]["status"] == "failed"
+    assert "print(a.grad)  # expected 0.7115777626, got 0.64" in tests["a.tanh()"]["output"]
+    assert tests["a.sigmoid()"]["max_score"] == 0
+    assert tests["deepest chain"]["max_score"] == 0  # INFO rows are worth 0 unless weighted
+    judged = [t for t in data["tests"] if t["max_score"]]
+    assert data["score"] == sum(t["score"] for t in judged) == len(judged) - 1
+    assert data["output"].startswith(f"{data['score']:g} of {data['score'] + 3:g} points")
+
+    done = gradstep(str(ENGINES / "misspelled_init.py"), "--gradescope", str(results))
+    assert done.returncode == 2
+    data = json.loads(results.read_text())
+    assert data["score"] == 0 and "did you mean `__init__`?" in data["output"]
+    assert all(t["score"] == 0 for t in data["tests"]) and len(data["tests"]) == len(plan())
+
+    weights.write_text(json.dumps({"tanhh": 1}))
+    done = gradstep(
+        str(ENGINES / "good.py"), "--gradescope", str(results), "--weights", str(weights)
+    )
+    assert done.returncode == 2 and "names no check 'tanhh'" in done.stderr
+    done = gradstep(str(ENGINES / "good.py"), str(ENGINES / "tanh_from_input.py"),
+                    "--gradescope", str(results))  # fmt: skip
+    assert done.returncode == 2 and "--gradescope takes one engine" in done.stderr
+
+
+def test_find_submissions_takes_the_files_that_define_the_class(tmp_path: Path) -> None:
+    from gradstep.testing.grader import find_submissions
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "engine.py").write_text("class Value:\n    pass\n")
+    (tmp_path / "a" / "train.py").write_text("from engine import Value\n")
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "broken.py").write_text("class Value:\n    def f(self)\n")  # no parse
+    (tmp_path / "b" / "scalar.py").write_text("class Scalar:\n    pass\n")
+    (tmp_path / ".git").mkdir()
+    (tmp_path / ".git" / "x.py").write_text("class Value:\n    pass\n")
+    found = find_submissions([str(tmp_path)])
+    assert [s.name for s in found] == ["a/engine.py", "b/broken.py"]
+    assert found[0].target == f"{tmp_path / 'a' / 'engine.py'}:Value"
+    assert [s.name for s in find_submissions([str(tmp_path)], "Scalar")] == ["b/scalar.py"]
+    assert find_submissions(["x.py", "m.engine:V"], "Scalar")[0].target == "x.py:Scalar"
+    assert find_submissions(["x.py", "m.engine:V"], "Scalar")[1].target == "m.engine:V"
+    with pytest.raises(EngineTargetError, match=r"no \.py file in .* defines a class Tensor"):
+        find_submissions([str(tmp_path)], "Tensor")
+
+
+def test_a_budget_bounds_an_engine_whose_every_op_hangs(tmp_path: Path) -> None:
+    (tmp_path / "stuck.py").write_text(
+        "class Value:\n"
+        "    def __init__(self, data):\n        self.data, self.grad = data, 0.0\n"
+        "    def backward(self):\n        pass\n"
+        "    def __add__(self, other):\n        while True:\n            pass\n"
+    )
+    report = check_engine(str(tmp_path / "stuck.py:Value"), timeout=0.5, budget=3.0)
+    assert report.seconds < 8, report.format()
+    skipped = [r for r in report.rows if "took its whole budget of 3 s" in r.detail]
+    assert skipped and all(r.status == "SKIP" for r in skipped)
+    assert report.row("add").status == "FAIL" or report.row("add") in skipped
+
+
+def test_a_dag_search_killed_mid_way_reports_the_smallest_failure_it_sent() -> None:
+    from gradstep.testing.grader.checks import CheckSpec
+    from gradstep.testing.grader.runner import lost_row
+
+    spec = CheckSpec("dags", "random DAGs", "dags")
+    best = {"message": "out = a + a: ∂out/∂a expected 2, got 1", "expected": 2.0, "got": 1.0,
+            "code": "a = Value(0.0)\nout = a + a", "op": ""}  # fmt: skip
+    progress = [{"best": best, "op": "backward", "first": 3}]
+    row = lost_row(spec, "did not finish within 60 s; an infinite loop?", progress)
+    assert row.status == "FAIL" and row.op == "backward"
+    assert row.detail == (
+        "failing DAG found at example 3; the search did not answer while shrinking it (a slow "
+        "or stuck backward()?), the smallest so far: out = a + a: ∂out/∂a expected 2, got 1"
+    )
+    assert row.findings[0].code.endswith("out = a + a")
+    nothing = lost_row(spec, "did not finish within 60 s; an infinite loop?", [])
+    assert nothing.detail == (
+        "did not finish within 60 s: one random DAG took that long in your code (the search "
+        "itself stops at half that time)"
+    )
+
+
+@pytest.mark.skipif(os.name != "posix", reason="the memory cap is RLIMIT_AS (POSIX)")
+def test_a_memory_cap_turns_a_runaway_allocation_into_a_memory_error(tmp_path: Path) -> None:
+    good = (ENGINES / "good.py").read_text()
+    head = "    def tanh(self):\n"
+    assert head in good
+    (tmp_path / "hog.py").write_text(good.replace(head, head + "        bytearray(1536 * 2**20)\n"))
+    report = check_engine(str(tmp_path / "hog.py"), ops=["+", "tanh"], examples=0, max_depth=200,
+                          memory_mb=1024)  # fmt: skip
+    assert [row.id for row in report.failed] == ["tanh"], report.format()
+    assert "raised MemoryError (hog.py, line" in report.row("tanh").detail
+    with pytest.raises(ValueError, match="memory_mb ≥ 256"):
+        check_engine(str(tmp_path / "hog.py"), memory_mb=100)

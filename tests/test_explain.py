@@ -204,7 +204,7 @@ def test_a_leaf_root_has_no_steps_and_no_frames(tmp_path: Path) -> None:
     x = Value(5.0, label="x")
     wt = walkthrough(x)
     assert wt.backward == [] and x.grad == 1.0
-    assert wt.frames() == []
+    assert wt.write_frames(tmp_path / "frames") == []
     assert "(no edges: the root is an input)" in wt.format_text()
     page = wt.write_html(tmp_path / "empty.html").read_text(encoding="utf-8")
     assert "no backward steps: the root is an input" in page
@@ -378,27 +378,6 @@ def check_walkthrough(root: Value) -> None:
 # ---------------------------------------------------------------------------- frames
 
 
-def test_frames_one_per_step_with_the_current_edge_highlighted() -> None:
-    f, _ = build_neuron()
-    wt = walkthrough(f)
-    frames = wt.frames()
-    assert len(frames) == len(wt.backward) == 9
-    for frame, r in zip(frames, wt.backward, strict=True):
-        source = frame.source
-        assert source.count("penwidth=3") == 1  # exactly one edge in red
-        assert f"step {r.step}/9" in source
-        # the receiving child shows ∂L/∂child so far
-        assert f"{{ {r.child} | data" in source
-        child_line = next(ln for ln in source.splitlines() if f"{{ {r.child} | data" in ln)
-        assert f"grad {float(r.child_grad):.4g}" in child_line
-        assert "penwidth=2.5" in child_line
-    # before its edge, x0's grad still shows 0 in the drawings
-    first = frames[0].source
-    assert next(ln for ln in first.splitlines() if "{ x0 |" in ln).count("grad 0 ") == 1
-    with pytest.raises(ValueError, match="more than max_frames=5"):
-        wt.frames(max_frames=5)
-
-
 def test_write_frames_numbered_svgs(tmp_path: Path) -> None:
     _, L = abc()
     wt = walkthrough(L)
@@ -437,7 +416,7 @@ def test_expression_constants_are_named_by_their_literal_and_are_not_inputs() ->
     assert [v.data for v in wt.constants()] == [2.0, 2.0]
     text = wt.format_text()
     section = text.split("gradients of the inputs", 1)[1]
-    assert "∂L/∂2" not in section and "#" not in text
+    assert "∂L/∂(2)" not in section and "#" not in text
     assert "∂L/∂x = ∂L/∂n1·∂n1/∂x = 1 × 2 = 2" in section
     assert "∂L/∂y = ∂L/∂n2·∂n2/∂y = 1 × 2 = 2" in section
     assert "constants (not inputs): 2, 2" in text
@@ -451,7 +430,7 @@ def test_expression_constants_are_named_by_their_literal_and_are_not_inputs() ->
     assert wt.gradient_terms(second).total == 2.0 and len(wt.gradient_terms(second).terms) == 1
     assert [g["name"] for g in wt.to_records("gradients")] == ["x", "y"]
     markdown = wt.format_markdown()
-    assert "- ∂L/∂2" not in markdown and "constants (not inputs): 2, 2" in markdown
+    assert "- ∂L/∂(2)" not in markdown and "constants (not inputs): 2, 2" in markdown
 
 
 def test_wrapped_python_numbers_are_constants_named_by_value() -> None:
@@ -462,7 +441,7 @@ def test_wrapped_python_numbers_are_constants_named_by_value() -> None:
     assert [r.expression for r in wt.forward if r.op][:2] == ["x * 0.5", "x * 0.5"]
     assert wt.inputs() == [x]
     assert "∂L/∂x = ∂L/∂n2·∂n2/∂x + ∂L/∂n1·∂n1/∂x = 1 × 0.5 + 1 × 0.5 = 1" in str(wt)
-    assert "∂L/∂0.5" not in str(wt).split("gradients of the inputs", 1)[1]
+    assert "∂L/∂(0.5)" not in str(wt).split("gradients of the inputs", 1)[1]
 
 
 def test_a_users_unlabelled_value_is_an_input_a_wrapped_number_a_constant() -> None:
@@ -476,7 +455,7 @@ def test_a_users_unlabelled_value_is_an_input_a_wrapped_number_a_constant() -> N
     (constant,) = wt.constants()
     assert constant is out._prev[1] and constant.data == 2.0 and constant is not w
     assert [wt.name_of(v) for v in (w, x, constant)] == ["2#2", "x", "2"]
-    assert "∂L/∂2#2 = ∂L/∂n1·∂n1/∂2#2 = 1 × 3 = 3" in str(wt)
+    assert "∂L/∂(2#2) = ∂L/∂n1·∂n1/∂(2#2) = 1 × 3 = 3" in str(wt)
     assert "constants (not inputs): 2" in str(wt)
 
 
@@ -486,7 +465,7 @@ def test_unlabelled_leaves_of_an_unlabelled_graph_are_inputs_named_by_value() ->
     wt = walkthrough(out)
     assert [r.name for r in wt.forward] == ["2", "-3", "n1", "2#2", "n2"]
     assert wt.inputs() == [a, b, c] and wt.constants() == []
-    assert "∂L/∂-3 = ∂L/∂n1·∂n1/∂-3 = 1 × 2 = 2" in str(wt)
+    assert "∂L/∂(-3) = ∂L/∂n1·∂n1/∂(-3) = 1 × 2 = 2" in str(wt)
     assert "constants" not in str(wt)
 
 
@@ -536,6 +515,47 @@ def test_local_formula_wraps_names_that_are_not_plain() -> None:
     z = Value(1.0, label="-z")
     out = z.tanh()
     wt = walkthrough(out)
-    assert wt.backward[0].formula == "∂n1/∂-z = 1 − n1²"
+    assert wt.backward[0].formula == "∂n1/∂(-z) = 1 − n1²"
     y = z * Value(2.0, label="w")
     assert walkthrough(y).backward[1].formula == "∂n1/∂w = (-z)"
+    # a number as a child stands in parentheses too: never ∂d/∂1
+    x = Value(3.0, label="x")
+    d = 1 + x
+    d.label = "d"
+    assert walkthrough(d).backward[0].formula == "∂d/∂(1) = 1"
+
+
+def test_anomaly_messages_name_a_models_values_as_the_walk_through_does() -> None:
+    from gradstep import AnomalyError, detect_anomaly
+    from gradstep.nn import MLP
+
+    model = MLP(1, [1], seed=0)
+    model.layers[0].neurons[0].w[0].data = 1e300
+    with detect_anomaly(), pytest.raises(AnomalyError) as forward:
+        model([1e10])
+    assert str(forward.value).startswith("forward: layer0.neuron0.w0 * x0 = inf is not finite")
+    model.layers[0].neurons[0].w[0].data = 1e-5
+    with detect_anomaly():
+        loss = model.output([1e10]) * 1e299  # 1e304: finite; x0 × 1e299 in backward: inf
+        with pytest.raises(AnomalyError) as backward:
+            loss.backward()
+    message = str(backward.value)
+    assert message.startswith(
+        "backward: at layer0.neuron0.w0x0 = layer0.neuron0.w0 * x0 (op *), "
+        "local ∂layer0.neuron0.w0x0/∂layer0.neuron0.w0 = x0 = 10000000000.0"
+    ), message
+
+
+def test_the_stepping_page_of_the_docs_prints_what_it_says(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """docs/stepping.md's Python blocks, run in order in an empty folder: each `# prints`
+    comment, in turn, is a line they print."""
+    doc = Path(__file__).resolve().parent.parent / "docs" / "stepping.md"
+    blocks = re.findall(r"```python\n(.*?)```", doc.read_text(encoding="utf-8"), re.S)
+    expected = [m for b in blocks for m in re.findall(r"# prints (.*)$", b, re.M)]
+    monkeypatch.chdir(tmp_path)
+    namespace: dict[str, object] = {}
+    for block in blocks:
+        exec(compile(block, str(doc), "exec"), namespace)
+    assert capsys.readouterr().out.splitlines() == expected

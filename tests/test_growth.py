@@ -25,9 +25,10 @@ from gradstep.cli import main
 from gradstep.expr import MAX_TERMS, parse
 from gradstep.nn import MLP
 from gradstep.viz.drawing import draw_dot, forward_order
-from gradstep.viz.explain import _lookup_keys, walkthrough
+from gradstep.viz.explain import walkthrough
 from gradstep.viz.naming import constants as _constants
 from gradstep.viz.naming import node_names
+from gradstep.viz.records import lookup_keys
 
 # slow: each test times work at several sizes (make test-all runs them)
 pytestmark = pytest.mark.slow
@@ -125,7 +126,7 @@ def test_naming_repeated_constants_and_labels_grows_linearly() -> None:
 
         def naming(nodes: list[Value]) -> Callable[[], object]:
             constants = _constants(nodes)
-            return lambda: _lookup_keys(nodes, node_names(nodes, constants))
+            return lambda: lookup_keys(nodes, node_names(nodes, constants))
 
         assert_linear(f"naming {make.__name__}", naming(graphs[0]), naming(graphs[1]))
 
@@ -195,13 +196,13 @@ def labelled_graphs(draw: st.DrawFn) -> Value:
 
 @settings(max_examples=300, deadline=None)
 @given(root=labelled_graphs())
-def test_names_and_lookup_keys_are_unchanged_by_the_linear_rewrite(root: Value) -> None:
+def test_names_andlookup_keys_are_unchanged_by_the_linear_rewrite(root: Value) -> None:
     nodes = forward_order(root)
     constants = _constants(nodes)
     names = node_names(nodes, constants)
     assert names == _reference_names(nodes, constants)
-    assert _lookup_keys(nodes, names) == _reference_keys(nodes, names)
-    assert len(set(_lookup_keys(nodes, names).values())) == len(nodes)
+    assert lookup_keys(nodes, names) == _reference_keys(nodes, names)
+    assert len(set(lookup_keys(nodes, names).values())) == len(nodes)
 
 
 # ---------------------------------------------------------------------------------------

@@ -53,7 +53,7 @@ def test_the_page_draws_the_graph_once_and_keeps_every_step_as_data(tmp_path: Pa
         assert f'id="gs-g{i}"' in page and f'id="gs-v{i}"' in page
     # step 4: the exp gate, its local derivative as a formula with its number
     four = data["steps"][3]["lines"]
-    assert four[1] == "local gradient   ∂e/∂-z = e = 0.3679"
+    assert four[1] == "local gradient   ∂e/∂(-z) = e = 0.3679"
     assert four[2] == "upstream gradient   δe = ∂L/∂e = -0.5344"
     assert four[3] == "product = local × upstream = 0.3679 × (-0.5344) = -0.1966"
     # a value's last contribution completes it: its sum over parents
@@ -201,3 +201,184 @@ def test_the_engine_does_not_import_viz() -> None:
     code = "import sys, gradstep.engine; print('gradstep.viz.drawing' in sys.modules)"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False"
+
+
+# ---------------------------------------------------------------------------- nn graphs
+
+
+def nn_graphs() -> list[tuple[str, Value]]:
+    """A neuron, MLP(2, [3, 1]) and MLP(2, [4, 4, 1]) with a squared-error loss, seeded."""
+    from gradstep.nn import MLP, Neuron
+
+    neuron = Neuron(2, activation="tanh", seed=3)([0.5, -1.5])
+    small = MLP(2, [3, 1], seed=1)
+    large = MLP(2, [4, 4, 1], seed=2, activation="tanh")
+    return [
+        ("Neuron(2)", neuron),
+        ("MLP(2, [3, 1])", (small.output([0.5, -1.0]) - 1.0) ** 2),
+        ("MLP(2, [4, 4, 1])", (large.output([0.3, 0.7]) - 1.0) ** 2),
+    ]
+
+
+def shown_grads(svg: str, prefix: str = "gs-") -> dict[int, str]:
+    """value index → the grad text a drawing shows for it, read from the SVG by id."""
+    return {int(i): t for i, t in re.findall(rf'id="{prefix}g(\d+)">([^<]*)<', svg)}
+
+
+def grad_text(x: float) -> str:
+    return f"grad {float(f'{x:.4g}'):g}"
+
+
+@pytest.mark.parametrize("which", range(3), ids=["neuron", "mlp-3-1", "mlp-4-4-1"])
+def test_nn_frames_and_pages_show_the_records_gradients_on_the_right_nodes(
+    which: int, tmp_path: Path
+) -> None:
+    name, root = nn_graphs()[which]
+    wt = walkthrough(root)
+    index = {v: i for i, v in enumerate(wt.nodes)}
+    expected = {i: wt.initial[v] for i, v in enumerate(wt.nodes)}  # the records, step by step
+    paths = wt.write_frames(tmp_path / "frames", max_frames=500)
+    assert len(paths) == len(wt.backward)
+    page = wt.write_html(tmp_path / "page.html", view="edges")
+    data = page_data(page.read_text(encoding="utf-8"))
+    assert shown_grads(page.read_text(encoding="utf-8")) == {
+        i: grad_text(g) for i, g in expected.items()
+    }, f"{name}: the page's drawing before step 1"
+    assert [n["g"] for n in data["nodes"]] == [grad_text(expected[i]) for i in expected]
+    for path, r, (node, k), step in zip(paths, wt.backward, wt.edges, data["steps"], strict=True):
+        expected[index[node._prev[k]]] = r.child_grad
+        want = {i: grad_text(g) for i, g in expected.items()}
+        got = shown_grads(path.read_text(encoding="utf-8"))
+        wrong = {i: (want[i], got.get(i)) for i in want if got.get(i) != want[i]}
+        assert not wrong, f"{name}, frame {r.step}: value → (expected, shown): {wrong}"
+        assert (step["c"], step["g"]) == (index[node._prev[k]], grad_text(r.child_grad))
+    # the neuron view: each neuron's edges at once; every value ends at the engine's grad
+    neurons = wt.neurons()
+    assert neurons and all(n.scope for n in neurons)
+    assert sorted(s for n in neurons for s in n.steps) == sorted(
+        r.step for r, (node, _) in zip(wt.backward, wt.edges, strict=True) if node._scope
+    )
+    running = {i: wt.initial[v] for i, v in enumerate(wt.nodes)}
+    for unit in data["units"]:
+        steps = [unit] if unit > 0 else data["neurons"][-unit - 1]["steps"]
+        for s in steps:
+            r = wt.backward[s - 1]
+            c = data["steps"][s - 1]["c"]
+            running[c] = running[c] + r.product
+            assert data["steps"][s - 1]["gn"] == grad_text(running[c]), f"{name}, step {s}"
+    assert all(grad_text(running[index[v]]) == grad_text(v.grad) for v in wt.nodes)
+
+
+def test_a_model_is_named_as_its_parameters_are() -> None:
+    from gradstep.nn import MLP
+
+    model = MLP(2, [3, 1], seed=1)
+    loss = (model.output([0.5, -1.0]) - 1.0) ** 2
+    wt = walkthrough(loss)
+    names = set(wt.names.values())
+    assert {name for name, _ in model.named_parameters()} <= names
+    for part in ("w0x0", "sum1", "z", "a"):
+        assert f"layer0.neuron1.{part}" in names
+    assert "layer1.neuron0.z" in names  # the linear output neuron: z is its output
+    assert not any(re.fullmatch(r"n\d+|.*#\d+", n) for n in names - {"L", "n1"}), names
+    assert wt.title() == "backward pass of L = (layer1.neuron0.z - 1)**2"
+    assert wt.short_names[wt.value_of("layer0.neuron1.w0")] == "l0n1.w0"
+    assert walkthrough(loss, name="loss").title().startswith("backward pass of loss = ")
+    with pytest.raises(ValueError, match="already the name of another value"):
+        walkthrough(loss, name="x0")
+    # the drawing uses the short names, inside clusters named in full
+    svg = wt.draw()
+    assert ">l0n1.w0<" in svg and ">layer0.neuron1<" in svg
+    # a plain expression keeps its names
+    x = Value(2.0, label="x")
+    assert walkthrough(x * x + 1).title() == "backward pass of n2 = (x * x) + 1"
+
+
+def test_the_page_reveals_answers_as_you_go_by_default(tmp_path: Path) -> None:
+    f, _ = build_neuron()
+    wt = walkthrough(f)
+    page = wt.to_html()
+    assert page_data(page)["reveal"] == "step"
+    assert page.count('class="num gs-ans"') == 4 * len(wt.backward)  # blanked by the script
+    assert page_data(wt.to_html(reveal="all"))["reveal"] == "all"
+    with pytest.raises(ValueError, match="reveal must be one of step, all"):
+        wt.to_html(reveal="some")
+    with pytest.raises(ValueError, match="view must be one of auto, edges, neurons, layers"):
+        wt.to_html(view="trees")
+    assert page_data(wt.to_html(view="layers"))["view"] == "edges"  # no layers: the edges
+
+
+def test_a_model_page_steps_neuron_by_neuron(tmp_path: Path) -> None:
+    from gradstep.nn import MLP
+
+    model = MLP(2, [4, 4, 1], seed=2)
+    wt = walkthrough((model.output([0.3, 0.7]) - 1.0) ** 2)
+    page = wt.to_html()
+    data = page_data(page)
+    assert data["view"] == "neurons"
+    assert len(data["neurons"]) == 9
+    for neuron in data["neurons"]:
+        assert f'id="gs-{neuron["cluster"]}"' in page  # its box in the drawing, by id
+    first = data["neurons"][0]
+    assert first["scope"] == "layer2.neuron0"
+    assert first["lines"][1].startswith("receives   ∂L/∂layer2.neuron0.z = ")
+    assert "∂L/∂layer1.neuron3.a += " in first["lines"][2]
+    assert "∂L/∂layer2.neuron0.w3 = " in first["lines"][3]
+    # units cover every step once, in an order the pass allows
+    covered = [
+        s for u in data["units"] for s in ([u] if u > 0 else data["neurons"][-u - 1]["steps"])
+    ]
+    assert sorted(covered) == list(range(1, len(wt.backward) + 1))
+    assert page_data(wt.to_html(view="edges"))["view"] == "edges"
+    # layer by layer: each layer's neurons one after another, three layers
+    layered = page_data(wt.to_html(view="layers"))
+    assert layered["view"] == "layers" and len(layered["layers"]) == 3
+    assert [u for u in layered["layerUnits"] if u < 0] == [-1, -2, -3]
+    assert layered["layers"][1]["lines"][0].startswith("layer layer1: 4 neurons, ")
+    # an expression has no neurons: the edge view, and the buttons stay hidden
+    f, _ = build_neuron()
+    plain = walkthrough(f).to_html()
+    assert page_data(plain)["view"] == "edges" and page_data(plain)["neurons"] == []
+
+
+def test_without_its_script_the_block_is_a_readable_static_copy() -> None:
+    f, _ = build_neuron()
+    block = walkthrough(f)._repr_html_()
+    assert 'data-static="1"' in block
+    assert "run this cell" in block
+    assert block.count("<svg") == 1 and block.count("<table") == 2
+    # the script makes the controls (no dead buttons without it), from its data
+    markup = re.sub(r"<script.*?</script>", "", block, flags=re.S)
+    assert "<button" not in markup and "<button" in page_data(block)["controls"]
+    # the drawing again as an image, for hosts that drop inline SVG from untrusted output
+    assert block.count('class="gs-static-img"') == 1
+    assert 'src="data:image/svg+xml;base64,' in block
+
+
+def test_the_moons_step_demo_walks_one_point_neuron_by_neuron(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from gradstep.demos import moons_step
+
+    assert moons_step.main(["--out", str(tmp_path), "--point", "3"]) == 0
+    out = capsys.readouterr().out
+    _, loss, _, _ = moons_step.one_point(3, 1)
+    wt = walkthrough(loss, name="loss")
+    assert f"{len(wt.backward)} backward steps in 9 neurons:" in out
+    first = wt.neurons()[0]
+    assert first.scope == "layer2.neuron0" and f"  {first.scope}: ∂L/∂z = " in out
+    page = (tmp_path / "moons_step.html").read_text(encoding="utf-8")
+    data = page_data(page)
+    assert data["view"] == "neurons" and len(data["neurons"]) == 9
+    assert "backward pass of loss = " in page
+    assert (tmp_path / "moons_step_worksheet.html").exists()
+
+
+def test_the_command_writes_a_page_that_reveals_as_you_go_or_all(tmp_path: Path) -> None:
+    from gradstep.cli import main
+
+    for reveal in ("step", "all"):
+        page = tmp_path / f"{reveal}.html"
+        args = ["explain", "w*x + b", "w=2", "x=3", "b=1", "--html", str(page)]
+        assert main([*args, "--reveal", reveal] if reveal == "all" else args) == 0
+        assert page_data(page.read_text(encoding="utf-8"))["reveal"] == reveal

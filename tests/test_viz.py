@@ -420,3 +420,13 @@ def test_user_labels_win_and_the_shared_rule_fills_the_rest() -> None:
     assert drawn_names(draw_dot(y).source) == ["x", "n1", "y"]
     explicit = drawn_names(draw_dot(y, names={x: "input"}).source)
     assert explicit == ["input", "n1", "y"]  # names= overrides some, the rule names the rest
+
+
+def test_a_model_is_drawn_with_short_names_in_clusters_named_in_full() -> None:
+    from gradstep.nn import MLP
+
+    out = MLP(2, [2, 1], seed=0).output([0.5, -1.0])
+    source = draw_dot(out).source
+    for name in ("l0n0.w0", "l0n1.b", "l0n1.w1x1", "l0n1.sum1", "l0n1.z", "l0n1.a", "l1n0.z"):
+        assert f"{{ {name} | data" in source, name
+    assert 'id="c_layer0.neuron1" label="layer0.neuron1"' in source

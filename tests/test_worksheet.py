@@ -136,3 +136,24 @@ def test_the_command_writes_worksheets(tmp_path: Path) -> None:
     )
     unknown = run("--worksheet", "s.md", "--blank", "local,everything")
     assert unknown.returncode == 2 and "cannot leave 'everything' blank" in unknown.stderr
+
+
+@needs_dot
+def test_a_models_worksheet_names_its_values_as_the_model_does(tmp_path: Path) -> None:
+    from gradstep.nn import MLP
+
+    model = MLP(2, [2, 1], seed=4)
+    loss = (model.output([1.0, -2.0]) - 0.5) ** 2
+    wt = walkthrough(loss, name="loss")
+    sheet, picture = wt.write_worksheet(tmp_path / "mlp.md", blank="product,grad")
+    text = sheet.read_text(encoding="utf-8")
+    assert text.startswith("# Worksheet: backward pass of loss = (layer1.neuron0.z - 0.5)\\*\\*2")
+    rows = backward_rows(split_key(text)[0])
+    assert len(rows) == len(wt.backward)
+    for row, r in zip(rows, wt.backward, strict=True):  # names in full; product and so far blank
+        assert row[1].replace("\\", "") == r.node and row[3].replace("\\", "") == r.child
+        assert row[7] == row[8] == BLANK
+    for name, _ in model.named_parameters():
+        assert f"- ∂L/∂{name} = {BLANK}" in text  # the inputs' gradients, blank
+    svg = picture.read_text(encoding="utf-8")
+    assert ">l0n1.w0<" in svg and ">layer0.neuron1<" in svg  # short names, clusters in full

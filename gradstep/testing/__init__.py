@@ -5,15 +5,9 @@ differences, for every input and every interior node's local derivatives
 (`gradstep.testing.gradcheck`).  The strategies (`finite_floats`, `values`,
 `expression_dags`) need Hypothesis and live in `gradstep.testing.strategies`.
 `check_engine` and `engine_suite` check someone else's micrograd-style `Value` class
-(`gradstep.testing.engines`; ``gradstep test-engine`` on the command line).
+(`gradstep.testing.grader`; ``gradstep test-engine`` on the command line).
 """
 
-from gradstep.testing.engines import (
-    EngineReport,
-    EngineTargetError,
-    check_engine,
-    engine_suite,
-)
 from gradstep.testing.gradcheck import (
     BUILTIN_REAPPLY,
     GradcheckError,
@@ -22,6 +16,12 @@ from gradstep.testing.gradcheck import (
     LocalCheck,
     Reapply,
     gradcheck,
+)
+from gradstep.testing.grader import (
+    EngineReport,
+    EngineTargetError,
+    check_engine,
+    engine_suite,
 )
 from gradstep.testing.strategies import (
     BINARY_FORMS,

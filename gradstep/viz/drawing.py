@@ -10,8 +10,8 @@ from pathlib import Path
 
 import graphviz
 
-from gradstep.engine import Value, topological_order
-from gradstep.viz.naming import node_names
+from gradstep.engine import Value
+from gradstep.viz.naming import GraphTooLargeError, format_number, forward_order, node_names
 
 __all__ = [
     "draw_dot",
@@ -26,6 +26,14 @@ __all__ = [
     "notebook_bundle",
     "QUICK_LAYOUT_ABOVE",
     "layout_work",
+    "cluster_id",
+    "escape_record",
+    "HIGHLIGHT",
+    "HIGHLIGHT_FILL",
+    "UPSTREAM",
+    "UPSTREAM_FILL",
+    "DONE",
+    "PENDING",
 ]
 
 #: file suffixes `render` understands: images via Graphviz ``dot``, or the DOT source itself
@@ -43,14 +51,18 @@ _INSTALL_HINT = (
 QUICK_LAYOUT_ABOVE = 2000
 #: fewer network-simplex iterations (nslimit: ×nodes) and crossing-minimisation passes
 _QUICK_LAYOUT = {"nslimit": "1", "nslimit1": "1", "mclimit": "0.01"}
-_HIGHLIGHT = "#d62728"  # the border / edge colour of highlighted values and edges
-_HIGHLIGHT_FILL = "#fff2a8"  # the fill of highlighted values when not colouring by grad
+#: the border / edge colour of highlighted values and edges (a step's edge and child)
+HIGHLIGHT = "#d62728"
+#: the fill of highlighted values when not colouring by grad
+HIGHLIGHT_FILL = "#fff2a8"
+#: the node whose upstream gradient flows down a step's edge, and its fill
+UPSTREAM = "#ff7f0e"
+UPSTREAM_FILL = "#ffe6cc"
+#: a grad that has received all its contributions; one that has received none yet
+DONE = "#2ca02c"
+PENDING = "#9a9a9a"
 _POSITIVE = (214, 39, 40)  # ∂L/∂v > 0: red
 _NEGATIVE = (31, 119, 180)  # ∂L/∂v < 0: blue
-
-
-class GraphTooLargeError(ValueError):
-    """The graph has more values than ``max_nodes``: the drawing would be unreadable."""
 
 
 class GraphvizNotFoundError(graphviz.ExecutableNotFound):  # type: ignore[misc]
@@ -58,37 +70,6 @@ class GraphvizNotFoundError(graphviz.ExecutableNotFound):  # type: ignore[misc]
 
     def __init__(self, message: str) -> None:
         RuntimeError.__init__(self, message)
-
-
-def format_number(x: float, digits: int = 4) -> str:
-    """``x`` to ``digits`` significant digits, no trailing ``.0``, no ``-0``: 0.19661 → 0.1966."""
-    if digits < 1:
-        raise ValueError(f"digits must be at least 1, got {digits!r}")
-    if math.isnan(x):
-        return "nan"
-    if math.isinf(x):
-        return "inf" if x > 0 else "-inf"
-    text = f"{x:.{digits}g}"
-    return "0" if text in ("-0", "0") else text
-
-
-def forward_order(root: Value, max_nodes: int | None = None) -> list[Value]:
-    """Every value of ``root``'s graph, children before parents (the order a student writes them).
-
-    The engine's walk (`gradstep.engine.topological_order`, reversed).  With ``max_nodes``,
-    raise `GraphTooLargeError` if the graph holds more values than that.
-    """
-    if not isinstance(root, Value):
-        raise TypeError(f"expected a gradstep Value as the root, got {type(root).__name__}")
-    order = topological_order(root)
-    order.reverse()
-    if max_nodes is not None and len(order) > max_nodes:
-        raise GraphTooLargeError(
-            f"the graph has more than max_nodes={max_nodes} values, too many to draw "
-            "legibly; draw a smaller model (fewer layers or neurons, one sample instead "
-            f"of a batch) or pass a larger limit, e.g. max_nodes={max_nodes * 4}"
-        )
-    return order
 
 
 def layout_work(nodes: list[Value]) -> int:
@@ -111,7 +92,7 @@ def layout_work(nodes: list[Value]) -> int:
     return work
 
 
-def _escape_record(text: str) -> str:
+def escape_record(text: str) -> str:
     """Escape what a Graphviz record label treats as structure: { } | < > \\ and quotes."""
     out = []
     for ch in text.replace("\r", " ").replace("\n", " "):
@@ -142,6 +123,11 @@ def _grad_scale(grads: Iterable[float]) -> float:
     if largest == 0.0 and any(math.isinf(g) for g in grads):
         return math.inf
     return largest
+
+
+def cluster_id(scope: str) -> str:
+    """The SVG id of the cluster drawn around a scope's values: ``c_layer0.neuron1``."""
+    return "c_" + "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in scope)
 
 
 def _scope_prefixes(scope: str) -> list[str]:
@@ -176,6 +162,7 @@ def draw_dot(
     title: str | None = None,
     digits: int = 4,
     tooltips: bool = True,
+    stacked: bool = False,
 ) -> graphviz.Digraph:
     """Draw ``root``'s graph: a record ``label | data | grad`` per value, a small node per op.
 
@@ -197,13 +184,16 @@ def draw_dot(
         clusters: group values by their ``_scope`` (set by `gradstep.nn`, e.g.
             ``"layer0.neuron3"``) in nested Graphviz clusters ``layer0`` ⊃ ``layer0.neuron3``.
         names: the text shown for some or all values; the others are called what the
-            walk-through's tables call them (`gradstep.viz.naming.node_names`: labels, values
-            for unlabelled leaves, ``n1``, ``n2``, … for unlabelled op outputs).
+            walk-through's tables call them (`gradstep.viz.naming.node_names`: labels, a
+            model's names in their short form ``l0n1.w0``, values for unlabelled leaves,
+            ``n1``, ``n2``, … for unlabelled op outputs).
         highlight_edges: edges to draw in red, as ``(node, child)`` or ``(node, child_index)``.
         grads: gradients to show instead of each value's ``grad`` (e.g. mid-backward).
         title: a caption drawn under the graph.
         digits: significant digits of data and grad.
         tooltips: give each value a hover text with its full-precision data and grad.
+        stacked: a record's fields one above the other (name, data, grad) and ranks closer
+            together: a drawing about half as wide along ``LR``, for pages that must fit.
     """
     if rankdir not in _RANKDIRS:
         raise ValueError(f"rankdir must be one of {', '.join(_RANKDIRS)}, got {rankdir!r}")
@@ -211,7 +201,7 @@ def draw_dot(
         raise ValueError(f"max_nodes must be a positive integer, got {max_nodes!r}")
     nodes = forward_order(root, max_nodes=max_nodes)
     index = {v: i for i, v in enumerate(nodes)}
-    shown = node_names(nodes)
+    shown = node_names(nodes, short=True)
     if names is not None:
         shown.update(names)
 
@@ -234,6 +224,9 @@ def draw_dot(
         dot.attr(label=caption, labelloc="b", fontname="Helvetica", fontsize="12")
     dot.attr("node", fontname="Helvetica", fontsize="11")
     horizontal = rankdir in ("LR", "RL")  # records lay out fields across the rank direction
+    if stacked:
+        horizontal = not horizontal
+        dot.attr(ranksep="0.22", nodesep="0.12")
 
     groups: dict[str, graphviz.Digraph] = {}
     order_of_groups: list[str] = []
@@ -251,6 +244,7 @@ def draw_dot(
                 groups[prefix] = graphviz.Digraph(
                     name=f"cluster_{prefix}",
                     graph_attr={
+                        "id": cluster_id(prefix),
                         "label": prefix.replace("\\", "\\\\"),
                         "style": "rounded,dashed",
                         "color": "#888888",
@@ -264,7 +258,7 @@ def draw_dot(
     for i, v in enumerate(nodes):
         vid = f"v{i}"
         name = shown[v]
-        fields = [_escape_record(name), f"data {format_number(v.data, digits)}"]
+        fields = [escape_record(name), f"data {format_number(v.data, digits)}"]
         if show_grad:
             fields.append(f"grad {format_number(grad_of(v), digits)}")
         body = " | ".join(fields)
@@ -280,9 +274,9 @@ def draw_dot(
         if color_by_grad:
             attrs.update(style="filled", fillcolor=_grad_colour(grad_of(v), scale))
         if v in marked:
-            attrs.update(color=_HIGHLIGHT, penwidth="2.5")
+            attrs.update(color=HIGHLIGHT, penwidth="2.5")
             if not color_by_grad:
-                attrs.update(style="filled", fillcolor=_HIGHLIGHT_FILL)
+                attrs.update(style="filled", fillcolor=HIGHLIGHT_FILL)
         target = group_for(v)
         target.node(vid, **attrs)
         if v._prev:
@@ -293,7 +287,7 @@ def draw_dot(
                 "margin": "0.02,0.02",
             }
             if i in marked_ops:
-                op_attrs.update(color=_HIGHLIGHT, penwidth="2.5", fontcolor=_HIGHLIGHT)
+                op_attrs.update(color=HIGHLIGHT, penwidth="2.5", fontcolor=HIGHLIGHT)
             target.node(f"{vid}_op", **op_attrs)
 
     # nest clusters: fill the deepest first, then add each to its parent (first-seen order)
@@ -305,7 +299,7 @@ def draw_dot(
         for k, child in enumerate(v._prev):
             attrs = {"id": f"e{i}_{k}"}
             if (i, index[child], None) in edge_marks or (i, None, k) in edge_marks:
-                attrs.update(color=_HIGHLIGHT, penwidth="3")
+                attrs.update(color=HIGHLIGHT, penwidth="3")
             dot.edge(f"v{index[child]}", f"v{i}_op", **attrs)
         if v._prev:
             dot.edge(f"v{i}_op", f"v{i}", id=f"e{i}")

@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import html
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING
 
-from gradstep.viz.drawing import format_number
-from gradstep.viz.explain import _BACKWARD_HEADERS, _BACKWARD_NUMERIC
-
-if TYPE_CHECKING:
-    from gradstep.viz.explain import Walkthrough
+from gradstep.viz.naming import format_number, in_formula
+from gradstep.viz.records import (
+    BACKWARD_HEADERS,
+    BACKWARD_NUMERIC,
+    FORWARD_HEADERS,
+    FORWARD_NUMERIC,
+    WalkRecords,
+    md_cell,
+    md_table,
+)
 
 __all__ = ["BLANKABLE", "parse_blank", "worksheet_markdown", "worksheet_html"]
 
@@ -22,7 +26,9 @@ __all__ = ["BLANKABLE", "parse_blank", "worksheet_markdown", "worksheet_html"]
 #: inputs' gradients)
 BLANKABLE = ("local", "upstream", "product", "grad")
 _COLUMN = {"local": 5, "upstream": 6, "product": 7, "grad": 8}  # in the backward table
-_BLANK_MD = "______"
+_BLANK_CELL = "\\_\\_\\_\\_\\_\\_"  # a Markdown blank: ______ written so it is not emphasis
+_CODE_FORWARD = frozenset({3})  # the expression column, as code
+_CODE_BACKWARD = frozenset({2, 4})  # op and formula
 _INSTRUCTIONS = (
     "Work backward from the seed, one edge per row: the local gradient ∂node/∂child "
     "(the formula, with the forward values) times the upstream gradient ∂L/∂node gives the "
@@ -44,74 +50,43 @@ def parse_blank(text: str | Iterable[str]) -> tuple[str, ...]:
     return tuple(n for n in BLANKABLE if n in names)
 
 
-def _rows(walk: Walkthrough, digits: int, blank: Sequence[str]) -> list[list[str | None]]:
+def _rows(walk: WalkRecords, digits: int, blank: Sequence[str]) -> list[list[str | None]]:
     """The backward rows with blank cells as None."""
     hidden = {_COLUMN[b] for b in blank}
     return [
         [None if i in hidden else cell for i, cell in enumerate(row)]
-        for row in walk._backward_rows(digits)
+        for row in walk.backward_rows(digits)
     ]
 
 
-def _gradients(walk: Walkthrough, digits: int, blank: bool) -> list[tuple[str, str | None]]:
+def _gradients(walk: WalkRecords, digits: int, blank: bool) -> list[tuple[str, str | None]]:
     """Each input's name and gradient (None when left blank)."""
     return [
         (walk.names[v], None if blank else format_number(v.grad, digits)) for v in walk.inputs()
     ]
 
 
-def _seed(walk: Walkthrough, digits: int) -> str:
-    root = walk.names[walk.root]
-    return f"seed: ∂L/∂{root} = {format_number(walk._initial[walk.root], digits)}" + (
-        "" if root == "L" else f"  (L = {root})"
-    )
-
-
 # ---------------------------------------------------------------------------------------
 # Markdown
 
 
-def _md_row(cells: Sequence[str | None], code: set[int]) -> str:
-    from gradstep.viz.explain import _md_cell, _md_code
-
-    out = []
-    for i, cell in enumerate(cells):
-        if cell is None:
-            out.append(_BLANK_MD.replace("_", "\\_"))
-        elif i in code:
-            out.append(_md_code(cell))
-        else:
-            out.append(_md_cell(cell))
-    return "| " + " | ".join(out) + " |"
-
-
-def _md_tables(walk: Walkthrough, digits: int, blank: Sequence[str]) -> list[str]:
-    forward = [
-        "| step | name | op | expression | value |",
-        "|---:|---|---|---|---:|",
-        *(_md_row(row, {3}) for row in walk._forward_rows(digits)),
-    ]
-    backward = [
-        "| " + " | ".join(_BACKWARD_HEADERS) + " |",
-        "|"
-        + "|".join(
-            "---:" if i in _BACKWARD_NUMERIC else "---" for i in range(len(_BACKWARD_HEADERS))
-        )
-        + "|",
-        *(_md_row(row, {2, 4}) for row in _rows(walk, digits, blank)),
-    ]
+def _md_tables(walk: WalkRecords, digits: int, blank: Sequence[str]) -> list[str]:
+    forward = md_table(FORWARD_HEADERS, walk.forward_rows(digits), FORWARD_NUMERIC, _CODE_FORWARD)
+    backward = md_table(
+        BACKWARD_HEADERS, _rows(walk, digits, blank), BACKWARD_NUMERIC, _CODE_BACKWARD, _BLANK_CELL
+    )
     grads = [
-        f"- ∂L/∂{name} = {grad if grad is not None else _BLANK_MD.replace('_', chr(92) + '_')}"
+        f"- ∂L/∂{in_formula(name)} = {grad if grad is not None else _BLANK_CELL}"
         for name, grad in _gradients(walk, digits, "grad" in blank)
     ]
     return [
         "**Forward pass** (given)",
         "",
-        *forward,
+        forward,
         "",
-        f"**Backward pass** ({_seed(walk, digits)})",
+        f"**Backward pass** ({walk.seed_line(digits)})",
         "",
-        *(backward if walk.backward else ["(no edges: the root is an input)"]),
+        backward if walk.backward else "(no edges: the root is an input)",
         "",
         "**Gradients of the inputs**",
         "",
@@ -120,7 +95,7 @@ def _md_tables(walk: Walkthrough, digits: int, blank: Sequence[str]) -> list[str
 
 
 def worksheet_markdown(
-    walk: Walkthrough,
+    walk: WalkRecords,
     *,
     blank: Sequence[str] = BLANKABLE,
     digits: int = 4,
@@ -129,9 +104,7 @@ def worksheet_markdown(
 ) -> str:
     """The worksheet as Markdown: the drawing (a file name, if given), the tables with the
     ``blank`` columns left blank, then the answer key after a page break."""
-    from gradstep.viz.explain import _md_cell
-
-    heading = _md_cell(title or f"backward pass of {walk.names[walk.root]}")
+    heading = md_cell(title or walk.title())
     picture = [f"![the graph, without gradients]({drawing})", ""] if drawing else []
     key = [
         '<div style="page-break-before: always; break-before: page"></div>',
@@ -181,7 +154,10 @@ td.blank::after { content: "\\00a0"; }
 
 
 def _html_table(
-    headers: Sequence[str], rows: Iterable[Sequence[str | None]], numeric: set[int], code: set[int]
+    headers: Sequence[str],
+    rows: Iterable[Sequence[str | None]],
+    numeric: frozenset[int],
+    code: frozenset[int],
 ) -> str:
     e = html.escape
     head = "".join(f"<th>{e(h)}</th>" for h in headers)
@@ -198,31 +174,31 @@ def _html_table(
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
-def _html_tables(walk: Walkthrough, digits: int, blank: Sequence[str]) -> str:
+def _html_tables(walk: WalkRecords, digits: int, blank: Sequence[str]) -> str:
     e = html.escape
     forward = _html_table(
-        ("step", "name", "op", "expression", "value"), walk._forward_rows(digits), {0, 4}, {3}
+        FORWARD_HEADERS, walk.forward_rows(digits), FORWARD_NUMERIC, _CODE_FORWARD
     )
     backward = (
-        _html_table(_BACKWARD_HEADERS, _rows(walk, digits, blank), _BACKWARD_NUMERIC, {2, 4})
+        _html_table(BACKWARD_HEADERS, _rows(walk, digits, blank), BACKWARD_NUMERIC, _CODE_BACKWARD)
         if walk.backward
         else "<p>(no edges: the root is an input)</p>"
     )
     grads = "".join(
-        f"<li>∂L/∂{e(name)} = "
+        f"<li>∂L/∂{e(in_formula(name))} = "
         + (e(grad) if grad is not None else '<span class="blank-line">__________</span>')
         + "</li>"
         for name, grad in _gradients(walk, digits, "grad" in blank)
     )
     return (
         f"<h2>Forward pass (given)</h2>{forward}"
-        f"<h2>Backward pass</h2><p>{e(_seed(walk, digits))}</p>{backward}"
+        f"<h2>Backward pass</h2><p>{e(walk.seed_line(digits))}</p>{backward}"
         f"<h2>Gradients of the inputs</h2><ul>{grads}</ul>"
     )
 
 
 def worksheet_html(
-    walk: Walkthrough,
+    walk: WalkRecords,
     *,
     blank: Sequence[str] = BLANKABLE,
     digits: int = 4,
@@ -232,7 +208,7 @@ def worksheet_html(
     """The worksheet as one printable, self-contained HTML page; the answer key starts a new
     printed page."""
     e = html.escape
-    heading = title or f"backward pass of {walk.names[walk.root]}"
+    heading = title or walk.title()
     blanks = ", ".join(blank) if blank else "nothing"
     drawing = f'<div class="drawing">{svg}</div>' if svg else ""
     sums = "".join(f"<li>{e(walk.gradient_terms(v).format(digits))}</li>" for v in walk.inputs())

@@ -1,17 +1,24 @@
 """Checking someone else's micrograd-style `Value` class: the plan, the results, the op rows.
 
-The checks run inside the worker process (`gradstep.testing._engine_worker`), where the
-user's class is imported; the parent (`gradstep.testing.engines`) reads only the plan
+Each op row runs its form on leaves, with an upstream gradient of -1.5, on computed operands
+and on operands that also reach ``out`` another way (helpers ``x * n`` / ``x + y`` that are
+right themselves), so a backward attached to ``self`` or assigning with ``=`` fails there.
+The ``methods`` row lists what no row checks; misspelled dunders and a method returning None
+are named.
+
+The checks run inside the worker process (`gradstep.testing.grader._worker`), where the
+user's class is imported; the parent (`gradstep.testing.grader.runner`) reads only the plan
 (`plan`) and the results (`CheckResult`).  The ops come from gradstep's op records
-(`gradstep.testing.engine_ops`).  Reference values come from gradstep's own `Value` (the
+(`gradstep.testing.grader.ops`).  Reference values come from gradstep's own `Value` (the
 same Python expression, built with gradstep) and central differences of the foreign class's
 own forward pass.  Random DAGs, repeated backward and the deepest chain are in
-`gradstep.testing.engine_graphs`.
+`gradstep.testing.grader.graphs`.
 """
 
 from __future__ import annotations
 
 import math
+import re
 import traceback
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -20,7 +27,7 @@ from types import CodeType
 from typing import Any, Literal, TypeAlias
 
 from gradstep.engine import Value
-from gradstep.testing.engine_ops import FORM_BY_ID, FORMS, Form, op_names
+from gradstep.testing.grader.ops import FORM_BY_ID, FORMS, NOT_PROBED, Form, op_names
 
 __all__ = [
     "CheckSpec",
@@ -34,7 +41,20 @@ __all__ = [
     "check_backward",
     "check_form",
     "check_case",
+    "check_methods",
     "describe_error",
+    "misspelled",
+    "user_frames",
+    "is_ours",
+    "SHARED_CASE",
+    "compile_ours",
+    "reference",
+    "repro_code",
+    "agree",
+    "as_float",
+    "number",
+    "shown_number",
+    "oneline",
 ]
 
 Status: TypeAlias = Literal["PASS", "FAIL", "UNSUPPORTED", "SKIP", "INFO"]
@@ -46,7 +66,9 @@ STATUSES: tuple[Status, ...] = ("PASS", "FAIL", "UNSUPPORTED", "SKIP", "INFO")
 # the plan: every check, in report order
 
 
-Kind: TypeAlias = Literal["backward", "form", "case", "dags", "repeated", "reset", "depth"]
+Kind: TypeAlias = Literal[
+    "backward", "form", "methods", "case", "repeatable", "dags", "repeated", "reset", "depth"
+]
 
 
 @dataclass(frozen=True)
@@ -87,7 +109,7 @@ _CASES: tuple[_Case, ...] = (
         "sum([a, b, a * b])",
         "out = sum([a, b, a * b])",
         (("a", 1.5), ("b", -0.7)),
-        ("add", "mul"),
+        ("add", "mul", "radd"),  # sum() starts from 0: 0 + a calls a.__radd__
         "add",
     ),
     _Case(
@@ -102,7 +124,7 @@ _CASES: tuple[_Case, ...] = (
 _CASE_BY_ID = {case.id: case for case in _CASES}
 
 #: the shared-node graph the repeated-backward and reset checks use
-_SHARED = _CASE_BY_ID["shared_node"]
+SHARED_CASE = _CASE_BY_ID["shared_node"]
 
 
 def plan(ops: Sequence[str] | None = None) -> list[CheckSpec]:
@@ -114,8 +136,10 @@ def plan(ops: Sequence[str] | None = None) -> list[CheckSpec]:
         CheckSpec("order", "backward() order", "backward"),
     ]
     rows += [CheckSpec(f.id, f.expression, "form") for f in FORMS if f.op in chosen]
+    rows.append(CheckSpec("methods", "other methods", "methods"))
     rows += [CheckSpec(c.id, c.title, "case") for c in _CASES]
     rows += [
+        CheckSpec("nondeterminism", "fresh builds", "repeatable"),
         CheckSpec("dags", "random DAGs", "dags"),
         CheckSpec("repeated_backward", "repeated backward()", "repeated"),
         CheckSpec("reset", "grad = 0, backward()", "reset"),
@@ -194,24 +218,31 @@ class CheckResult:
 # running expressions on the foreign class
 
 _SOURCE = "<gradstep test-engine>"
-_THIS_FILE = str(Path(__file__).resolve())
+#: gradstep's testing package (the grader, the DAG strategies): never the user's frames
+_OURS = Path(__file__).resolve().parents[1]
 _UPSTREAM = -1.5  # the upstream gradient of the second check of every form: (expr) * -1.5
 _REL, _ABS = 1e-6, 1e-9  # gradstep vs the foreign class: the same formulas up to rounding
 _EPS = 1e-6  # central differences: h = eps·max(1, |x|)
 
 
-def _compile(code: str) -> CodeType:
+def compile_ours(code: str) -> CodeType:
     """Compile our own fixed statements (never the user's input), tagged so tracebacks can
     tell our frames from the user's."""
     return compile(code, _SOURCE, "exec")
 
 
-def _user_frames(error: BaseException) -> list[traceback.FrameSummary]:
-    """The traceback's frames outside this module and our compiled code: the user's."""
-    frames = traceback.extract_tb(error.__traceback__)
-    return [
-        f for f in frames if f.filename != _SOURCE and str(Path(f.filename).resolve()) != _THIS_FILE
-    ]
+def is_ours(filename: str) -> bool:
+    """Whether a traceback frame is gradstep's testing code, Hypothesis or our compiled code
+    (not the user's)."""
+    if filename == _SOURCE or filename.startswith("<"):
+        return True
+    path = Path(filename).resolve()
+    return path.is_relative_to(_OURS) or "hypothesis" in path.parts
+
+
+def user_frames(error: BaseException) -> list[traceback.FrameSummary]:
+    """The traceback's frames in the user's code (and what it calls), outside ours."""
+    return [f for f in traceback.extract_tb(error.__traceback__) if not is_ours(f.filename)]
 
 
 def _is_refusal(error: BaseException, form: Form, class_name: str) -> bool:
@@ -228,7 +259,7 @@ def _is_refusal(error: BaseException, form: Form, class_name: str) -> bool:
         return True
     if not isinstance(error, TypeError | AttributeError):
         return False
-    if not _user_frames(error):  # Python refused before reaching a method of the class
+    if not user_frames(error):  # Python refused before reaching a method of the class
         return True
     if form.kind == "unary":
         return False
@@ -243,14 +274,25 @@ _OP_OF_METHOD = {form.needs: form.op for form in reversed(FORMS)}
 
 def _raised_by(error: BaseException) -> str:
     """The probed op whose method (the outermost of the user's frames) raised ``error``."""
-    frames = _user_frames(error)
+    frames = user_frames(error)
     return _OP_OF_METHOD.get(frames[0].name, "") if frames else ""
 
 
 def _where(error: BaseException) -> str:
     """`` (file.py, line N)`` for the user's frame the error came from, or ""."""
-    frames = _user_frames(error)
+    frames = user_frames(error)
     return f" ({Path(frames[-1].filename).name}, line {frames[-1].lineno})" if frames else ""
+
+
+def misspelled(cls: type, name: str) -> str:
+    """``"; it defines _add_: did you mean `__add__`?"`` when the class has ``name`` with
+    the underscores wrong (``_init_``, ``__add_``), else ""."""
+    core = name.strip("_")
+    for klass in cls.__mro__[:-1]:
+        for attribute in vars(klass):
+            if attribute != name and attribute.strip("_") == core and "_" in attribute:
+                return f"; it defines {attribute}: did you mean `{name}`?"
+    return ""
 
 
 def describe_error(error: BaseException) -> str:
@@ -260,22 +302,22 @@ def describe_error(error: BaseException) -> str:
     return (f"{name}: {text}" if text else name) + _where(error)
 
 
-def _number(x: float) -> str:
+def number(x: float) -> str:
     """A number as Python reads it back, short: 1.5, -0.7, 0.7115941."""
     return f"{x:.10g}" if math.isfinite(x) else repr(x)
 
 
-def _shown(x: float | None) -> str:
+def shown_number(x: float | None) -> str:
     """A number for a message, or "not a number"."""
-    return "not a number" if x is None else _number(x)
+    return "not a number" if x is None else number(x)
 
 
-def _agree(expected: float, got: float, rel: float = _REL, abs_: float = _ABS) -> bool:
+def agree(expected: float, got: float, rel: float = _REL, abs_: float = _ABS) -> bool:
     """|expected − got| ≤ abs + rel·|expected|, both finite."""
     return math.isfinite(got) and abs(expected - got) <= abs_ + rel * abs(expected)
 
 
-def _as_float(x: object) -> float | None:
+def as_float(x: object) -> float | None:
     """A node's ``data`` or ``grad`` as a float, or None if it is not a number."""
     try:
         return float(x)  # type: ignore[arg-type]
@@ -293,6 +335,8 @@ class Engine:
     statuses: dict[str, str] = field(default_factory=dict)
     _probes: dict[str, str | None] = field(default_factory=dict)
     _scaling: bool | None = None
+    _none: list[Form] | None = None
+    _helpers: tuple[Form, Form] | bool | None = False  # False: not yet looked for
 
     @property
     def name(self) -> str:
@@ -315,9 +359,20 @@ class Engine:
     def unsupported(self, form_id: str) -> str | None:
         """Why ``form`` cannot be checked (the class lacks or refuses it), or None if it can."""
         status = self.statuses.get(form_id)
-        if status is not None:
-            return "unsupported" if status == "UNSUPPORTED" else None
+        if status == "PASS":
+            return None
         return self.probe(form_id)
+
+    def children_in_set(self) -> str:
+        """The attribute of a result (``_prev``) that holds its children in a set, or ""."""
+        try:
+            out = self.leaf(1.5) * self.leaf(-0.7)
+        except Exception:
+            return ""
+        for name, value in getattr(out, "__dict__", {}).items():
+            if isinstance(value, set | frozenset):
+                return str(name)
+        return ""
 
     def probe(self, form_id: str) -> str | None:
         """Try the form once (remembered): None if the class does it, else why not."""
@@ -336,8 +391,72 @@ class Engine:
             )
         return self._scaling
 
+    def returns_none(self) -> list[Form]:
+        """The forms whose method returns None (forgot ``return out``), tried once each."""
+        if self._none is None:
+            self._none = []
+            for form in FORMS:
+                if not hasattr(self.cls, form.needs):
+                    continue
+                leaves, numbers = _form_inputs(form, form.points[0])
+                try:
+                    out = self.run(compile_ours(f"out = {form.expression}"), leaves, numbers)["out"]
+                except Exception:
+                    continue
+                if out is None:
+                    self._none.append(form)
+        return self._none
 
-def _reference(
+    def helpers(self) -> tuple[Form, Form] | None:
+        """An identity-like form (``x * n`` or ``x + n``) and a combining one (``x + y`` or
+        ``x * y``) that are right on computed and shared operands, to build the op rows'
+        harder cases with; None if no pair is."""
+        if self._helpers is False:
+            self._helpers = None
+            if self.statuses.get("order", "PASS") == "PASS":
+                for scale, join in (
+                    ("mul_n", "add"),
+                    ("add_n", "add"),
+                    ("mul_n", "mul"),
+                    ("add_n", "mul"),
+                ):
+                    pair = (FORM_BY_ID[scale], FORM_BY_ID[join])
+                    if _helpers_work(self, *pair):
+                        self._helpers = pair
+                        break
+        return self._helpers if isinstance(self._helpers, tuple) else None
+
+
+def scaled(helper: Form, name: str, k: float) -> str:
+    """``a * 2.0`` or ``a + 2.0``: a computed node from ``name`` with the identity-like helper
+    (``k`` of 1 or 0 keeps the value)."""
+    constant = k if helper.op == "mul" else k - 1.0
+    return f"{name} {_symbol(helper)} {constant!r}"
+
+
+def _symbol(form: Form) -> str:
+    """The operator of a binary form: ``+`` for ``a + b``."""
+    return form.expression.split()[1]
+
+
+def joined(join: Form, left: str, right: str) -> str:
+    """``(left) + (right)`` or ``(left) * (right)``."""
+    return f"({left}) {_symbol(join)} ({right})"
+
+
+def _helpers_work(engine: Engine, scale: Form, join: Form) -> bool:
+    """Whether the helpers are right (vs gradstep) in a graph with computed and shared nodes."""
+    if engine.unsupported(scale.id) is not None or engine.unsupported(join.id) is not None:
+        return False
+    x, y = scaled(scale, "a", 1.0), scaled(scale, "b", 1.0)
+    codes = [
+        f"x = {x}\ny = {y}\nout = {joined(join, joined(join, 'x', 'y'), scaled(scale, 'x', 2.0))}",
+        f"x = {x}\ny = {y}\nout = {joined(join, scaled(scale, 'y', 2.0), joined(join, 'x', 'y'))}",
+    ]
+    return not any(check_code(engine, code, {"a": 1.5, "b": -0.7}) for code in codes)
+
+
+def reference(
     code: CodeType, leaves: Mapping[str, float], numbers: Mapping[str, float]
 ) -> dict[str, Any]:
     """The same code with gradstep's `Value`, after ``out.backward()``."""
@@ -358,10 +477,10 @@ def _form_inputs(form: Form, point: Sequence[float]) -> tuple[dict[str, float], 
 def _probe(engine: Engine, form: Form) -> str | None:
     """Try the form once at its first point: None if the class does it, else why not."""
     if not hasattr(engine.cls, form.needs):
-        return f"{engine.name} has no {form.needs}"
+        return f"{engine.name} has no {form.needs}" + misspelled(engine.cls, form.needs)
     leaves, numbers = _form_inputs(form, form.points[0])
     try:
-        engine.run(_compile(f"out = {form.expression}"), leaves, numbers)
+        engine.run(compile_ours(f"out = {form.expression}"), leaves, numbers)
     except Exception as error:
         if _is_refusal(error, form, engine.name):
             return f"{form.expression} raised {describe_error(error)}"
@@ -372,7 +491,7 @@ def _probe(engine: Engine, form: Form) -> str | None:
 # one expression, checked: value, every leaf's gradient, operands untouched
 
 
-def _repro(
+def repro_code(
     engine: Engine,
     code: str,
     leaves: Mapping[str, float],
@@ -386,16 +505,16 @@ def _repro(
     lines += code.splitlines()
     lines.append("out.backward()")
     for what, expected, got in prints:
-        comment = f"expected {_number(expected)}"
+        comment = f"expected {number(expected)}"
         if got is not None:
-            comment += f", got {_number(got)}"
+            comment += f", got {number(got)}"
         lines.append(f"print({what})  # {comment}")
     return "\n".join(lines)
 
 
 def _at(leaves: Mapping[str, float], numbers: Mapping[str, float]) -> str:
     """``a = 1.5, n = 2`` for a message."""
-    return ", ".join(f"{k} = {_number(v)}" for k, v in [*leaves.items(), *numbers.items()])
+    return ", ".join(f"{k} = {number(v)}" for k, v in [*leaves.items(), *numbers.items()])
 
 
 def _numeric_gradient(
@@ -409,8 +528,8 @@ def _numeric_gradient(
     x = leaves[name]
     h = _EPS * max(1.0, abs(x))
     try:
-        plus = _as_float(engine.run(code, {**leaves, name: x + h}, numbers)["out"].data)
-        minus = _as_float(engine.run(code, {**leaves, name: x - h}, numbers)["out"].data)
+        plus = as_float(engine.run(code, {**leaves, name: x + h}, numbers)["out"].data)
+        minus = as_float(engine.run(code, {**leaves, name: x - h}, numbers)["out"].data)
     except Exception:
         return None
     if plus is None or minus is None:
@@ -427,14 +546,14 @@ def check_code(
     """Run ``code`` (ending in ``out = ...``) on the foreign class and on gradstep; compare
     ``out.data``, every leaf's gradient after ``out.backward()`` and the leaves' data."""
     numbers = dict(numbers or {})
-    compiled = _compile(code)
-    ref = _reference(compiled, leaves, numbers)
+    compiled = compile_ours(code)
+    ref = reference(compiled, leaves, numbers)
     expected_out = ref["out"].data
     expected_grads = {name: float(ref[name].grad) for name in leaves}
     at = _at(leaves, numbers)
 
     def repro(prints: Sequence[tuple[str, float, float | None]]) -> str:
-        return _repro(engine, code, leaves, numbers, prints)
+        return repro_code(engine, code, leaves, numbers, prints)
 
     def all_prints(got: Mapping[str, float | None]) -> list[tuple[str, float, float | None]]:
         return [(f"{n}.grad", expected_grads[n], got.get(n)) for n in leaves]
@@ -442,8 +561,15 @@ def check_code(
     try:
         ns = engine.run(compiled, leaves, numbers)
         out = ns["out"]
-        data = _as_float(out.data)
+        if out is None:
+            raise TypeError("NoneType")
+        data = as_float(out.data)
     except Exception as error:
+        none = _none_hint(engine, error)
+        if none is not None:
+            what = _what_ran(code)
+            message = none[0] + (f" (at {at})" if none[2] == what else f" (at {at}, in {what})")
+            return [Finding(message, code=repro([]).removesuffix("\nout.backward()"), op=none[1])]
         return [
             Finding(
                 f"at {at}: {_what_ran(code)} raised {describe_error(error)}",
@@ -454,10 +580,10 @@ def check_code(
     if data is None:
         return [Finding(f"at {at}: out.data is {out.data!r}, not a number", code=repro([]))]
     findings = []
-    if not _agree(expected_out, data):
+    if not agree(expected_out, data):
         findings.append(
             Finding(
-                f"out.data at {at}: expected {_number(expected_out)}, got {_number(data)}",
+                f"out.data at {at}: expected {number(expected_out)}, got {number(data)}",
                 expected_out,
                 data,
                 repro([("out.data", expected_out, data)]),
@@ -475,21 +601,21 @@ def check_code(
                 op=_raised_by(error) or "backward",
             ),
         ]
-    got = {name: _as_float(ns[name].grad) for name in leaves}
+    got = {name: as_float(ns[name].grad) for name in leaves}
     for name in leaves:
         expected, value = expected_grads[name], got[name]
-        if value is not None and _agree(expected, value):
+        if value is not None and agree(expected, value):
             continue
         numeric = _numeric_gradient(engine, compiled, leaves, numbers, name)
         context = (
             ""
             if numeric is None
-            else f" (central difference of your forward pass: {_number(numeric)})"
+            else f" (central difference of your forward pass: {number(numeric)})"
         )
-        shown = _number(value) if value is not None else repr(ns[name].grad)
+        shown = number(value) if value is not None else repr(ns[name].grad)
         findings.append(
             Finding(
-                f"∂out/∂{name} at {at}: expected {_number(expected)}, got {shown}{context}",
+                f"∂out/∂{name} at {at}: expected {number(expected)}, got {shown}{context}",
                 expected,
                 value,
                 repro(all_prints(got)),
@@ -499,10 +625,27 @@ def check_code(
     return findings
 
 
+def _none_hint(engine: Engine, error: BaseException) -> tuple[str, str, str] | None:
+    """When an error comes from a method returning None: what to fix, that op, its form."""
+    if "NoneType" not in str(error):
+        return None
+    culprits = engine.returns_none()
+    if not culprits:
+        return None
+    form = culprits[0]
+    method = form.needs
+    return (
+        f"{form.expression} returned None: {method} must end with `return out` "
+        "(the new Value it built)",
+        form.op,
+        form.expression,
+    )
+
+
 def _what_ran(code: str) -> str:
     """The code for a message: ``a + b`` for ``out = a + b``, else the statements on a line."""
     lines = code.splitlines()
-    return lines[0].removeprefix("out = ") if len(lines) == 1 else _oneline(code)
+    return lines[0].removeprefix("out = ") if len(lines) == 1 else oneline(code)
 
 
 def _changed_leaves(
@@ -515,11 +658,11 @@ def _changed_leaves(
     """A finding for each leaf whose data the code changed (operands must stay unmodified)."""
     findings = []
     for name, x in leaves.items():
-        now = _as_float(ns[name].data)
+        now = as_float(ns[name].data)
         if now is None or now != x:
             findings.append(
                 Finding(
-                    f"{when} changed the operand {name}.data from {_number(x)} to "
+                    f"{when} changed the operand {name}.data from {number(x)} to "
                     f"{ns[name].data!r} (at {at})",
                     float(x),
                     now,
@@ -549,7 +692,7 @@ def check_backward(engine: Engine, spec: CheckSpec) -> CheckResult:
                 spec.id,
                 spec.title,
                 "PASS",
-                f"{_oneline(code)}: walked from the root down",
+                f"{oneline(code)}: walked from the root down",
             )
         hint = (
             "; if a + b and a * b pass alone, backward() runs a node's _backward before the "
@@ -561,10 +704,10 @@ def check_backward(engine: Engine, spec: CheckSpec) -> CheckResult:
         )
     code = "out = a * b"
     try:
-        ns = engine.run(_compile(code), leaves, {})
-        born = {"a": _as_float(ns["a"].grad), "out": _as_float(ns["out"].grad)}
+        ns = engine.run(compile_ours(code), leaves, {})
+        born = {"a": as_float(ns["a"].grad), "out": as_float(ns["out"].grad)}
         ns["out"].backward()
-        seed = _as_float(ns["out"].grad)
+        seed = as_float(ns["out"].grad)
     except Exception as error:
         return CheckResult(
             spec.id, spec.title, "FAIL", f"raised {describe_error(error)}", "backward"
@@ -575,23 +718,23 @@ def check_backward(engine: Engine, spec: CheckSpec) -> CheckResult:
             return CheckResult(
                 spec.id, spec.title, "PASS", "a leaf's and a result's grad are 0 before backward()"
             )
-        shown = ", ".join(f"{name}.grad = {_shown(g)}" for name, g in wrong.items())
+        shown = ", ".join(f"{name}.grad = {shown_number(g)}" for name, g in wrong.items())
         message = (
             f"before any backward(), {shown}: a new node's grad must start at 0 (backward() "
             "adds into it; only the root is seeded with 1)"
         )
         prints = [(f"{name}.grad", 0.0, g) for name, g in wrong.items()]
-        code_text = _repro(engine, code, leaves, {}, prints).replace("out.backward()\n", "")
+        code_text = repro_code(engine, code, leaves, {}, prints).replace("out.backward()\n", "")
         finding = Finding(message, 0.0, next(iter(wrong.values())), code_text)
         return CheckResult(spec.id, spec.title, "FAIL", message, "backward", (finding,))
     if seed == 1.0:
         return CheckResult(spec.id, spec.title, "PASS", "out.grad = 1 after out.backward()")
     message = (
-        f"after out.backward(), out.grad is {_shown(seed)}, not 1: backward() must start the "
+        f"after out.backward(), out.grad is {shown_number(seed)}, not 1: backward() must start the "
         "chain rule with ∂out/∂out = 1 (out.grad = 1.0)"
     )
     finding = Finding(
-        message, 1.0, seed, _repro(engine, code, leaves, {}, [("out.grad", 1.0, seed)])
+        message, 1.0, seed, repro_code(engine, code, leaves, {}, [("out.grad", 1.0, seed)])
     )
     return CheckResult(spec.id, spec.title, "FAIL", message, "backward", (finding,))
 
@@ -600,6 +743,35 @@ _FORGOT_UPSTREAM = (
     "; alone it is right, so its backward must multiply the local derivative by out.grad "
     "(the upstream gradient)"
 )
+_COMPUTED = (
+    "; right on leaves, wrong on computed operands: its backward must be attached to the "
+    "result it returns (out._backward = ...), not to an operand (self._backward), so that "
+    "the operands' own backward still runs"
+)
+_SHARED_PATH = (
+    "; right alone, wrong when {names} also reach out by another path: its backward must "
+    "add into each operand's gradient (+=), not assign it (=)"
+)
+
+
+def _harder_cases(form: Form, helpers: tuple[Form, Form]) -> list[tuple[str, str]]:
+    """The form on computed operands (x = a * 1.0) and on operands that also reach ``out``
+    by another path, that path's backward running before and after the op's; with hints."""
+    scale, join = helpers
+    names = [n for n in form.names if n != "n"]
+    computed = {"a": "x", "b": "y"}
+    on_computed = re.sub(r"\b[ab]\b", lambda m: computed[m[0]], form.expression)
+    lines = [f"{computed[n]} = {scaled(scale, n, 1.0)}" for n in names]
+    other = scaled(scale, names[0], 2.0)
+    for name in names[1:]:
+        other = joined(join, other, scaled(scale, name, 2.0))
+    hint = _SHARED_PATH.format(names=" and ".join(names) if len(names) > 1 else names[0])
+    hint = hint.replace("reach out", "reaches out") if len(names) == 1 else hint
+    return [
+        ("\n".join([*lines, f"out = {on_computed}"]), _COMPUTED),
+        (f"out = {joined(join, form.expression, other)}", hint),
+        (f"out = {joined(join, other, form.expression)}", hint),
+    ]
 
 
 def check_form(engine: Engine, spec: CheckSpec) -> CheckResult:
@@ -610,20 +782,28 @@ def check_form(engine: Engine, spec: CheckSpec) -> CheckResult:
         missing = _missing_mirror(engine, form)
         if missing:
             leaves, numbers = _form_inputs(form, form.points[0])
-            code = _repro(engine, f"out = {form.expression}", leaves, numbers, [])
+            code = repro_code(engine, f"out = {form.expression}", leaves, numbers, [])
             finding = Finding(missing, code=code.removesuffix("\nout.backward()"))
             return CheckResult(spec.id, spec.title, "FAIL", missing, form.op, (finding,))
         return CheckResult(spec.id, spec.title, "UNSUPPORTED", why, form.op)
     findings: list[Finding] = []
-    scaled = engine.can_scale()
+    can_scale = engine.can_scale()
+    helpers = engine.helpers()
     for point in form.points:
         leaves, numbers = _form_inputs(form, point)
         alone = check_code(engine, f"out = {form.expression}", leaves, numbers)
         findings += alone
-        if scaled:
+        if can_scale:
             code = f"out = ({form.expression}) * {_UPSTREAM}"
             findings += [
                 f if alone else replace(f, message=f.message + _FORGOT_UPSTREAM)
+                for f in check_code(engine, code, leaves, numbers)
+            ]
+        if helpers is None or alone:
+            continue
+        for code, hint in _harder_cases(form, helpers):
+            findings += [
+                replace(f, message=f.message + hint, op=f.op or form.op)
                 for f in check_code(engine, code, leaves, numbers)
             ]
     findings = _unique(findings)
@@ -633,9 +813,67 @@ def check_form(engine: Engine, spec: CheckSpec) -> CheckResult:
             spec.id, spec.title, "FAIL", findings[0].message + more, form.op, tuple(findings)
         )
     names = [n for n in form.names if n != "n"]
-    times = f" (upstream 1 and {_UPSTREAM})" if scaled else ""
-    detail = f"value, ∂/∂{', ∂/∂'.join(names)} at {len(form.points)} points{times}"
+    ways = ["leaf", f"×{_UPSTREAM}"] if can_scale else ["leaf"]
+    if helpers is not None:
+        ways += ["computed", "shared"]
+    detail = f"value, ∂/∂{', ∂/∂'.join(names)} at {len(form.points)} points: {', '.join(ways)}"
+    if helpers is None:
+        detail += " (not on computed, shared operands: a * n, a + b fail there)"
     return CheckResult(spec.id, spec.title, "PASS", detail, form.op)
+
+
+#: Python's operator methods a Value class may define beyond the ones probed
+_OPERATOR_METHODS = [
+    "__abs__",
+    "__floordiv__",
+    "__rfloordiv__",
+    "__mod__",
+    "__rmod__",
+    "__matmul__",
+    "__pos__",
+    "__lt__",
+    "__le__",
+    "__gt__",
+    "__ge__",
+    "__round__",
+    "__floor__",
+    "__ceil__",
+    "__trunc__",
+]
+#: what every class has, or other rows check
+_NOT_OPS = frozenset({"backward", "zero_grad"})
+
+
+def check_methods(engine: Engine, spec: CheckSpec) -> CheckResult:
+    """The class's own methods that no row checks (INFO), and misspelled dunders."""
+    probed = {form.needs for form in FORMS}
+    notes: dict[str, str] = {}
+    for klass in reversed(engine.cls.__mro__[:-1]):
+        for name, obj in vars(klass).items():
+            if not callable(obj) and not isinstance(obj, staticmethod | classmethod):
+                continue
+            if name in probed or name in _NOT_OPS:
+                continue
+            wanted = f"__{name.strip('_')}__"
+            if (
+                name != wanted
+                and name.startswith("_")
+                and name.endswith("_")
+                and (wanted in probed or wanted in _OPERATOR_METHODS or wanted == "__init__")
+            ):
+                if not hasattr(engine.cls, wanted) or wanted == "__init__":
+                    notes[name] = f"{name} (did you mean `{wanted}`?)"
+                continue
+            if name.startswith("_") and name not in _OPERATOR_METHODS:
+                continue
+            why = NOT_PROBED.get(name)
+            notes[name] = (
+                f"{name}() ({why})" if why else (name if name.startswith("__") else f"{name}()")
+            )
+    if not notes:
+        return CheckResult(spec.id, spec.title, "INFO", f"every method of {engine.name} is checked")
+    detail = f"not checked (no reference for them here): {', '.join(notes.values())}"
+    return CheckResult(spec.id, spec.title, "INFO", detail, data={"methods": list(notes)})
 
 
 def _unique(findings: Sequence[Finding]) -> list[Finding]:
@@ -690,9 +928,9 @@ def check_case(engine: Engine, spec: CheckSpec) -> CheckResult:
             case.blame or findings[0].op,
             tuple(findings),
         )
-    return CheckResult(spec.id, spec.title, "PASS", f"{_oneline(case.code)}: value and gradients")
+    return CheckResult(spec.id, spec.title, "PASS", f"{oneline(case.code)}: value and gradients")
 
 
-def _oneline(code: str) -> str:
+def oneline(code: str) -> str:
     """Statements on one line: ``c = a * b; out = c * c``."""
     return "; ".join(code.splitlines())

@@ -1,9 +1,9 @@
-"""Check anyone's micrograd-style `Value` class: `check_engine`, its report card, `engine_suite`.
+"""Running the checks on anyone's micrograd-style `Value` class: `check_engine`, `engine_suite`.
 
 ``check_engine("engine.py:Value")`` imports the class in a separate worker process
-(`gradstep.testing._engine_worker`) and runs every check of `engine_checks.plan` there, each
+(`gradstep.testing.grader._worker`) and runs every check of `checks.plan` there, each
 with a time limit: an infinite loop, a crash or a runaway recursion in the user's code
-costs that one check, never the caller.  The result is an `EngineReport`: one row per op
+costs that one check, never the caller.  The result is an `EngineReport` (`card`): one row per op
 form and check, PASS / FAIL / UNSUPPORTED / SKIP / INFO, and for each failure the point,
 expected vs got, and Python that reproduces it.
 """
@@ -20,31 +20,29 @@ import signal
 import site
 import subprocess
 import sys
-import textwrap
+import sysconfig
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from gradstep.testing.engine_checks import (
-    STATUSES,
+from gradstep.testing.grader.card import EngineReport
+from gradstep.testing.grader.checks import (
     CheckResult,
     CheckSpec,
     Finding,
+    is_ours,
     plan,
 )
-from gradstep.testing.engine_ops import op_names
+from gradstep.testing.grader.ops import op_names
 
 __all__ = [
     "check_engine",
     "engine_suite",
-    "EngineReport",
     "EngineTargetError",
-    "CheckResult",
-    "Finding",
     "Target",
     "parse_target",
 ]
@@ -54,6 +52,13 @@ DEFAULT_EXAMPLES = 100
 DEFAULT_MAX_DEPTH = 1_000_000
 DEFAULT_DEPTH_SECONDS = 10.0
 DEFAULT_TIMEOUT = 10.0
+#: ``gradstep test-engine`` on several engines: a shorter chain search, a budget per engine
+CLASS_EXAMPLES = 50
+CLASS_MAX_DEPTH = 20_000
+CLASS_DEPTH_SECONDS = 1.0
+CLASS_TIMEOUT = 5.0
+CLASS_BUDGET = 120.0
+CLASS_MEMORY_MB = 2048
 _MAX_WORKERS = 12  # a worker that keeps dying: give up on the remaining checks after this many
 
 
@@ -130,99 +135,6 @@ def _class_target(cls: type) -> Target:
 
 
 # =======================================================================================
-# the report
-
-
-@dataclass(frozen=True)
-class EngineReport:
-    """The report card: one `CheckResult` per row, in the plan's order."""
-
-    target: str
-    class_name: str
-    rows: tuple[CheckResult, ...]
-    seconds: float
-    options: Mapping[str, Any] = field(default_factory=dict)
-
-    @property
-    def ok(self) -> bool:
-        """True when no row failed."""
-        return not any(row.failed for row in self.rows)
-
-    @property
-    def failed(self) -> tuple[CheckResult, ...]:
-        """The FAIL rows."""
-        return tuple(row for row in self.rows if row.failed)
-
-    @property
-    def counts(self) -> dict[str, int]:
-        """How many rows have each status."""
-        return {status: sum(row.status == status for row in self.rows) for status in STATUSES}
-
-    def row(self, check_id: str) -> CheckResult:
-        """The row of one check, by id ("tanh", "radd", "dags", ...)."""
-        for row in self.rows:
-            if row.id == check_id:
-                return row
-        raise KeyError(f"no check {check_id!r} in this report")
-
-    def to_dict(self) -> dict[str, Any]:
-        """The report as JSON-ready data (what ``--json`` prints)."""
-        return {
-            "target": self.target,
-            "class": self.class_name,
-            "ok": self.ok,
-            "counts": self.counts,
-            "seconds": round(self.seconds, 3),
-            "options": dict(self.options),
-            "checks": [_jsonable(row.to_dict()) for row in self.rows],
-        }
-
-    def format(self, width: int = 100) -> str:
-        """The report card as text: a table, then every failure with code to reproduce it."""
-        title_width = max(len(row.title) for row in self.rows)
-        lines = [
-            f"gradstep test-engine {self.target}",
-            f"{self.class_name} vs gradstep and central differences "
-            "(a, b: Values; n: a plain number)",
-            "",
-        ]
-        for row in self.rows:
-            head = f"  {row.status:<11}  {row.title:<{title_width}}  "
-            wrapped = textwrap.wrap(
-                row.detail, max(30, width - len(head)), break_on_hyphens=False
-            ) or [""]
-            lines.append(head + wrapped[0])
-            lines += [" " * len(head) + more for more in wrapped[1:]]
-        failures = [row for row in self.rows if row.failed and row.findings]
-        if failures:
-            lines += ["", "failures"]
-        for row in failures:
-            first = row.findings[0]
-            lines.append(f"  {row.title}: {first.message}")
-            lines += [f"      {line}" for line in first.code.splitlines()]
-            if len(row.findings) > 1:
-                lines.append(f"    ({len(row.findings) - 1} more: --json lists every one)")
-        counts = self.counts
-        summary = ", ".join(f"{n} {s.lower()}" for s, n in counts.items() if n)
-        verdict = "all supported checks pass" if self.ok else f"{counts['FAIL']} failed"
-        lines += ["", f"{summary}: {verdict} ({self.seconds:.1f} s)"]
-        return "\n".join(lines)
-
-    __str__ = format
-
-
-def _jsonable(data: Any) -> Any:
-    """``data`` with every NaN or infinity as the string "nan", "inf", "-inf" (strict JSON)."""
-    if isinstance(data, float) and not math.isfinite(data):
-        return repr(data)
-    if isinstance(data, dict):
-        return {key: _jsonable(value) for key, value in data.items()}
-    if isinstance(data, list | tuple):
-        return [_jsonable(value) for value in data]
-    return data
-
-
-# =======================================================================================
 # the worker process
 
 _EOF = object()
@@ -237,7 +149,7 @@ class _Worker:
         if os.name == "posix":
             kwargs["start_new_session"] = True  # its own process group: kill its children too
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "gradstep.testing._engine_worker"],
+            [sys.executable, "-m", "gradstep.testing.grader._worker"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -248,11 +160,14 @@ class _Worker:
             **kwargs,
         )
         self.events: queue.Queue[object] = queue.Queue()
-        self.stderr: deque[str] = deque(maxlen=20)
+        self.stderr: deque[str] = deque(maxlen=80)
         assert self.process.stdin is not None and self.process.stdout is not None
         assert self.process.stderr is not None
         threading.Thread(target=self._read_events, args=(self.process.stdout,), daemon=True).start()
-        threading.Thread(target=self._read_stderr, args=(self.process.stderr,), daemon=True).start()
+        self._stderr_reader = threading.Thread(
+            target=self._read_stderr, args=(self.process.stderr,), daemon=True
+        )
+        self._stderr_reader.start()
         try:
             self.process.stdin.write(json.dumps(config) + "\n")
             self.process.stdin.close()
@@ -268,8 +183,14 @@ class _Worker:
         self.events.put(_EOF)
 
     def _read_stderr(self, stream: IO[str]) -> None:
-        for line in stream:
-            self.stderr.append(line.rstrip("\n"))
+        """Keep the last lines only, read in chunks: a flood costs no memory."""
+        tail = ""
+        while chunk := stream.read(8192):
+            tail = (tail + chunk)[-4096:]
+            *lines, tail = tail.split("\n")
+            self.stderr.extend(line[-400:] for line in lines)
+        if tail:
+            self.stderr.append(tail[-400:])
 
     def next(self, seconds: float) -> object:
         """The next event (a dict), `_TIMEOUT` after ``seconds``, or `_EOF` when it ended."""
@@ -277,6 +198,43 @@ class _Worker:
             return self.events.get(timeout=seconds)
         except queue.Empty:
             return _TIMEOUT
+
+    def stop_and_locate(self) -> str:
+        """Ask it for its stack (SIGUSR1: the worker's faulthandler prints it), kill it, and
+        return `` (it was in f, engine.py, line 7)``: the user's innermost frame, or ""."""
+        if os.name == "posix" and self.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(self.process.pid, signal.SIGUSR1)
+            self._wait_for_stack(seconds=2.0)
+        self.stop()
+        self._stderr_reader.join(timeout=2)
+        lines = list(self.stderr)
+        starts = [i for i, line in enumerate(lines) if "(most recent call first)" in line]
+        if not starts:
+            return ""
+        stdlib = Path(sysconfig.get_paths()["stdlib"]).resolve()
+        for line in lines[starts[-1] + 1 :]:
+            frame = _FRAME.match(line)
+            if frame is None or is_ours(frame["file"]):
+                continue
+            if Path(frame["file"]).resolve().is_relative_to(stdlib):
+                continue
+            name = Path(frame["file"]).name
+            return f" (it was in {frame['name']}, {name}, line {frame['line']})"
+        return ""
+
+    def _wait_for_stack(self, seconds: float) -> None:
+        """Wait (at most ``seconds``) for the stack's header, then until its frames stop coming."""
+        until = time.monotonic() + seconds
+        seen, quiet_since = -1, time.monotonic()
+        while time.monotonic() < until:
+            lines = list(self.stderr)
+            if len(lines) != seen:
+                seen, quiet_since = len(lines), time.monotonic()
+            header = any("(most recent call first)" in line for line in lines)
+            if header and time.monotonic() - quiet_since > 0.2:
+                return
+            time.sleep(0.02)
 
     def how_it_ended(self) -> str:
         """``killed by SIGSEGV`` / ``exit status 3``, and its last line on stderr."""
@@ -309,6 +267,10 @@ class _Worker:
             self.process.wait(timeout=5)
 
 
+#: a line of faulthandler's stack dump
+_FRAME = re.compile(r'\s*File "(?P<file>.+)", line (?P<line>\d+) in (?P<name>.+)')
+
+
 def _worker_environment() -> dict[str, str]:
     """This environment, with gradstep importable in the worker even from a source checkout."""
     env = dict(os.environ)
@@ -335,7 +297,7 @@ def _time_limit(spec: CheckSpec, timeout: float, examples: int, depth_seconds: f
     return timeout
 
 
-def _lost(spec: CheckSpec, why: str, progress: Sequence[Mapping[str, Any]]) -> CheckResult:
+def lost_row(spec: CheckSpec, why: str, progress: Sequence[Mapping[str, Any]]) -> CheckResult:
     """The row of a check whose worker hung or died: the depth check reports how far it got."""
     if spec.kind == "depth":
         worked = max((p["ok"] for p in progress if "ok" in p), default=0)
@@ -349,6 +311,22 @@ def _lost(spec: CheckSpec, why: str, progress: Sequence[Mapping[str, Any]]) -> C
             "recursive backward() whose raised recursion limit lets it overflow the C stack"
         )
         return CheckResult(spec.id, spec.title, "FAIL", text, "backward", (Finding(text),), data)
+    best = [p for p in progress if "best" in p]
+    if spec.kind == "dags" and best:
+        finding = Finding(**best[-1]["best"])
+        stopped = "did not answer" if why.startswith("did not") else f"died ({why})"
+        text = (
+            f"failing DAG found at example {best[-1]['first']}; the search {stopped} while "
+            f"shrinking it (a slow or stuck backward()?), the smallest so far: {finding.message}"
+        )
+        return CheckResult(
+            spec.id, spec.title, "FAIL", text, best[-1]["op"], (finding,), {"stopped": why}
+        )
+    if spec.kind == "dags" and why.startswith("did not"):
+        why = (
+            f"{why.removesuffix('; an infinite loop?')}: one random DAG took that long in your "
+            "code (the search itself stops at half that time)"
+        )
     text = why if why.startswith("did not") else f"the process running this check died ({why})"
     return CheckResult(spec.id, spec.title, "FAIL", text, spec.id, (Finding(text),))
 
@@ -361,6 +339,8 @@ def check_engine(
     max_depth: int = DEFAULT_MAX_DEPTH,
     depth_seconds: float = DEFAULT_DEPTH_SECONDS,
     timeout: float = DEFAULT_TIMEOUT,
+    budget: float | None = None,
+    memory_mb: int | None = None,
 ) -> EngineReport:
     """Check a micrograd-style class: every op against gradstep and central differences,
     random DAGs (``examples`` of them), node reuse, repeated backward, the deepest chain.
@@ -369,10 +349,17 @@ def check_engine(
     omitted) or the class itself.  ``ops`` limits the op rows and the DAGs (names such as
     ``"tanh"``, or ``"+"``).  Each check runs in the worker with a ``timeout`` (seconds);
     the chain check doubles its depth up to ``max_depth`` within ``depth_seconds`` of CPU time.
+    ``budget`` (seconds) bounds the whole run: the checks not reached by then are SKIP rows.
+    ``memory_mb`` caps the worker's address space (POSIX): past it the user's code gets a
+    MemoryError instead of taking the machine's memory.
     Raises `EngineTargetError` when the class cannot be loaded, ValueError on bad options.
     """
     if examples < 0 or max_depth < 1 or depth_seconds <= 0 or timeout <= 0:
         raise ValueError("examples ≥ 0, max_depth ≥ 1, depth_seconds > 0 and timeout > 0, please")
+    if budget is not None and budget <= 0:
+        raise ValueError("budget > 0, please")
+    if memory_mb is not None and memory_mb < 256:
+        raise ValueError("memory_mb ≥ 256, please (the worker itself needs about 200)")
     specs = plan(ops)
     names = list(op_names(ops)) if ops is not None else None
     where = parse_target(target)
@@ -382,7 +369,13 @@ def check_engine(
     class_name = where.class_name.rsplit(".", 1)[-1]
     by_id = {spec.id: spec for spec in specs}
     workers = 0
+    deadline = math.inf if budget is None else start + budget
     while len(results) < len(specs):
+        if time.perf_counter() >= deadline:
+            why = f"not run: checking this engine took its whole budget of {budget:g} s"
+            for spec in specs:
+                results.setdefault(spec.id, CheckResult(spec.id, spec.title, "SKIP", why))
+            break
         if workers == _MAX_WORKERS:
             for spec in specs:
                 if spec.id not in results:
@@ -401,12 +394,13 @@ def check_engine(
             "depth_seconds": depth_seconds,
             "skip": list(results),
             "statuses": statuses,
+            "memory_mb": memory_mb,
         }
         worker = _Worker(config)
         workers += 1
         try:
             class_name = _await_ready(worker, where, timeout, first=workers == 1) or class_name
-            _collect(worker, by_id, results, statuses, timeout, examples, depth_seconds)
+            _collect(worker, by_id, results, statuses, timeout, examples, depth_seconds, deadline)
         finally:
             worker.stop()
     rows = tuple(results[spec.id] for spec in specs)
@@ -425,7 +419,13 @@ def _await_ready(worker: _Worker, where: Target, timeout: float, first: bool) ->
     limit = 3.0 * timeout
     event = worker.next(limit)
     if event is _TIMEOUT:
-        raise EngineTargetError(f"importing {where} did not finish within {limit:g} s")
+        stuck = worker.stop_and_locate()
+        raise EngineTargetError(
+            f"importing {where} did not finish within {limit:g} s{stuck}: if "
+            "the file runs a demo or "
+            'trains a model when imported, put that code under `if __name__ == "__main__":`; '
+            "or allow more time with --timeout (the import gets 3 times the timeout)"
+        )
     if event is _EOF:
         raise EngineTargetError(f"the process importing {where} died ({worker.how_it_ended()})")
     assert isinstance(event, dict)
@@ -442,6 +442,7 @@ def _collect(
     timeout: float,
     examples: int,
     depth_seconds: float,
+    deadline: float = math.inf,
 ) -> None:
     """Read results until the worker is done, hangs or dies (then record the check it was on)."""
     current: CheckSpec | None = None
@@ -450,16 +451,20 @@ def _collect(
         limit = (
             timeout if current is None else _time_limit(current, timeout, examples, depth_seconds)
         )
-        event = worker.next(limit)
+        left = deadline - time.perf_counter()
+        event = worker.next(min(limit, max(left, 0.0)))
         if event is _TIMEOUT or event is _EOF:
             if current is None:
                 return
-            if event is _TIMEOUT:
-                why = f"did not finish within {limit:g} s (an infinite loop?)"
+            if event is _TIMEOUT and left < limit:
+                why = "did not finish before this engine's time budget ran out"
                 worker.stop()
+            elif event is _TIMEOUT:
+                stuck = worker.stop_and_locate()
+                why = f"did not finish within {limit:g} s{stuck}; an infinite loop?"
             else:
                 why = worker.how_it_ended()
-            results[current.id] = _lost(current, why, progress)
+            results[current.id] = lost_row(current, why, progress)
             statuses[current.id] = results[current.id].status
             return
         assert isinstance(event, dict)
@@ -471,7 +476,7 @@ def _collect(
         elif kind == "result":
             row = CheckResult.from_dict(event["result"])
             results[row.id] = row
-            if by_id[row.id].kind == "form":
+            if by_id[row.id].kind in ("form", "backward"):
                 statuses[row.id] = row.status
             current = None
         elif kind == "done":

@@ -1,6 +1,6 @@
 """The worker process of `gradstep test-engine`: imports the user's class and runs the checks.
 
-Run as ``python -m gradstep.testing._engine_worker``.  It reads its configuration as one
+Run as ``python -m gradstep.testing.grader._worker``.  It reads its configuration as one
 JSON line on stdin and writes events as JSON lines on its original stdout, which it keeps
 for itself: the user's code prints into the void.  Events, in order::
 
@@ -9,17 +9,19 @@ for itself: the user's code prints into the void.  Events, in order::
     {"event": "start", "check": id}       {"event": "progress", "check": id, "data": {...}}
     {"event": "result", "check": id, "result": {...}}          ...      {"event": "done"}
 
-The parent (`gradstep.testing.engines`) gives each check a time limit; if the worker hangs
+The parent (`gradstep.testing.grader.runner`) gives each check a time limit; if the worker hangs
 or dies it records that check and starts a new worker that skips the checks already done.
 """
 
 from __future__ import annotations
 
+import faulthandler
 import gc
 import importlib
 import importlib.util
 import json
 import os
+import signal
 import sys
 import traceback
 from collections.abc import Callable, Mapping
@@ -27,18 +29,27 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from gradstep.testing.engine_checks import (
+from gradstep.testing.grader.checks import (
     CheckResult,
     CheckSpec,
     Engine,
     check_backward,
     check_case,
     check_form,
+    check_methods,
     describe_error,
+    misspelled,
     plan,
+    user_frames,
 )
-from gradstep.testing.engine_graphs import check_dags, check_depth, check_repeated, check_reset
-from gradstep.testing.engine_ops import op_names
+from gradstep.testing.grader.graphs import (
+    check_dags,
+    check_depth,
+    check_repeatable,
+    check_repeated,
+    check_reset,
+)
+from gradstep.testing.grader.ops import op_names
 
 __all__ = ["main", "load_class", "TargetError", "Options", "run_check"]
 
@@ -65,7 +76,7 @@ def run_check(
         result = _dispatch(engine, spec, options, progress)
     except (Exception, SystemExit) as error:
         result = CheckResult(spec.id, spec.title, "FAIL", f"raised {describe_error(error)}")
-    if spec.kind == "form":
+    if spec.kind in ("form", "backward"):
         engine.statuses[spec.id] = result.status
     return result
 
@@ -81,10 +92,16 @@ def _dispatch(
         return check_backward(engine, spec)
     if spec.kind == "form":
         return check_form(engine, spec)
+    if spec.kind == "methods":
+        return check_methods(engine, spec)
+    if spec.kind == "repeatable":
+        return check_repeatable(engine, spec)
     if spec.kind == "case":
         return check_case(engine, spec)
     if spec.kind == "dags":
-        return check_dags(engine, spec, options.ops, options.examples, options.dag_seconds)
+        return check_dags(
+            engine, spec, options.ops, options.examples, options.dag_seconds, progress
+        )
     if spec.kind == "repeated":
         return check_repeated(engine, spec)
     if spec.kind == "reset":
@@ -153,9 +170,10 @@ def _import_module(name: str) -> Any:
 
 
 def _one_line(error: BaseException, filename: str | None) -> str:
-    """``NameError: name 'mth' is not defined (engine.py, line 12)``."""
+    """``NameError: name 'mth' is not defined (engine.py, line 12)``: the line in the user's
+    file (``filename``, or any file that is not gradstep's testing code)."""
     text = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
-    frames = traceback.extract_tb(error.__traceback__)
+    frames = user_frames(error)
     user = [f for f in frames if filename is None or Path(f.filename).name == filename]
     if user:
         text += f" ({Path(user[-1].filename).name}, line {user[-1].lineno})"
@@ -183,6 +201,14 @@ def load_class(kind: str, location: str, class_name: str) -> tuple[type, str]:
             raise TargetError(f"{location} has no class {class_name!r}{offer}")
     if not isinstance(found, type):
         raise TargetError(f"{location}:{class_name} is a {type(found).__name__}, not a class")
+    from gradstep.engine import Value
+
+    if found is Value and not (kind == "module" and location.startswith("gradstep")):
+        raise TargetError(
+            f"{location}:{class_name} is gradstep's own Value ({location} imports it from "
+            f"gradstep): test-engine checks a class you wrote; define {class_name} in "
+            f"{location}, or give the file that does"
+        )
     _check_shape(found)
     return found, import_line
 
@@ -195,6 +221,7 @@ def _check_shape(cls: type) -> None:
     except BaseException as error:
         raise TargetError(
             f"{name}(1.5) raised {_one_line(error, None)}: test-engine needs {name}(data)"
+            + misspelled(cls, "__init__")
         ) from error
     for attribute in ("data", "grad"):
         if not hasattr(v, attribute):
@@ -205,6 +232,28 @@ def _check_shape(cls: type) -> None:
         )
 
 
+def _stack_on_request() -> None:
+    """On SIGUSR1 print the stack to stderr (POSIX): the parent asks before killing a check
+    that hangs, to say where the user's code was."""
+    if hasattr(signal, "SIGUSR1"):
+        faulthandler.register(signal.SIGUSR1, all_threads=False)
+
+
+def _cap_memory(megabytes: int | None) -> None:
+    """Limit this process's address space (POSIX): the user's code then gets a MemoryError."""
+    if megabytes is None:
+        return
+    try:
+        import resource
+    except ImportError:  # not POSIX: no cap
+        return
+    limit = megabytes * 2**20
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+
+
 def _send(channel: IO[str], event: Mapping[str, Any]) -> None:
     """One event, one line."""
     channel.write(json.dumps(event, allow_nan=True) + "\n")
@@ -213,12 +262,15 @@ def _send(channel: IO[str], event: Mapping[str, Any]) -> None:
 
 def main() -> int:
     """Read the configuration, load the class, run every check not yet done."""
+    _stack_on_request()
     config = json.loads(sys.stdin.readline())
     channel = _claim_stdout()
     for entry in reversed(config.get("path", [])):
         if entry not in sys.path:
             sys.path.insert(0, entry)
     import hypothesis  # noqa: F401  (before the user's folder can shadow it)
+
+    _cap_memory(config.get("memory_mb"))
 
     try:
         cls, import_line = load_class(config["kind"], config["location"], config["class"])
