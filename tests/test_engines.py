@@ -459,6 +459,7 @@ def test_traceback_on_request_and_a_hanging_import(tmp_path: Path) -> None:
     ), done.stderr
 
 
+@pytest.mark.slow
 def test_a_slow_import_misspelled_init_or_gradstep_own_value_say_what_to_do(
     tmp_path: Path,
 ) -> None:
@@ -664,6 +665,7 @@ def test_the_readme_report_card_is_a_real_run() -> None:
 INTERNALS = ("Flaky", "hypothesis", "Hypothesis", "core.py", "_worker.py", "gradstep/testing")
 
 
+@pytest.mark.slow
 def test_no_report_shows_tool_internals(reports: dict[str, EngineReport]) -> None:
     for name, report in reports.items():
         text = report.format() + json.dumps(report.to_dict())
@@ -671,6 +673,7 @@ def test_no_report_shows_tool_internals(reports: dict[str, EngineReport]) -> Non
         assert not shown, f"{name} shows {shown}:\n{report}"
 
 
+@pytest.mark.slow
 def test_a_nondeterministic_engine_is_named_with_both_results_and_a_loop_that_shows_it(
     reports: dict[str, EngineReport],
 ) -> None:
@@ -743,6 +746,7 @@ def _classroom(tmp_path: Path) -> Path:
     return folder
 
 
+@pytest.mark.slow
 def test_a_folder_is_graded_in_parallel_into_a_table_a_csv_and_a_page(tmp_path: Path) -> None:
     folder = _classroom(tmp_path)
     out = tmp_path / "report"
@@ -847,6 +851,7 @@ def test_find_submissions_takes_the_files_that_define_the_class(tmp_path: Path) 
         find_submissions([str(tmp_path)], "Tensor")
 
 
+@pytest.mark.slow
 def test_a_budget_bounds_an_engine_whose_every_op_hangs(tmp_path: Path) -> None:
     (tmp_path / "stuck.py").write_text(
         "class Value:\n"
