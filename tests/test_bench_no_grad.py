@@ -7,9 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.mark.slow
 def test_the_no_grad_benchmark_runs_and_no_grad_holds_less_memory() -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "bench.no_grad", "--repeats", "1"],

@@ -56,6 +56,7 @@ def quick_run() -> str:
     return proc.stdout
 
 
+@pytest.mark.slow
 def test_quick_run_has_every_backend_and_workload_row(quick_run: str) -> None:
     rows = table_rows(quick_run)
     sizes = {"moons_step": ["1 step"], "chain": ["1e+02", "1e+03"], "wide": ["5e+02"]}
@@ -68,6 +69,7 @@ def test_quick_run_has_every_backend_and_workload_row(quick_run: str) -> None:
     assert quick_run.startswith("# Python ")
 
 
+@pytest.mark.slow
 def test_floor_and_gradstep_rows_hold_numbers(quick_run: str) -> None:
     rows = table_rows(quick_run)
     for backend in ["pure-float floor", "gradstep eager", "gradstep compiled"]:
@@ -85,12 +87,14 @@ def test_floor_and_gradstep_rows_hold_numbers(quick_run: str) -> None:
     )
 
 
+@pytest.mark.slow
 def test_a_crash_is_reported_not_omitted(quick_run: str) -> None:
     """micrograd's recursive backward fails on a chain of 1,000 (when micrograd is installed)."""
     status = table_rows(quick_run)[("chain", "1e+03", "micrograd")][10]
     assert status.startswith(("failed: RecursionError", "n/a: micrograd not installed")), status
 
 
+@pytest.mark.slow
 def test_the_script_form_runs_too() -> None:
     proc = subprocess.run(
         [
@@ -133,6 +137,7 @@ def test_bad_arguments_are_refused_with_the_choices() -> None:
 # untimed engine properties the benchmark reports
 
 
+@pytest.mark.slow
 def test_a_dropped_graph_is_freed_by_reference_counting() -> None:
     """No node is in a reference cycle: memory comes back without the cyclic collector.
 

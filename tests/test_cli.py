@@ -97,6 +97,7 @@ def test_explain_prints_tables_and_hand_checked_gradients() -> None:
         assert grads[name] == pytest.approx(expected, rel=1e-9), name
 
 
+@pytest.mark.slow
 def test_python_dash_m_runs_the_same_command() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "gradstep", "explain", *NEURON],
@@ -178,6 +179,7 @@ def test_frames_to_an_html_path_writes_the_page_and_says_so(tmp_path: Path) -> N
     assert 'class="gs-stepper gs-page"' in (tmp_path / "old.html").read_text(encoding="utf-8")
 
 
+@pytest.mark.slow
 @needs_dot
 def test_a_walkthrough_above_the_step_limit_names_the_option_that_raises_it(
     tmp_path: Path,
@@ -281,6 +283,7 @@ def test_check_options_reach_gradcheck() -> None:
     assert strict.returncode == EXIT_FAILED
 
 
+@pytest.mark.slow
 def test_demo_lists_runs_and_passes_arguments() -> None:
     listing = run("demo")
     assert listing.returncode == EXIT_OK

@@ -34,6 +34,7 @@ def _from_checkout(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow
 def test_demo_runs_from_a_source_checkout_without_installing(tmp_path: Path) -> None:
     check = subprocess.run(
         [sys.executable, "-S", "-c", "import importlib.util as u; print(u.find_spec('graphviz'))"],

@@ -306,6 +306,7 @@ def test_generated_source_never_contains_user_strings() -> None:
     assert repr(step) == "CompiledStep(4 nodes, 2 params)"
 
 
+@pytest.mark.slow
 def test_replay_builds_no_graph() -> None:
     """Measured in a fresh interpreter (`fresh_process`): in this one, other tests' threads
     would allocate inside the window too."""
@@ -350,6 +351,7 @@ def test_the_package_exports_compile_without_shadowing_the_builtin() -> None:
     assert "compile" not in namespace
 
 
+@pytest.mark.slow
 def test_moons_demo_compiled_flag_trains_the_same_model(tmp_path: Path) -> None:
     from gradstep.demos import moons
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 CONFTEST = (Path(__file__).parent / "conftest.py").read_text(encoding="utf-8")
 INI = """
@@ -98,3 +100,49 @@ def test_a_test_using_the_torch_fixture_must_carry_the_marker(
     result = pytester.runpytest()
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*uses the 'torch' fixture but is not marked*"])
+
+
+PROPERTIES = """
+from hypothesis import given, settings, strategies as st
+
+CALLS = {"big": 0, "small": 0}
+
+@settings(max_examples=400, deadline=None)
+@given(st.integers())
+def test_big_budget(n):
+    CALLS["big"] += 1
+
+@given(st.integers())
+@settings(max_examples=10)
+def test_small_budget(n):
+    CALLS["small"] += 1
+
+def test_zz_report():
+    print("calls", CALLS["big"], CALLS["small"])
+"""
+
+
+@pytest.fixture
+def properties(pytester: pytest.Pytester) -> Iterator[pytest.Pytester]:
+    """A project of Hypothesis tests; the profile the in-process run loads is put back after."""
+    pytester.makeconftest(CONFTEST)
+    pytester.makeini(INI)
+    pytester.makepyfile(test_properties=PROPERTIES)
+    profile = settings.get_current_profile_name()
+    yield pytester
+    settings.load_profile(profile)
+
+
+@pytest.mark.parametrize(("profile", "big", "small"), [("fast", 25, 10), ("full", 400, 10)])
+def test_the_fast_profile_caps_every_property_and_full_keeps_its_budget(
+    properties: pytest.Pytester, profile: str, big: int, small: int
+) -> None:
+    result = properties.runpytest("-s", f"--hypothesis-profile={profile}")
+    result.assert_outcomes(passed=3)
+    result.stdout.fnmatch_lines([f"*calls {big} {small}*"])
+
+
+def test_a_plain_pytest_run_is_the_full_profile(properties: pytest.Pytester) -> None:
+    result = properties.runpytest("-s")
+    result.assert_outcomes(passed=3)
+    result.stdout.fnmatch_lines(["*calls 400 10*"])

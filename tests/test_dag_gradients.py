@@ -68,6 +68,7 @@ def test_dag_gradients_match_pytorch_float64(torch: ModuleType, dag: ExpressionD
         assert leaf.grad == pytest.approx(torch_grad, rel=1e-9, abs=1e-12)
 
 
+@pytest.mark.slow
 def test_expression_dags_cover_every_op_form_sharing_and_depth() -> None:
     forms: Counter[str] = Counter()
     depths: Counter[int] = Counter()

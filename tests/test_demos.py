@@ -109,6 +109,7 @@ def _summary_numbers(stdout: str) -> tuple[float, float]:
     return float(match[1]), float(match[2])
 
 
+@pytest.mark.slow
 def test_moons_reaches_100_percent_and_saves_the_model(moons_run: Run) -> None:
     assert "training accuracy 100.0%" in moons_run.stdout
     assert str(moons_run.out / "model.json") in moons_run.stdout  # it says where it went
@@ -118,6 +119,7 @@ def test_moons_reaches_100_percent_and_saves_the_model(moons_run: Run) -> None:
     assert all((s > 0) == (label > 0) for s, label in zip(scores, y, strict=True))
 
 
+@pytest.mark.slow
 def test_moons_summary_reports_one_state_the_trained_model(tmp_path: Path) -> None:
     # after 3 epochs the last epoch line (before its update) and the trained model differ:
     # the summary used to mix the loss of the one with the accuracy of the other
@@ -131,6 +133,7 @@ def test_moons_summary_reports_one_state_the_trained_model(tmp_path: Path) -> No
     assert last_epoch and f"loss {saved_loss:.4g}" not in last_epoch[0]  # a different state
 
 
+@pytest.mark.slow
 def test_spiral_learns_three_classes_and_reports_the_trained_model(spiral_run: Run) -> None:
     model = MLP.load(spiral_run.out / "model.json")
     assert model.config()["nouts"] == [16, 16, 3]
@@ -140,6 +143,7 @@ def test_spiral_learns_three_classes_and_reports_the_trained_model(spiral_run: R
     assert _summary_numbers(spiral_run.stdout) == (round(loss, 4), round(100 * acc, 1))
 
 
+@pytest.mark.slow
 def test_regression_fits_the_curve(regression_run: Run) -> None:
     model = MLP.load(regression_run.out / "model.json")
     X, y = regression.make_curve(15, noise=0.1, seed=0)
@@ -175,6 +179,7 @@ def _check_decision_plot(figure: Any, class_names: list[str]) -> None:
     assert len(steps) > 20 and staircase / len(steps) < 0.2, (staircase, len(steps))
 
 
+@pytest.mark.slow
 @needs_matplotlib
 def test_moons_pictures(moons_run: Run) -> None:
     for name in ("decision_boundary.png", "loss_curve.png"):
@@ -184,6 +189,7 @@ def test_moons_pictures(moons_run: Run) -> None:
     _check_decision_plot(figure, ["class -1", "class +1"])
 
 
+@pytest.mark.slow
 @needs_matplotlib
 def test_spiral_pictures(spiral_run: Run) -> None:
     assert _is_png(spiral_run.out / "decision_regions.png")
@@ -192,12 +198,14 @@ def test_spiral_pictures(spiral_run: Run) -> None:
     _check_decision_plot(figure, ["arm 0", "arm 1", "arm 2"])
 
 
+@pytest.mark.slow
 @needs_matplotlib
 def test_regression_pictures(regression_run: Run) -> None:
     assert _is_png(regression_run.out / "fit.png")
     assert _is_png(regression_run.out / "loss_curve.png")
 
 
+@pytest.mark.slow
 @needs_matplotlib
 def test_decision_regions_of_three_classes_have_smooth_boundaries(tmp_path: Path) -> None:
     def scores(p: list[float]) -> list[float]:  # three sectors around the origin
@@ -212,6 +220,7 @@ def test_decision_regions_of_three_classes_have_smooth_boundaries(tmp_path: Path
     assert _is_png(tmp_path / "r.png")
 
 
+@pytest.mark.slow
 def test_progress_bar_shows_loss_and_accuracy(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -225,6 +234,7 @@ def test_progress_bar_shows_loss_and_accuracy(
     assert "3/3" in err
 
 
+@pytest.mark.slow
 def test_without_tqdm_a_line_is_printed_per_tenth(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -249,6 +259,7 @@ def test_without_matplotlib_the_model_is_still_saved(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.json"]
 
 
+@pytest.mark.slow
 def test_moons_is_deterministic_under_seed(tmp_path: Path) -> None:
     def run(seed: int, folder: str) -> bytes:
         out = tmp_path / folder
@@ -363,6 +374,7 @@ def _started(command: list[str]) -> Iterator[subprocess.Popen[str]]:
             process.wait()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("way", ["script", "command"])
 @pytest.mark.parametrize("name", sorted(TRAINING))
 def test_ctrl_c_during_training_is_one_line_status_130_and_the_model_file_stays_whole(
@@ -390,6 +402,7 @@ def test_ctrl_c_during_training_is_one_line_status_130_and_the_model_file_stays_
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.json"]
 
 
+@pytest.mark.slow
 def test_demo_runs_as_a_script(tmp_path: Path) -> None:
     result = subprocess.run(
         [
@@ -598,6 +611,7 @@ def test_newtons_hessian_is_the_closed_form() -> None:
     ]
 
 
+@pytest.mark.slow
 def test_newton_is_deterministic_under_seed_and_listed_by_the_command(tmp_path: Path) -> None:
     def run(seed: int, folder: str) -> str:
         newton.main(["--seed", str(seed), "--out", str(tmp_path / folder)])

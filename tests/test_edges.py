@@ -1,5 +1,5 @@
 """Numbers at the edges (issue 13, items 1, 2 and 8): gradstep's rule is PyTorch's where it can
-be, each difference that remains is asserted here and documented in the README."""
+be, each difference that remains is asserted here and documented in docs/getting-started.md."""
 
 from __future__ import annotations
 

@@ -362,6 +362,7 @@ def test_topological_order_is_deterministic_and_parents_come_first() -> None:
         assert all(position[node] < position[child] for child in node._prev)
 
 
+@pytest.mark.slow
 def test_a_million_op_chain_backpropagates_without_touching_the_recursion_limit() -> None:
     limit = sys.getrecursionlimit()
     x = Value(0.5)
@@ -470,6 +471,7 @@ def test_dropping_the_root_frees_the_graph_without_the_collector() -> None:
     assert sys.getrefcount(a) == baseline  # every node that held `a` is gone
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("gc_state")
 def test_a_large_graph_returns_its_memory_on_del() -> None:
     gc.disable()

@@ -120,6 +120,7 @@ def failed(report: EngineReport) -> set[str]:
     return {row.id for row in report.failed}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("engine", BROKEN, ids=lambda e: e.name)
 def test_every_broken_engine_is_caught_and_the_report_names_the_op(
     reports: dict[str, EngineReport], engine: Broken
@@ -142,6 +143,7 @@ def test_every_broken_engine_is_caught_and_the_report_names_the_op(
             assert row.op == next(f.op for f in FORMS if f.id == row.id)
 
 
+@pytest.mark.slow
 def test_what_each_failure_says(reports: dict[str, EngineReport]) -> None:
     tanh = reports["tanh_from_input"].row("tanh")
     assert tanh.op == "tanh"
@@ -216,6 +218,7 @@ def test_what_each_failure_says(reports: dict[str, EngineReport]) -> None:
     assert stale.data["behaviour"] == "inconsistent" and stale.op == "backward"
 
 
+@pytest.mark.slow
 def test_a_hang_or_a_crash_costs_one_row(reports: dict[str, EngineReport]) -> None:
     hang = reports["log_never_returns"]
     # where it hung: the user's innermost frame in the stack the worker printed in time
@@ -233,6 +236,7 @@ def test_a_hang_or_a_crash_costs_one_row(reports: dict[str, EngineReport]) -> No
     assert crash.counts["PASS"] == len(crash.rows) - 5, crash.format()  # not sqrt, DAGs, 3 INFO
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(
     os.name != "posix" or not _finite_stack(), reason="needs a bounded C stack to overflow"
 )
@@ -247,6 +251,7 @@ def test_a_deep_chain_that_kills_the_interpreter_is_reported_with_its_depth() ->
     assert [row.id for row in report.failed] == ["deepest_chain"]  # the rest ran and passed
 
 
+@pytest.mark.slow
 def test_the_reproducing_code_runs_and_prints_what_the_report_says(
     reports: dict[str, EngineReport],
 ) -> None:
@@ -267,6 +272,7 @@ def test_the_reproducing_code_runs_and_prints_what_the_report_says(
         assert finding.got in printed, f"{finding.code}\nprinted {printed}"
 
 
+@pytest.mark.slow
 def test_gradstep_itself_passes_every_check() -> None:
     report = check_engine("gradstep.engine:Value", examples=50, max_depth=20_000)
     statuses = {row.id: row.status for row in report.rows}
@@ -294,6 +300,7 @@ def test_the_good_engine_passes_every_check() -> None:
     assert report.row("deepest_chain").data["depth"] == 500
 
 
+@pytest.mark.slow
 def test_micrograd_is_described_accurately() -> None:
     pytest.importorskip("micrograd", reason="micrograd 0.1.0 comes with the dev extra")
     report = check_engine("micrograd.engine:Value", examples=50, max_depth=5000)
@@ -348,6 +355,7 @@ def test_command_report_card_and_exit_status() -> None:
     assert lines[-1].endswith("s)")
 
 
+@pytest.mark.slow
 def test_command_json_and_ops() -> None:
     done = gradstep(
         str(ENGINES / "rsub_backwards.py"), "--json", "--examples", "5", "--max-depth", "300"
@@ -430,6 +438,7 @@ def test_a_bad_target_is_one_line_and_status_2(
     assert err == f"gradstep test-engine: error: {message}\n"
 
 
+@pytest.mark.slow
 def test_traceback_on_request_and_a_hanging_import(tmp_path: Path) -> None:
     (tmp_path / "engine.py").write_text("import math\nx = mth.pi\n")
     done = gradstep("engine.py", "--traceback", cwd=tmp_path)
@@ -450,6 +459,7 @@ def test_traceback_on_request_and_a_hanging_import(tmp_path: Path) -> None:
     ), done.stderr
 
 
+@pytest.mark.slow
 def test_a_slow_import_misspelled_init_or_gradstep_own_value_say_what_to_do(
     tmp_path: Path,
 ) -> None:
@@ -488,6 +498,7 @@ def test_bad_options_are_status_2(capsys: pytest.CaptureFixture[str]) -> None:
 # from pytest
 
 
+@pytest.mark.slow
 def test_engine_suite_gives_one_test_per_check(tmp_path: Path) -> None:
     pytest.importorskip("micrograd")
     for name in ("good", "tanh_from_input"):
@@ -613,10 +624,17 @@ def test_expression_dags_use_only_the_ops_given(dag: ExpressionDAG) -> None:
     assert dag.steps and {step.op for step in dag.steps} <= {"relu", "*"}
 
 
+@pytest.mark.slow
 def test_the_readme_report_card_is_a_real_run() -> None:
-    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
-    start = readme.index("$ gradstep test-engine tanh_from_input.py --ops +,*,tanh\n")
-    shown = readme[start : readme.index("```", start)].splitlines()[1:]
+    """README.md and docs/grading.md show the same card; it is what the command prints."""
+    root = Path(__file__).parents[1]
+    cards = []
+    for page in (root / "README.md", root / "docs" / "grading.md"):
+        text = page.read_text(encoding="utf-8")
+        start = text.index("$ gradstep test-engine tanh_from_input.py --ops +,*,tanh\n")
+        cards.append(text[start : text.index("```", start)].splitlines()[1:])
+    assert cards[0] == cards[1], "README.md and docs/grading.md show different cards"
+    shown = cards[0]
     command = ["gradstep", "test-engine", "tanh_from_input.py", "--ops", "+,*,tanh"]
     # the chain row and the seconds depend on the machine: a small chain, and both masked
     done = subprocess.run(
@@ -647,6 +665,7 @@ def test_the_readme_report_card_is_a_real_run() -> None:
 INTERNALS = ("Flaky", "hypothesis", "Hypothesis", "core.py", "_worker.py", "gradstep/testing")
 
 
+@pytest.mark.slow
 def test_no_report_shows_tool_internals(reports: dict[str, EngineReport]) -> None:
     for name, report in reports.items():
         text = report.format() + json.dumps(report.to_dict())
@@ -654,6 +673,7 @@ def test_no_report_shows_tool_internals(reports: dict[str, EngineReport]) -> Non
         assert not shown, f"{name} shows {shown}:\n{report}"
 
 
+@pytest.mark.slow
 def test_a_nondeterministic_engine_is_named_with_both_results_and_a_loop_that_shows_it(
     reports: dict[str, EngineReport],
 ) -> None:
@@ -726,6 +746,7 @@ def _classroom(tmp_path: Path) -> Path:
     return folder
 
 
+@pytest.mark.slow
 def test_a_folder_is_graded_in_parallel_into_a_table_a_csv_and_a_page(tmp_path: Path) -> None:
     folder = _classroom(tmp_path)
     out = tmp_path / "report"
@@ -830,6 +851,7 @@ def test_find_submissions_takes_the_files_that_define_the_class(tmp_path: Path) 
         find_submissions([str(tmp_path)], "Tensor")
 
 
+@pytest.mark.slow
 def test_a_budget_bounds_an_engine_whose_every_op_hangs(tmp_path: Path) -> None:
     (tmp_path / "stuck.py").write_text(
         "class Value:\n"

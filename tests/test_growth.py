@@ -17,6 +17,7 @@ from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -27,6 +28,9 @@ from gradstep.naming import constants, forward_order, node_names
 from gradstep.nn import MLP
 from gradstep.viz.drawing import draw_dot
 from gradstep.viz.explain import walkthrough
+
+# slow: each test counts lines run at several sizes (make test-all runs them)
+pytestmark = pytest.mark.slow
 
 BOUND = 2.3
 

@@ -2,7 +2,7 @@
 (±0, tiny, huge, ±inf, nan), under upstream gradients 1, ±inf and 0, gives the same value and
 gradients by eager ``backward()``, `gradstep.grad`, ``grad(create_graph=True)`` and compiled
 replay, to the last bit; anomaly mode raises exactly where one of those numbers is not
-finite; and with PyTorch installed, the numbers are PyTorch's except where README's list of
+finite; and with PyTorch installed, the numbers are PyTorch's except where the list of
 deliberate differences says otherwise (asserted here too)."""
 
 from __future__ import annotations
@@ -162,6 +162,7 @@ def anomaly_agrees(build: Callable[..., Value], xs: tuple[float, ...], u: float)
     return "no AnomalyError where a number is not finite" if not_finite else ""
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("spec", OPS, ids=[s.name for s in OPS])
 def test_every_path_gives_eager_modes_numbers_at_the_edges(spec: OpSpec) -> None:
     failures: list[tuple[object, ...]] = []
@@ -217,7 +218,7 @@ def _resolve(torch: ModuleType, dotted: str) -> Callable[..., Any]:
 
 
 def deliberate(spec: OpSpec, operands: tuple[float, ...], ours: Result) -> str:
-    """Why gradstep's result is not compared with PyTorch's at all here (README lists it)."""
+    """Why gradstep's result is not compared with PyTorch's at all here (the docs list it)."""
     if isinstance(ours, str):
         return "domain error (PyTorch gives nan or inf)"
     if spec is POW and operands[1] == 0.5 and bits(operands[0]) == bits(-0.0):
@@ -232,7 +233,7 @@ def ulps(a: float, b: float) -> int:
 
 
 def differs(spec: OpSpec, operands: tuple[float, ...], ours: Result, theirs: Result) -> bool:
-    """Whether the numbers differ beyond README's listed differences: a leaf's gradient is
+    """Whether the numbers differ beyond the differences the docs list: a leaf's gradient is
     summed from +0.0 (so PyTorch's -0.0 reads +0.0); ``x ** ±0.5`` is ``pow``, which may differ
     from PyTorch's sqrt/rsqrt by one unit in the last place; ∂(xʸ)/∂x at y = 0 is 0·x⁻¹, nan
     where x⁻¹ overflows or x is nan (PyTorch masks it to 0)."""
@@ -253,6 +254,7 @@ def differs(spec: OpSpec, operands: tuple[float, ...], ours: Result, theirs: Res
     return False
 
 
+@pytest.mark.slow
 @pytest.mark.torch
 @pytest.mark.parametrize("spec", OPS, ids=[s.name for s in OPS])
 def test_the_edges_are_pytorchs_numbers(torch: ModuleType, spec: OpSpec) -> None:

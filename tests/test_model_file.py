@@ -427,6 +427,7 @@ while True:
 """
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(os.name != "posix", reason="SIGKILL is POSIX")
 def test_killing_a_save_30_times_never_leaves_a_bad_file_or_orphans(tmp_path: Path) -> None:
     rng = random.Random(13)

@@ -430,6 +430,7 @@ def test_same_seed_gives_micrograd_weights() -> None:
 # a short training run
 
 
+@pytest.mark.slow
 def test_training_on_small_moons_reaches_100_percent() -> None:
     X, y = make_moons(40, noise=0.1, seed=0)
     model = MLP(2, [8, 8, 1], seed=0)

@@ -258,6 +258,7 @@ def test_every_mistake_value_is_named_as_its_own_kind(level: int, seed: int) -> 
 # levels
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("level", sorted(LEVELS))
 def test_piping_the_walkthroughs_own_answers_finishes_ok_for_200_seeds(level: int) -> None:
     for seed in range(200):
@@ -432,6 +433,7 @@ def _practice(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow
 def test_the_command_exits_0_when_all_right_1_on_reveal_or_end_2_on_bad_input() -> None:
     right = _practice("x * y", "x=3", "y=2", stdin="2\n2\n3\n3\n")
     assert right.returncode == EXIT_OK, right.stdout + right.stderr
@@ -496,7 +498,6 @@ def test_help_names_the_levels_and_an_example() -> None:
 # the docs: the transcript and the Python examples are what gradstep does
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "practice.md"
-README = Path(__file__).resolve().parent.parent / "README.md"
 _PROMPT = re.compile(r"^  (?:local )?∂\S+(?: so far)? = (.*)$")
 
 
@@ -506,12 +507,11 @@ def _transcript(text: str, command: str) -> str:
     return text[start : text.index("```", start)]
 
 
-@pytest.mark.parametrize("page", [DOCS, README], ids=["docs/practice.md", "README.md"])
 def test_the_documented_transcript_is_what_the_command_prints(
-    page: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     shown = _transcript(
-        page.read_text(encoding="utf-8"), 'gradstep practice "(a + b) * a" a=2 b=-1'
+        DOCS.read_text(encoding="utf-8"), 'gradstep practice "(a + b) * a" a=2 b=-1'
     )
     typed_lines = [m[1] for line in shown.splitlines() if (m := _PROMPT.match(line))]
     assert len(typed_lines) >= 8, shown

@@ -1,6 +1,6 @@
 """The stress harness `bench.stress` at CI size (issue 17): random DAGs against PyTorch (first
 and second order), compiled replays after updates, mutated model files and threads.  The
-full size is one command, ``python -m bench.stress``; README gives its last numbers."""
+full size is one command, ``python -m bench.stress``; docs/performance.md gives its last numbers."""
 
 from __future__ import annotations
 
@@ -38,6 +38,7 @@ def counts(result: dict[str, object], section: str) -> dict[str, int]:
     return sections[section]["counts"]  # type: ignore[no-any-return]
 
 
+@pytest.mark.slow
 def test_replays_files_command_lines_and_threads(tmp_path: Path) -> None:
     result = stress(tmp_path, "--sections", "replays,files,cli,threads", "--seed", "7")
     replays = counts(result, "replays")
@@ -50,6 +51,7 @@ def test_replays_files_command_lines_and_threads(tmp_path: Path) -> None:
     assert counts(result, "threads")["thread rounds"] == 5
 
 
+@pytest.mark.slow
 @pytest.mark.torch
 def test_random_dags_against_pytorch_first_and_second_order(
     tmp_path: Path, torch: ModuleType

@@ -26,6 +26,7 @@ def ran(tmp_path_factory: pytest.TempPathFactory) -> Any:
     return fresh(NOTEBOOK, tmp_path_factory.mktemp("tutorial"))
 
 
+@pytest.mark.slow
 def test_the_notebook_is_stored_with_the_outputs_it_makes_now(ran: Any) -> None:
     from tutorial_outputs import normalised
 
@@ -37,6 +38,7 @@ def test_the_notebook_is_stored_with_the_outputs_it_makes_now(ran: Any) -> None:
     assert not stale, f"the stored outputs of code cells {stale} are stale: run make tutorial"
 
 
+@pytest.mark.slow
 def test_the_tutorial_runs_and_shows_the_lecture_numbers(ran: Any) -> None:
     nb = ran
     text: list[str] = []

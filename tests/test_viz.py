@@ -315,6 +315,7 @@ def test_graph_larger_than_max_nodes_raises_a_clear_error() -> None:
         draw_dot(small, max_nodes=4)
 
 
+@pytest.mark.slow
 def test_a_10000_deep_chain_draws_without_recursion_error() -> None:
     x = Value(0.5, label="x")
     for _ in range(10_000):

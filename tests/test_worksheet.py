@@ -109,6 +109,7 @@ def test_html_worksheet_is_printable_with_the_key_on_its_own_page(tmp_path: Path
     assert not re.search(r"""(src|href)=["']|<script|<link|url\(""", page)
 
 
+@pytest.mark.slow
 @needs_dot
 def test_the_command_writes_worksheets(tmp_path: Path) -> None:
     def run(*args: str) -> subprocess.CompletedProcess[str]:

@@ -76,7 +76,8 @@ def torch_functions() -> Backend:
     if importlib.util.find_spec("torch") is None:
         raise ModuleNotFoundError(
             "running an ExpressionDAG on tensors needs PyTorch, which is not installed: "
-            "pip install 'gradstep[torch]' (the README says how to get the CPU-only wheel)",
+            "pip install 'gradstep[torch]' (docs/getting-started.md says how to get the CPU-only "
+            "wheel)",
             name="torch",
         )
     return {spec.name: _torch_function(spec.torch) for spec in FUNCTION_OPS.values()}
