@@ -22,8 +22,10 @@ one of them fails instead, with the skip's reason.
 from __future__ import annotations
 
 import os
-from collections.abc import Generator
+import shutil
+from collections.abc import Generator, Iterator
 from types import ModuleType
+from typing import Any
 
 import pytest
 from hypothesis import settings
@@ -34,7 +36,7 @@ pytest_plugins = ["pytester"]  # tests/test_conftest.py runs pytest on small tes
 OPTIONAL = ("torch", "browser", "docs")
 REQUIRE_VARIABLE = "GRADSTEP_REQUIRE"
 #: fixtures that import an optional install, and the marker a test using one must carry
-FIXTURE_MARKERS = {"torch": "torch"}
+FIXTURE_MARKERS = {"torch": "torch", "browser": "browser"}
 
 #: the most examples a Hypothesis property runs under the ``fast`` profile (``make test``)
 FAST_EXAMPLES = 25
@@ -125,3 +127,37 @@ def torch() -> ModuleType:
         "the CPU wheel, or see docs/getting-started.md)",
     )
     return torch
+
+
+#: Debian's Chromium as the tests start it: no sandbox (root in CI), and none of the
+#: background connections this machine's closed network refuses
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Debian's Chromium driven by Playwright, for the tests marked ``browser``."""
+    sync_api = pytest.importorskip(
+        "playwright.sync_api", reason="Playwright is missing: pip install -e '.[browser]'"
+    )
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("Chromium is missing: apt-get install chromium")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def dot_program() -> None:
+    """Skips, saying why, where Graphviz's ``dot`` program is missing."""
+    if shutil.which("dot") is None:
+        pytest.skip("Graphviz's dot is missing: apt-get install graphviz")

@@ -23,32 +23,14 @@ from gradstep.viz.explain import Walkthrough, walkthrough
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 MIN_TEXT_PX = 10.0
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    sync_api = pytest.importorskip(
-        "playwright.sync_api", reason="Playwright is missing: pip install -e '.[browser]'"
-    )
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    if chromium is None:
-        pytest.skip("Chromium is missing: apt-get install chromium")
-    if shutil.which("dot") is None:
-        pytest.skip("Graphviz's dot is missing: apt-get install graphviz")
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
+def browser(browser: Any, dot_program: None) -> Any:
+    """The shared Chromium (tests/conftest.py); these pages need Graphviz's dot too."""
+    return browser
 
 
 class Page:
