@@ -27,7 +27,15 @@ from types import CodeType
 from typing import Any, Literal, TypeAlias
 
 from gradstep.engine import Value
-from gradstep.testing.grader.ops import FORM_BY_ID, FORMS, NOT_PROBED, Form, op_names
+from gradstep.ops import OPS_BY_NAME
+from gradstep.testing.grader.ops import (
+    CORE_FORMS,
+    FORM_BY_ID,
+    FORMS,
+    NOT_PROBED,
+    Form,
+    op_names,
+)
 
 __all__ = [
     "CheckSpec",
@@ -428,9 +436,12 @@ class Engine:
 
 
 def scaled(helper: Form, name: str, k: float) -> str:
-    """``a * 2.0`` or ``a + 2.0``: a computed node from ``name`` with the identity-like helper
-    (``k`` of 1 or 0 keeps the value)."""
-    constant = k if helper.op == "mul" else k - 1.0
+    """A computed node from ``name`` with the identity-like helper: ``a * 1.0`` or ``a + 0.0``
+    for ``k`` = 1 (the same value), ``a * 2.0`` or ``a + 1.0`` for ``k`` = 2: the helper's
+    identity element (read off its record's forward) plus ``k`` − 1."""
+    forward = OPS_BY_NAME[helper.op].forward
+    identity = next(c for c in (0.0, 1.0) if forward(1.5, c) == 1.5)
+    constant = identity + (k - 1.0)
     return f"{name} {_symbol(helper)} {constant!r}"
 
 
@@ -678,7 +689,7 @@ def _changed_leaves(
 
 def check_backward(engine: Engine, spec: CheckSpec) -> CheckResult:
     """The walk itself, with + and * only: grads start at 0, the seed is 1, parents go first."""
-    for form_id in ("add", "mul"):
+    for form_id in CORE_FORMS:
         if (why := engine.unsupported(form_id)) is not None:
             return CheckResult(
                 spec.id, spec.title, "SKIP", f"needs {FORM_BY_ID[form_id].expression}: {why}"
@@ -887,16 +898,12 @@ def _unique(findings: Sequence[Finding]) -> list[Finding]:
     return kept
 
 
-#: forms every micrograd-style class must have
-_REQUIRED = frozenset({"add", "mul"})
-
-
 def _missing_mirror(engine: Engine, form: Form) -> str:
     """Why an unsupported form is a bug: ``a + b`` and ``a * b`` are the core of any engine;
     a form whose mirror works must work too (``a - n`` but not ``a - b``; ``a + n`` but not
     ``n + a``: a missing ``__radd__`` breaks ``2 + a`` and ``sum()``); "" if it is not."""
     why = engine.probe(form.id)
-    if form.id in _REQUIRED:
+    if form.id in CORE_FORMS:
         return f"{form.expression} must work in a micrograd-style engine: {why}"
     if form.kind == "number-value":  # a ⊕ n, or a ** b for n ** a
         mirror = FORM_BY_ID.get(f"{form.op}_n") or FORM_BY_ID[form.op]

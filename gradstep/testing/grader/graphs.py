@@ -32,7 +32,14 @@ from gradstep.testing.grader.checks import (
     repro_code,
     shown_number,
 )
-from gradstep.testing.grader.ops import FORM_BY_ID, FORMS, PROBED_OPS, Form, dag_op
+from gradstep.testing.grader.ops import (
+    CORE_FORMS,
+    FORM_BY_ID,
+    FORMS,
+    PROBED_OPS,
+    Form,
+    dag_op,
+)
 from gradstep.testing.strategies import BINARY_OPS, DAGStep, ExpressionDAG, apply_step
 
 __all__ = ["check_dags", "check_repeatable", "check_repeated", "check_reset", "check_depth"]
@@ -472,7 +479,7 @@ def _fresh_builds(engine: Engine, code: str, leaves: Mapping[str, float]) -> lis
 
 def check_repeatable(engine: Engine, spec: CheckSpec) -> CheckResult:
     """The same graphs built and differentiated `_BUILDS` times: every build must agree."""
-    for form_id in ("add", "mul"):
+    for form_id in CORE_FORMS:
         if (why := engine.unsupported(form_id)) is not None:
             return CheckResult(
                 spec.id, spec.title, "SKIP", f"needs {FORM_BY_ID[form_id].expression}: {why}"

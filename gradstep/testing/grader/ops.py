@@ -15,10 +15,23 @@ from dataclasses import dataclass
 from gradstep.ops import BUILTIN_OPS, OpSpec
 from gradstep.testing.strategies import dag_op_name
 
-__all__ = ["Form", "FORMS", "FORM_BY_ID", "PROBED_OPS", "op_names", "dag_op", "NOT_PROBED"]
+__all__ = [
+    "Form",
+    "FORMS",
+    "FORM_BY_ID",
+    "CORE_FORMS",
+    "PROBED_OPS",
+    "op_names",
+    "dag_op",
+    "NOT_PROBED",
+]
 
 #: ops left out, and why (a foreign class cannot be called the same way for certain)
 NOT_PROBED = {"leaky_relu": "its slope's default differs between engines"}
+
+#: the forms every micrograd-style class must have, and the walk's checks are built from:
+#: ``a + b`` and ``a * b``
+CORE_FORMS = ("add", "mul")
 
 #: Python's operator methods: a ⊕ b calls __op__, n ⊕ a calls __rop__
 _DUNDER = {"+": "add", "-": "sub", "*": "mul", "/": "truediv", "**": "pow"}
